@@ -1,0 +1,27 @@
+"""Render a stored law back to statute text in published layout (the inverse of ``parse_statute_text``)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from assistant.corpus.article import Article
+
+
+def render_law(title: str, articles: Iterable[Article]) -> str:
+    """Title, then headings whenever they change, then 第N条 + text, one paragraph per line."""
+    out = [title, ""]
+    part = chapter = section = None
+    for art in articles:
+        if art.part != part and art.part:
+            out += [art.part, ""]
+            chapter = section = None
+        if art.chapter != chapter and art.chapter:
+            out += [art.chapter, ""]
+            section = None
+        if art.section != section and art.section:
+            out += [art.section, ""]
+        part, chapter, section = art.part, art.chapter, art.section
+        first, *rest = art.text.split("\n")
+        out.append(f"{art.number_text}　{first}")
+        out += rest
+        out.append("")
+    return "\n".join(out)

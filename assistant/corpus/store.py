@@ -1,0 +1,376 @@
+"""The article store: laws, articles and superseded versions in one SQLite file.
+
+Every import runs in one transaction: a law that fails to import (or an exception anywhere in a batch)
+leaves the store exactly as it was. Re-importing a law reports a diff and moves the texts it replaces
+into ``article_versions`` instead of overwriting them.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from assistant.corpus.article import IN_FORCE, STATUS_CURRENT, Article, make_article_id
+from assistant.corpus.laws import LawResolver, short_name
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS laws (
+    law TEXT PRIMARY KEY,            -- full name
+    short_name TEXT NOT NULL,
+    doc_type TEXT, department TEXT, issuing_body TEXT,
+    promulgated TEXT, effective TEXT, version_date TEXT,
+    status TEXT NOT NULL,
+    source TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    law TEXT NOT NULL REFERENCES laws(law),
+    number INTEGER NOT NULL,
+    suffix TEXT NOT NULL,
+    number_text TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    part TEXT, chapter TEXT, section TEXT,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,
+    promulgated TEXT, effective TEXT, version_date TEXT,
+    source TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_law ON articles(law, position);
+CREATE INDEX IF NOT EXISTS articles_number ON articles(law, number);
+CREATE TABLE IF NOT EXISTS article_versions (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    law TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    suffix TEXT NOT NULL,
+    number_text TEXT NOT NULL,
+    part TEXT, chapter TEXT, section TEXT,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,             -- the status the text had while it was the stored version
+    version_date TEXT,
+    source TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    superseded_at TEXT NOT NULL,
+    superseded_by TEXT                -- version_date of the text that replaced it, or 'removed'
+);
+CREATE INDEX IF NOT EXISTS versions_id ON article_versions(id);
+"""
+
+_ARTICLE_COLS = ("law", "number", "suffix", "number_text", "position", "part", "chapter", "section", "text",
+                 "status", "promulgated", "effective", "version_date", "source")
+
+
+@dataclass
+class LawInfo:
+    law: str
+    short_name: str
+    status: str
+    articles: int = 0
+    doc_type: str | None = None
+    department: str | None = None
+    issuing_body: str | None = None
+    promulgated: str | None = None
+    effective: str | None = None
+    version_date: str | None = None
+    source: str = ""
+
+
+@dataclass
+class LawDocument:
+    """One law as parsed from a file or read from the default database, ready to import."""
+
+    info: LawInfo
+    articles: list[Article]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def law(self) -> str:
+        return self.info.law
+
+
+@dataclass
+class ImportDiff:
+    law: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_noop(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        return (f"{self.law}: +{len(self.added)} added, ~{len(self.changed)} changed, "
+                f"-{len(self.removed)} removed, {self.unchanged} unchanged")
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "added": self.added, "changed": self.changed, "removed": self.removed,
+                "unchanged": self.unchanged, "warnings": self.warnings}
+
+
+@dataclass
+class ArticleVersion:
+    id: str
+    text: str
+    status: str
+    version_date: str | None
+    superseded_at: str
+    superseded_by: str | None
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class ArticleStore:
+    """SQLite-backed store. Thread-safe (one connection behind a lock); readers see committed data only."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no article store at {self.path}; run `assistant corpus import --default`")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._resolver: tuple[int, LawResolver] | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "ArticleStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _query(self, sql: str, args: Iterable = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise PermissionError(f"{self.path} is opened read-only")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def _data_version(self) -> int:
+        """Changes whenever any connection commits (so cached resolvers notice other writers)."""
+        return int(self._query("PRAGMA data_version")[0][0]) + self._local_writes
+
+    _local_writes = 0
+
+    # -- reading ----------------------------------------------------------------------------------
+    @staticmethod
+    def _article(row: sqlite3.Row, short: str | None = None) -> Article:
+        return Article(**{k: row[k] for k in _ARTICLE_COLS}, law_short=short or short_name(row["law"]))
+
+    def get(self, article_id: str) -> Article | None:
+        rows = self._query(f"SELECT {', '.join(_ARTICLE_COLS)} FROM articles WHERE id = ?", (article_id,))
+        return self._article(rows[0]) if rows else None
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Article]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, Article] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT id, {', '.join(_ARTICLE_COLS)} FROM articles WHERE id IN ({q})", chunk):
+                out[row["id"]] = self._article(row)
+        return out
+
+    def find(self, law: str, number: int, suffix: str = "") -> Article | None:
+        return self.get(make_article_id(law, number, suffix))
+
+    def articles(self, law: str | None = None, *, in_force_only: bool = False) -> Iterator[Article]:
+        """All stored (latest-version) articles, in law order then position."""
+        sql = f"SELECT {', '.join(_ARTICLE_COLS)} FROM articles"
+        where, args = [], []
+        if law:
+            where.append("law = ?")
+            args.append(law)
+        if in_force_only:
+            where.append(f"status IN ({','.join('?' * len(IN_FORCE))})")
+            args.extend(IN_FORCE)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY law, position"
+        for row in self._query(sql, args):
+            yield self._article(row)
+
+    def count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM articles")[0][0])
+
+    def numbers(self, law: str) -> list[tuple[int, str]]:
+        return [(r[0], r[1]) for r in self._query(
+            "SELECT number, suffix FROM articles WHERE law = ? ORDER BY position", (law,))]
+
+    def laws(self, search: str | None = None) -> list[LawInfo]:
+        sql = ("SELECT l.*, (SELECT COUNT(*) FROM articles a WHERE a.law = l.law) AS n FROM laws l")
+        args: list = []
+        if search:
+            sql += " WHERE l.law LIKE ?"
+            args.append(f"%{search}%")
+        sql += " ORDER BY n DESC, l.law"
+        return [LawInfo(law=r["law"], short_name=r["short_name"], status=r["status"], articles=r["n"],
+                        doc_type=r["doc_type"], department=r["department"], issuing_body=r["issuing_body"],
+                        promulgated=r["promulgated"], effective=r["effective"], version_date=r["version_date"],
+                        source=r["source"]) for r in self._query(sql, args)]
+
+    def law(self, name: str) -> LawInfo | None:
+        for info in self.laws():
+            if info.law == name:
+                return info
+        return None
+
+    def law_names(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT law FROM laws ORDER BY law")]
+
+    def resolver(self) -> LawResolver:
+        """A law-name resolver over the laws in the store (rebuilt after imports)."""
+        version = self._data_version()
+        if self._resolver is None or self._resolver[0] != version:
+            self._resolver = (version, LawResolver(self.law_names()))
+        return self._resolver[1]
+
+    def history(self, article_id: str) -> list[ArticleVersion]:
+        return [ArticleVersion(r["id"], r["text"], r["status"], r["version_date"], r["superseded_at"],
+                               r["superseded_by"])
+                for r in self._query("SELECT * FROM article_versions WHERE id = ? ORDER BY rowid", (article_id,))]
+
+    def fingerprint(self) -> str:
+        """Identifies the corpus content: changes when any article's text, headings or status change."""
+        h = hashlib.sha256()
+        for row in self._query("SELECT id, content_hash, status FROM articles ORDER BY id"):
+            h.update(f"{row[0]}\x1f{row[1]}\x1f{row[2]}\n".encode())
+        return h.hexdigest()[:24]
+
+    def stats(self) -> dict:
+        by_status = {r[0]: r[1] for r in self._query("SELECT status, COUNT(*) FROM articles GROUP BY status")}
+        return {
+            "path": str(self.path),
+            "laws": int(self._query("SELECT COUNT(*) FROM laws")[0][0]),
+            "articles": self.count(),
+            "articles_by_status": by_status,
+            "in_force_articles": sum(v for k, v in by_status.items() if k in IN_FORCE),
+            "historical_versions": int(self._query("SELECT COUNT(*) FROM article_versions")[0][0]),
+            "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "fingerprint": self.fingerprint(),
+        }
+
+    # -- writing ----------------------------------------------------------------------------------
+    def diff(self, doc: LawDocument) -> ImportDiff:
+        """What importing ``doc`` would change, without changing anything."""
+        existing = {r["id"]: (r["content_hash"], r["status"]) for r in self._query(
+            "SELECT id, content_hash, status FROM articles WHERE law = ?", (doc.law,))}
+        diff = ImportDiff(doc.law, warnings=list(doc.warnings))
+        seen = set()
+        for art in doc.articles:
+            seen.add(art.id)
+            old = existing.get(art.id)
+            if old is None:
+                diff.added.append(art.id)
+            elif old != (art.content_hash, art.status):
+                diff.changed.append(art.id)
+            else:
+                diff.unchanged += 1
+        diff.removed = [i for i in existing if i not in seen]
+        return diff
+
+    def import_laws(self, docs: Iterable[LawDocument], progress=None) -> list[ImportDiff]:
+        """Import several laws in one transaction; any exception rolls every one of them back."""
+        diffs = []
+        with self._transaction() as conn:
+            for doc in docs:
+                diffs.append(self._import_one(conn, doc))
+                if progress is not None:
+                    progress(doc)
+        self._local_writes += 1
+        return diffs
+
+    def import_law(self, doc: LawDocument) -> ImportDiff:
+        return self.import_laws([doc])[0]
+
+    def _import_one(self, conn: sqlite3.Connection, doc: LawDocument) -> ImportDiff:
+        if not doc.articles:
+            raise ValueError(f"{doc.law}: no articles to import")
+        ids = [a.id for a in doc.articles]
+        if len(set(ids)) != len(ids):
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"{doc.law}: duplicate article numbers {dup[:5]}")
+        diff = self.diff(doc)
+        now = _now()
+        info = doc.info
+        conn.execute(
+            "INSERT INTO laws VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(law) DO UPDATE SET "
+            "short_name=excluded.short_name, doc_type=excluded.doc_type, department=excluded.department, "
+            "issuing_body=excluded.issuing_body, promulgated=excluded.promulgated, effective=excluded.effective, "
+            "version_date=excluded.version_date, status=excluded.status, source=excluded.source, "
+            "imported_at=excluded.imported_at",
+            (info.law, info.short_name or short_name(info.law), info.doc_type, info.department, info.issuing_body,
+             info.promulgated, info.effective, info.version_date, info.status or STATUS_CURRENT, info.source, now))
+        replaced = diff.changed + diff.removed
+        for i in range(0, len(replaced), 500):
+            chunk = replaced[i:i + 500]
+            q = ",".join("?" * len(chunk))
+            # keep the superseded text as history, tagged with what superseded it
+            conn.execute(
+                "INSERT INTO article_versions (id, law, number, suffix, number_text, part, chapter, section, text, "
+                "status, version_date, source, content_hash, superseded_at) "
+                "SELECT id, law, number, suffix, number_text, part, chapter, section, text, status, version_date, "
+                f"source, content_hash, ? FROM articles WHERE id IN ({q})", (now, *chunk))
+            conn.execute(f"DELETE FROM articles WHERE id IN ({q})", chunk)
+        if diff.removed:
+            q = ",".join("?" * len(diff.removed))
+            conn.execute(f"UPDATE article_versions SET superseded_by = 'removed' WHERE superseded_at = ? "
+                         f"AND id IN ({q})", (now, *diff.removed))
+        conn.execute("UPDATE article_versions SET superseded_by = ? WHERE superseded_at = ? AND law = ? "
+                     "AND superseded_by IS NULL", (info.version_date or now, now, info.law))
+        write = set(diff.added) | set(diff.changed)
+        conn.executemany(
+            f"INSERT INTO articles (id, {', '.join(_ARTICLE_COLS)}, content_hash) "
+            f"VALUES (?, {', '.join('?' * len(_ARTICLE_COLS))}, ?)",
+            [(a.id, *(getattr(a, k) for k in _ARTICLE_COLS), a.content_hash) for a in doc.articles if a.id in write])
+        # positions / dates of unchanged articles may move (an article inserted before them)
+        conn.executemany("UPDATE articles SET position = ? WHERE id = ?",
+                         [(a.position, a.id) for a in doc.articles if a.id not in write])
+        return diff
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
