@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from assistant.errors import UserError  # noqa: F401  (re-exported for command modules)
+
 #: modules with a ``register(subparsers)`` function, in the order their commands appear in --help
 COMMAND_MODULES = (
     "assistant.corpus.cli",    # corpus import|stats|laws|show|diff
@@ -41,10 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed without a traceback."""
 
 
 if __name__ == "__main__":  # pragma: no cover

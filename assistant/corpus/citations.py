@@ -23,7 +23,9 @@ _ARTICLE = re.compile(
 )
 _BOOK = re.compile(r"《([^《》]{1,80})》\s*$")
 _UNKNOWN_LAW = re.compile(r"(?:根据|依据|依照|按照|参照|适用|违反|对照|即|如|和|与|及)?([\u4e00-\u9fa5]{1,14}?(?:法|法典|条例|规定|办法|解释))\s*$")
-_ANAPHORA = re.compile(r"(本法|该法|同法|此法|上述法律|前述法律)\s*$")
+# 同法 is left out on purpose: it is the tail of 合同法, a repealed law users still cite
+_ANAPHORA = re.compile(r"(本法|该法|此法|上述法律|前述法律)\s*$")
+_ANAPHORA_WORDS = ("本法", "该法", "此法")  # 转让本法第十条 is 本法, not a law named 转让本法
 _LIST_JOINER = re.compile(r"^\s*(、|，|,|和|及|以及|或者|或|与)\s*$")
 _RANGE_JOINER = re.compile(r"^\s*(至|到|—|－|-|~|～)\s*$")
 _DASH_FORM = re.compile(rf"(?P<num>\d+)\s*[-－](?P<dash>\d+)")
@@ -119,7 +121,8 @@ def find_citations(text: str, resolver: LawResolver, default_law: str | None = N
             if found:
                 law_text, law = found
                 start = m.start() - len(before) + before.rfind(law_text)
-            elif unknown and (not anaphora or len(unknown.group(1)) > len(anaphora.group(1))):
+            elif unknown and not unknown.group(1).endswith(_ANAPHORA_WORDS) and \
+                    (not anaphora or len(unknown.group(1)) > len(anaphora.group(1))):
                 # a law name the corpus lacks (合同法, a regulation ...): a citation that cannot be verified
                 law_text = unknown.group(1)
                 _, error = _resolve(resolver, law_text)

@@ -48,6 +48,18 @@ def _split_heading(chapter: str | None, section: str | None) -> tuple[str | None
     return part, chapter or None, section or None
 
 
+_PART_LINE = re.compile(r"^第[一二三四五六七八九十]+(?:分)?编(?:\s.*)?$")
+
+
+def _strip_trailing_headings(text: str) -> tuple[str, list[str]]:
+    """Split off 编 / 分编 heading lines that the source appended to an article's text."""
+    lines = text.strip().split("\n")
+    trailing: list[str] = []
+    while len(lines) > 1 and _PART_LINE.match(lines[-1].strip()):
+        trailing.insert(0, re.sub(r"(?<=\S) (?=\S)", "", lines.pop().strip().replace("编 ", "编\u3000")).replace("\u3000", " "))
+    return "\n".join(lines).strip(), trailing
+
+
 def read_default_corpus(db_path: str | Path | None = None) -> tuple[list[LawDocument], list[str]]:
     """Read every law version from ``laws.db`` as ``LawDocument``s, oldest version of each law first."""
     path = Path(db_path) if db_path else default_db_path()
@@ -74,6 +86,7 @@ def read_default_corpus(db_path: str | Path | None = None) -> tuple[list[LawDocu
                        version_date=law["version_date"], source=source)
         articles: list[Article] = []
         seen: set[tuple[int, str]] = set()
+        current_part: list[str | None] = [None, None]  # 编, 分编
         for pos, row in enumerate(rows):
             number_text = row["article_no"]
             try:
@@ -89,8 +102,13 @@ def read_default_corpus(db_path: str | Path | None = None) -> tuple[list[LawDocu
                 continue
             seen.add((number, suffix))
             part, chapter, section = _split_heading(row["chapter"], row["section"])
+            text, trailing = _strip_trailing_headings(row["article_text"])
+            part = part or " ".join(p for p in current_part if p) or None
+            for heading in trailing:
+                # the source leaks the next 编 / 分编 heading into the last article before it
+                current_part = [current_part[0], heading] if "分编" in heading else [heading, None]
             articles.append(Article(
-                law=law["law_name"], number=number, suffix=suffix, text=row["article_text"].strip(),
+                law=law["law_name"], number=number, suffix=suffix, text=text,
                 law_short=info.short_name, number_text=number_text, part=part, chapter=chapter,
                 section=section, status=row["status"] or law["status"], promulgated=law["publish_date"],
                 effective=law["effective_date"], version_date=law["version_date"], source=source, position=pos))

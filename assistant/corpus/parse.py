@@ -74,7 +74,7 @@ def decode_bytes(data: bytes, file: str) -> str:
 
 # -- plain text / Markdown ------------------------------------------------------------------------------
 def _clean_line(line: str, markdown: bool) -> str:
-    line = line.replace("\u3000", " ").replace("\xa0", " ").strip()
+    line = line.strip(" \t\r\u3000\xa0")  # ideographic spaces inside a line are text and are kept
     if markdown:
         line = _MD_PREFIX.sub("", line).strip()
         line = re.sub(r"(\*\*|__)(.+?)\1", r"\2", line).strip()
@@ -144,7 +144,8 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
                              "part": " ".join(p for p in (part, sub_part) if p) or None,
                              "chapter": chapter, "section": section})
             continue
-        if _NOTE_RE.match(line) and (not articles or re.search(r"修正|修订|通过|公布|施行|根据", line)):
+        # bracketed adoption / amendment notes; inside the body only dated amendment notes are notes
+        if _NOTE_RE.match(line) and (not articles or (_DATE_RE.search(line) and re.search(r"修正|修订", line))):
             notes.append(line)  # adoption / amendment history, not article text
             continue
         if articles:

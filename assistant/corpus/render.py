@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from assistant.corpus.article import Article
+from assistant.corpus.numerals import article_number_text
 
 
 def render_law(title: str, articles: Iterable[Article]) -> str:
@@ -21,7 +22,9 @@ def render_law(title: str, articles: Iterable[Article]) -> str:
             out += [art.section, ""]
         part, chapter, section = art.part, art.chapter, art.section
         first, *rest = art.text.split("\n")
-        out.append(f"{art.number_text}　{first}")
+        # amendment items (条目一) and single-text documents (全文) are printed as the article they are stored as
+        label = art.number_text if art.number_text.startswith("第") else article_number_text(art.number, art.suffix)
+        out.append(f"{label}　{first}")
         out += rest
         out.append("")
     return "\n".join(out)

