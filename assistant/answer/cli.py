@@ -1,2 +1,246 @@
-def register(sub):
-    """Filled in by the answer stage."""
+"""Commands: ``check`` (citation checker), ``ask`` (one grounded answer), ``chat`` (terminal multi-turn),
+``api`` (OpenAI-compatible server)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check", help="check every statute citation in a text against the corpus")
+    p.add_argument("text", nargs="?", help="the text to check ('-' reads stdin)")
+    p.add_argument("--file", help="read the text from this file")
+    p.add_argument("--context", help="articles given to the model, comma separated (民法典第1076条,民法典第1079条)")
+    p.add_argument("--batch", help='JSONL file of {"text", "context": [...]} lines; prints one result per line')
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_check)
+
+    for name, helptext in (("ask", "answer one question, grounded in the retrieved articles"),
+                           ("chat", "multi-turn grounded chat in the terminal"),
+                           ("api", "serve an OpenAI-compatible /v1/chat/completions API")):
+        p = sub.add_parser(name, help=helptext)
+        if name == "ask":
+            p.add_argument("question")
+        _backend_args(p)
+        if name == "api":
+            p.add_argument("--host", default="127.0.0.1")
+            p.add_argument("--port", type=int, default=8000)
+            p.add_argument("--model-id", help="the model name /v1/models reports")
+        p.add_argument("--json", action="store_true", help="print JSON (ask: the whole answer, no streaming)")
+        p.set_defaults(func={"ask": cmd_ask, "chat": cmd_chat, "api": cmd_api}[name])
+
+
+def _backend_args(p) -> None:
+    p.add_argument("--backend", choices=("extractive", "transformers", "openai"),
+                   default=os.environ.get("ASSISTANT_BACKEND", "extractive"),
+                   help="extractive (default, no model), transformers (local model folder) or openai "
+                        "(any OpenAI-compatible endpoint); env ASSISTANT_BACKEND")
+    p.add_argument("--model", default=os.environ.get("ASSISTANT_MODEL"),
+                   help="transformers: model folder; openai: model name (env ASSISTANT_MODEL)")
+    p.add_argument("--adapter", default=os.environ.get("ASSISTANT_ADAPTER"),
+                   help="LoRA / P-Tuning v2 adapter folder (transformers backend)")
+    p.add_argument("--base-url", help="openai backend: endpoint base URL (env OPENAI_BASE_URL)")
+    p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
+    p.add_argument("--top-k", type=int, default=5, help="articles retrieved per question")
+    p.add_argument("--law", help="search only this law (刑法, 民法典 ...)")
+    p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: greedy)")
+    p.add_argument("--max-new-tokens", type=int, default=512)
+
+
+def _store():
+    from assistant.cli import UserError
+    from assistant.config import Paths
+    from assistant.corpus import open_store
+
+    try:
+        return open_store(readonly=True)
+    except FileNotFoundError:
+        raise UserError(f"no article store at {Paths().db}; run `assistant corpus import --default` first") from None
+
+
+def _print_checks(checks, out=sys.stdout) -> None:
+    if not checks:
+        print("no statute citations found", file=out)
+    marks = {"verified": "OK ", "not_in_context": "CTX", "superseded": "OLD", "repealed": "REP",
+             "not_found": "BAD", "unresolved": "???"}
+    for c in checks:
+        line = f"[{marks.get(c.verdict, c.verdict)}] {c.citation.span}: {c.verdict}, support {c.support_label} " \
+               f"({c.support_score:.2f}) - {c.reason}"
+        if c.suggestion:
+            line += f"; did you mean {c.suggestion}?"
+        print(line, file=out)
+
+
+def cmd_check(args) -> int:
+    from assistant.answer.check import CitationChecker
+    from assistant.cli import UserError
+
+    sources = sum(x is not None for x in (args.text, args.file, args.batch))
+    if sources != 1:
+        raise UserError("give exactly one of: TEXT (or - for stdin), --file FILE, --batch FILE.jsonl")
+    checker = CitationChecker(_store())
+    if args.batch:
+        return _check_batch(checker, args)
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read {args.file}: {exc}") from None
+    else:
+        text = sys.stdin.read() if args.text == "-" else args.text
+    try:
+        context = checker.parse_context(args.context)
+    except ValueError as exc:
+        raise UserError(f"--context: {exc}") from None
+    checks = checker.check(text, context)
+    if args.json:
+        print(json.dumps({"citations": [c.to_dict() for c in checks]}, ensure_ascii=False))
+    else:
+        _print_checks(checks)
+    return 0
+
+
+def _check_batch(checker, args) -> int:
+    """One result line per input line, in order; a bad line gets an error object naming it."""
+    from assistant.cli import UserError
+
+    try:
+        fh = open(args.batch, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read {args.batch}: {exc}") from None
+    bad = 0
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                    raise ValueError('field "text": a string is required')
+                ctx = row.get("context")
+                if ctx is not None and not isinstance(ctx, (list, str)):
+                    raise ValueError('field "context": a list of article references is expected')
+                result = {"citations": [c.to_dict() for c in checker.check(row["text"], checker.parse_context(ctx))]}
+            except ValueError as exc:
+                bad += 1
+                msg = f"{args.batch}:{lineno}: {exc}"
+                print(f"error: {msg}", file=sys.stderr)
+                result = {"error": msg, "line": lineno, "citations": []}
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False), flush=True)
+            else:
+                print(f"--- line {lineno}")
+                if "error" in result:
+                    print(result["error"])
+                else:
+                    _print_checks(checker.check(row["text"], checker.parse_context(row.get("context"))))
+    return 1 if bad else 0
+
+
+def _assistant(args):
+    from assistant.answer.backends.base import BackendError
+    from assistant.answer.pipeline import PipelineConfig, build_assistant
+    from assistant.cli import UserError
+
+    options = {}
+    if args.backend == "openai":
+        options = {"base_url": args.base_url, "api_key": args.api_key}
+    store = _store()
+    from assistant.search import load_retriever
+
+    try:
+        retriever = load_retriever(store=store)
+    except Exception as exc:  # a missing / mismatched index: say which, without a traceback
+        raise UserError(f"cannot open the search index: {exc}") from None
+    try:
+        return build_assistant(args.backend, model=args.model, adapter=args.adapter, store=store,
+                               retriever=retriever,
+                               config=PipelineConfig(top_k=args.top_k, max_new_tokens=args.max_new_tokens),
+                               **options)
+    except BackendError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _options(args) -> dict:
+    return {"top_k": args.top_k, "law": args.law, "include_repealed": args.include_repealed,
+            "temperature": args.temperature}
+
+
+def _print_report(answer, out=sys.stdout) -> None:
+    print("\n\n来源：", file=out)
+    for i, h in enumerate(answer.sources, 1):
+        print(f"  [{i}] {h.article.label}（{h.article.status}，{h.via}）", file=out)
+    print("引用核查：", file=out)
+    _print_checks(answer.citations, out)
+    if answer.notice:
+        print(f"注意：{answer.notice}", file=out)
+
+
+def _run_turn(assistant, question, history, args) -> object:
+    from assistant.cli import UserError
+
+    answer = None
+    try:
+        if args.json:
+            answer = assistant.ask(question, history, **_options(args))
+        else:
+            for event in assistant.stream(question, history, **_options(args)):
+                if event.kind == "token":
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                elif event.kind == "done":
+                    answer = event.answer
+    except ValueError as exc:  # unknown --law, empty question ...
+        raise UserError(str(exc)) from None
+    return answer
+
+
+def cmd_ask(args) -> int:
+    assistant = _assistant(args)
+    answer = _run_turn(assistant, args.question, None, args)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        _print_report(answer)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from assistant.cli import UserError
+
+    assistant = _assistant(args)
+    history: list[tuple[str, str]] = []
+    interactive = sys.stdin.isatty()
+    print(f"{assistant.backend.name} backend" + (f" ({assistant.backend.model_name})" if assistant.backend.model_name
+                                                  else "") + "; empty line or Ctrl-D to quit.", file=sys.stderr)
+    while True:
+        if interactive:
+            sys.stderr.write("\n问：")
+            sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line or not line.strip() or line.strip() in ("exit", "quit", "/exit"):
+            break
+        question = line.strip()
+        try:
+            answer = _run_turn(assistant, question, history, args)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            _print_report(answer)
+        history.append((question, answer.text))
+    return 0
+
+
+def cmd_api(args) -> int:
+    from assistant.answer.api import serve
+
+    assistant = _assistant(args)
+    print(f"serving {assistant.backend.name} on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    serve(assistant, host=args.host, port=args.port, model_id=args.model_id)
+    return 0

@@ -116,6 +116,8 @@ def find_citations(text: str, resolver: LawResolver, default_law: str | None = N
             law, law_text, error, via = prev.law, prev.law_text, prev.error, "list"
         else:
             clause = re.split(r"[。；;！？!?\n，,：:（）()“”\"、]", before)[-1].rstrip()
+            if prev is not None and m.start() - prev.end < len(clause):
+                clause = text[prev.end:m.start()].rstrip()  # 第1079条和合同法第52条: the law starts after 条
             found = resolver.resolve_suffix(clause) if clause else None
             unknown = _UNKNOWN_LAW.search(clause) if not found else None
             if found:

@@ -83,6 +83,7 @@ class LawResolver:
 
     def __post_init__(self) -> None:
         self.full_names = sorted(set(self.full_names))
+        self._full_set = set(self.full_names)
         self._by_short: dict[str, list[str]] = {}
         for full in self.full_names:
             self._by_short.setdefault(short_name(full), []).append(full)
@@ -96,6 +97,10 @@ class LawResolver:
 
     def resolve(self, name: str) -> str:
         """Return the unique full name for ``name`` or raise ``LawNameError``."""
+        exact_full = re.sub(r"\s+", "", name or "").strip("《》")
+        if exact_full in self._full_set:
+            # a stored full name wins before normalising: 宪法修正案（2004年） keeps its version note
+            return exact_full
         key = normalize_law_name(name)
         if not key:
             raise UnknownLawName(name, "empty law name")

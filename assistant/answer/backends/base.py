@@ -1,0 +1,76 @@
+"""The backend interface: ``stream(request)`` yields text deltas; the request records how it finished."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from assistant.search.types import Hit
+
+
+class BackendError(RuntimeError):
+    """A backend that cannot be set up or reached (bad model path, endpoint down ...)."""
+
+
+@dataclass
+class GenerationRequest:
+    question: str
+    hits: list[Hit]  # the articles in the prompt's context, in [n] order
+    messages: list[dict]  # system, earlier turns, the user turn with the context block
+    history: list[tuple[str, str]] = field(default_factory=list)
+    max_new_tokens: int = 512
+    temperature: float | None = None  # None / 0: greedy
+    #: set by the backend: "stop" (EOS / natural end) or "length" (cut off at max_new_tokens)
+    finish_reason: str = "stop"
+    generated_tokens: int = 0
+
+
+class Backend(ABC):
+    name = "base"
+    #: a line shown to the user with every answer (e.g. that no generative model is configured)
+    notice: str | None = None
+
+    @property
+    def model_name(self) -> str | None:
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        """Prompt budget accounting; one token per character is a safe upper bound for Chinese."""
+        return len(text)
+
+    def context_budget(self, default: int, max_new_tokens: int) -> int:
+        return default
+
+    @abstractmethod
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        ...
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model_name, "notice": self.notice}
+
+    def close(self) -> None:
+        pass
+
+
+def make_backend(name: str = "extractive", model: str | None = None, adapter: str | None = None,
+                 **options: Any) -> Backend:
+    if name == "extractive":
+        from assistant.answer.backends.extractive import ExtractiveBackend
+
+        return ExtractiveBackend(**options)
+    if name == "transformers":
+        from assistant.answer.backends.transformers import TransformersBackend
+
+        if not model:
+            raise BackendError("the transformers backend needs --model PATH (a local Hugging Face model folder)")
+        return TransformersBackend(model, adapter=adapter, **options)
+    if name == "openai":
+        from assistant.answer.backends.openai import OpenAIBackend
+
+        if adapter:
+            raise BackendError("--adapter applies to the transformers backend only")
+        return OpenAIBackend(model=model, **options)
+    raise BackendError(f"unknown backend {name!r} (choose extractive, transformers or openai)")
+
+
+TokenCounter = Callable[[str], int]

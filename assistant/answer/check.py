@@ -1,0 +1,280 @@
+"""Citation checking: every statute citation in a text, checked against the article store.
+
+For each citation: is the law known, does the article (and 款/项) exist, what is its status, was it among
+the articles given to the model, and does the sentence that cites it say something the article says
+(support score). A citation that does not hold up can get a suggestion: the article of the same law
+(or of the law that replaced a repealed one) whose text the sentence paraphrases best.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+from assistant.answer.types import CitationCheck
+from assistant.corpus.article import (STATUS_AMENDED, STATUS_CURRENT, STATUS_HISTORICAL, STATUS_NOT_YET,
+                                      STATUS_REPEALED, Article, make_article_id, split_article_id)
+from assistant.corpus.citations import Citation, CitationError, find_citations, parse_reference
+from assistant.corpus.laws import REPEALED, normalize_law_name
+from assistant.corpus.store import ArticleStore
+
+_STATUS_NAMES = {STATUS_CURRENT: "current", STATUS_AMENDED: "amended", STATUS_NOT_YET: "not_yet_effective",
+                 STATUS_REPEALED: "repealed", STATUS_HISTORICAL: "historical"}
+_SENTENCE_END = "。！？!?\n；;"
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+#: bigrams that every legal answer uses around a citation; they say nothing about which article is meant
+_FILLER = frozenset({"根据", "依据", "按照", "依照", "规定", "的规", "条规", "定的", "法律", "法规", "本法", "该法",
+                     "中华", "华人", "人民", "民共", "共和", "和国", "法典", "民法", "刑法", "条的", "款规", "项规",
+                     "相关", "有关", "内容", "如下", "以下", "具体", "您的", "如果", "可以", "应当", "我国"})
+
+
+@dataclass
+class CheckerConfig:
+    #: support score at or above which the citing sentence counts as supported / weak (calibrated with
+    #: scripts/bench_citations.py on the lawyer-llama and LawBench dev responses)
+    supported_threshold: float = 0.30
+    weak_threshold: float = 0.12
+    #: a suggestion must score at least this, and beat the cited article by the margin
+    suggest_threshold: float = 0.30
+    suggest_margin: float = 0.10
+    #: a citing sentence shorter than this (after removing citations) borrows the next sentence
+    min_sentence_chars: int = 12
+
+
+def bigrams(text: str) -> set[str]:
+    out: set[str] = set()
+    for run in _CJK.findall(text):
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+    return out - _FILLER
+
+
+class _LawIndex:
+    """Bigram sets and inverse document frequencies of one law's articles (for support and repair)."""
+
+    def __init__(self, articles: list[Article]):
+        self.articles = articles
+        self.grams = [bigrams(a.text) for a in articles]
+        df: dict[str, int] = {}
+        for g in self.grams:
+            for b in g:
+                df[b] = df.get(b, 0) + 1
+        n = max(1, len(articles))
+        self.idf = {b: math.log(1.0 + n / d) for b, d in df.items()}
+        self.max_idf = math.log(1.0 + n)
+
+    def weight(self, grams: Iterable[str]) -> float:
+        return sum(self.idf.get(b, self.max_idf) for b in grams)
+
+    def score(self, sentence: set[str], article: set[str]) -> float:
+        """How much the sentence and the article share, weighted by rarity within the law: the larger of
+        the share of the sentence found in the article and the share of the article echoed by the sentence
+        (a sentence that quotes a whole article, or an article a sentence paraphrases, both score high)."""
+        if not sentence or not article:
+            return 0.0
+        common = self.weight(sentence & article)
+        if common == 0:
+            return 0.0
+        return max(common / self.weight(sentence), common / self.weight(article))
+
+    def best(self, sentence: set[str]) -> tuple[Article | None, float]:
+        best, best_score = None, 0.0
+        for art, grams in zip(self.articles, self.grams):
+            s = self.score(sentence, grams)
+            if s > best_score:
+                best, best_score = art, s
+        return best, best_score
+
+
+class CitationChecker:
+    """``CitationChecker(store).check(text, context_ids=None) -> list[CitationCheck]``.
+
+    ``retriever`` (optional) helps suggest an article when the cited law itself is unknown.
+    """
+
+    def __init__(self, store: ArticleStore, config: CheckerConfig | None = None, retriever=None):
+        self.store = store
+        self.config = config or CheckerConfig()
+        self.retriever = retriever
+        self._law_index = lru_cache(maxsize=32)(self._build_law_index)
+
+    def _law_names(self) -> set[str]:
+        version = self.store.resolver()  # rebuilt by the store after imports
+        if getattr(self, "_names_for", None) is not version:
+            self._names_for, self._names = version, set(version.full_names)
+        return self._names
+
+    def _build_law_index(self, law: str) -> _LawIndex:
+        return _LawIndex(list(self.store.articles(law)))
+
+    # -- context ---------------------------------------------------------------------------------------
+    def parse_context(self, refs: Iterable[str] | str | None) -> set[str] | None:
+        """Article ids from ids (中华人民共和国民法典#1076) or references (民法典第1076条), comma separated or
+        a list. Raises ``ValueError`` naming a reference that cannot be resolved."""
+        if refs is None:
+            return None
+        if isinstance(refs, str):
+            refs = [r for r in re.split(r"[,，;；\n]+", refs)]
+        out: set[str] = set()
+        resolver = self.store.resolver()
+        for ref in refs:
+            ref = ref.strip()
+            if not ref:
+                continue
+            if "#" in ref:
+                try:
+                    split_article_id(ref)
+                except ValueError as exc:
+                    raise ValueError(f"context: {exc}") from None
+                out.add(ref)
+                continue
+            try:
+                law, number, suffix = parse_reference(ref, resolver)
+            except CitationError as exc:
+                raise ValueError(f"context: {exc}") from None
+            out.add(make_article_id(law, number, suffix))
+        return out
+
+    # -- checking --------------------------------------------------------------------------------------
+    def check(self, text: str, context_ids: Iterable[str] | None = None,
+              default_law: str | None = None) -> list[CitationCheck]:
+        context = None if context_ids is None else set(context_ids)
+        citations = find_citations(text or "", self.store.resolver(), default_law=default_law)
+        spans = [(c.start, c.end) for c in citations]
+        return [self._check_one(c, text, spans, context) for c in citations]
+
+    def _sentence(self, text: str, cit: Citation, spans: list[tuple[int, int]]) -> str:
+        """The sentence around a citation, without any citation spans (they would match every article)."""
+        start = max(text.rfind(ch, 0, cit.start) for ch in _SENTENCE_END) + 1
+        end = len(text)
+        for ch in _SENTENCE_END:
+            i = text.find(ch, cit.end)
+            if i != -1:
+                end = min(end, i)
+        sentence = self._strip(text, start, end, spans)
+        # "根据《民法典》第1079条规定：" followed by the content on the next line / sentence
+        while len("".join(_CJK.findall(sentence))) < self.config.min_sentence_chars \
+                and end < len(text):
+            nxt = len(text)
+            for ch in _SENTENCE_END:
+                i = text.find(ch, end + 1)
+                if i != -1:
+                    nxt = min(nxt, i)
+            sentence = self._strip(text, start, nxt, spans)
+            end = nxt
+        return sentence.strip()
+
+    @staticmethod
+    def _strip(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> str:
+        parts, pos = [], start
+        for s, e in spans:
+            if e <= start or s >= end:
+                continue
+            parts.append(text[pos:max(pos, s)])
+            pos = max(pos, e)
+        parts.append(text[pos:end])
+        return " ".join(parts)
+
+    def _label(self, score: float) -> str:
+        if score >= self.config.supported_threshold:
+            return "supported"
+        if score >= self.config.weak_threshold:
+            return "weak"
+        return "unsupported"
+
+    def _check_one(self, cit: Citation, text: str, spans, context: set[str] | None) -> CitationCheck:
+        sentence = self._sentence(text, cit, spans)
+        grams = bigrams(sentence)
+        in_context = None if context is None else (cit.id in context if cit.id else False)
+
+        def result(exists, status, verdict, reason, score=0.0, article=None, search_law=None):
+            search_law = search_law or (article.law if article is not None else None)
+            wanted = verdict in ("not_found", "unresolved", "repealed", "superseded") or \
+                (article is not None and self._label(score) == "unsupported")
+            sugg = self._suggest(sentence, grams, search_law, exclude=article.id if article else None,
+                                 cited_score=score) if wanted else (None, 0.0)
+            s_art, s_score = sugg
+            return CitationCheck(
+                citation=cit, exists=exists, status=status, in_context=in_context, support_score=score,
+                support_label=self._label(score), verdict=verdict, reason=reason,
+                suggestion=s_art.label if s_art else None, suggestion_id=s_art.id if s_art else None,
+                suggestion_score=s_score if s_art else None, article_label=article.label if article else None,
+                sentence=sentence)
+
+        if cit.law is None and cit.law_text and cit.law_text in self._law_names():
+            # a full name with a version note (《中华人民共和国宪法修正案（2004年）》) that the name resolver
+            # normalises into an ambiguous short name, but which names one stored law exactly
+            cit.law, cit.error = cit.law_text, None
+        if cit.law is None:
+            law_key = normalize_law_name(cit.law_text or "")
+            replacement = None
+            if law_key in REPEALED:
+                replacement = self.store.resolver().try_resolve(REPEALED[law_key].split("（")[0])
+                status = "repealed"
+            else:
+                status = None
+            reason = cit.error or "the law could not be resolved"
+            return result(False, status, "repealed" if status else "unresolved", reason,
+                          search_law=replacement or "*")
+
+        article = self.store.find(cit.law, cit.number, cit.suffix)
+        if article is None:
+            versions = self.store.history(cit.id)
+            if versions:
+                return result(False, "historical", "superseded",
+                              f"{cit.article_text} of {cit.law} is no longer in the current text "
+                              f"(a superseded version exists)", search_law=cit.law)
+            last = self.store.numbers(cit.law)
+            tail = f"; the law's last article is 第{last[-1][0]}条{last[-1][1]}" if last else ""
+            return result(False, None, "not_found", f"{cit.law} has no {cit.article_text}{tail}",
+                          search_law=cit.law)
+
+        law_index = self._law_index(cit.law)
+        score = law_index.score(grams, bigrams(article.text))
+        status = _STATUS_NAMES.get(article.status, article.status)
+        paras = article.paragraphs
+        if cit.paragraph is not None and cit.paragraph > len(paras):
+            return result(True, status, "not_found", f"{article.label} exists but has only {len(paras)} 款",
+                          score, article, search_law=cit.law)
+        if cit.item is not None:
+            items = [i for i in article.items if cit.paragraph is None or i.paragraph == cit.paragraph]
+            if cit.item > len(items):
+                return result(True, status, "not_found", f"{article.label} exists but has no 第{cit.item}项 there",
+                              score, article, search_law=cit.law)
+        if article.status == STATUS_REPEALED:
+            return result(True, status, "repealed", f"{article.label} belongs to a repealed law", score, article,
+                          search_law=None)
+        if article.status == STATUS_HISTORICAL:
+            return result(True, status, "superseded", f"{article.label} is a historical version", score, article)
+        if in_context is False:
+            return result(True, status, "not_in_context",
+                          f"{article.label} exists but was not among the articles given to the model", score, article)
+        reason = f"{article.label} exists ({article.status})"
+        if self._label(score) != "supported":
+            reason += f"; the citing sentence is {self._label(score)}ly related to its text (score {score:.2f})" \
+                if self._label(score) == "weak" else f"; the citing sentence does not match its text (score {score:.2f})"
+        return result(True, status, "verified", reason, score, article)
+
+    def _suggest(self, sentence: str, grams: set[str], law: str | None, exclude: str | None,
+                 cited_score: float) -> tuple[Article | None, float]:
+        if not grams or not law:
+            return None, 0.0
+        if law == "*":  # unknown law: ask the retriever for candidates across the corpus
+            if self.retriever is None:
+                return None, 0.0
+            try:
+                hits = self.retriever.search(sentence[:300], top_k=5)
+            except Exception:  # a suggestion is optional; never fail the check for it
+                return None, 0.0
+            best, best_score = None, 0.0
+            for h in hits:
+                s = self._law_index(h.article.law).score(grams, bigrams(h.article.text))
+                if s > best_score:
+                    best, best_score = h.article, s
+        else:
+            best, best_score = self._law_index(law).best(grams)
+        if best is None or best.id == exclude or best_score < self.config.suggest_threshold \
+                or best_score < cited_score + self.config.suggest_margin:
+            return None, 0.0
+        return best, best_score

@@ -1,0 +1,155 @@
+"""Prompts: a numbered context block of retrieved articles, an instruction to cite only them, and the
+chat format of the model (ChatGLM2's ``[Round N]`` template, or the tokenizer's own chat template).
+
+Pure functions: the same hits and question give the same prompt, which is what SFT data generated for
+training (issue 6) must reproduce exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from assistant.search.types import Hit
+
+SYSTEM_INSTRUCTION = (
+    "你是严谨的中国法律助手。请只依据下面列出的法条回答问题。引用法条时只能引用这些法条，"
+    "格式为《法名》第N条，并在引用后标注其编号，如[1]。如果列出的法条都不适用，请直接说明现有法条中"
+    "没有可适用的规定，不要编造法条。"
+)
+NO_CONTEXT = "（没有检索到相关法条。）"
+TRUNCATED_MARK = "……（条文过长，以下省略）"
+OMITTED_NOTE = "（另有{n}条检索结果因篇幅所限未列出。）"
+
+
+@dataclass
+class PromptConfig:
+    #: tokens the context block may use (whole articles, most relevant first)
+    context_budget: int = 2000
+    #: auto: the tokenizer's chat template when it has one, else chatglm2; or chatglm2 / chat_template
+    template: str = "auto"
+    system: str = SYSTEM_INSTRUCTION
+
+
+def format_article(marker: int, hit: Hit, text: str | None = None) -> str:
+    """``[1] 《中华人民共和国刑法》第一百三十三条之一（现行有效）`` then the article text."""
+    a = hit.article
+    return f"[{marker}] {a.label}（{a.status}）\n{a.text if text is None else text}"
+
+
+def pack_context(hits: Sequence[Hit], budget: int,
+                 count_tokens: Callable[[str], int] = len) -> tuple[str, list[Hit]]:
+    """The context block and the hits it holds. Whole articles in rank order while they fit; the first
+    article is truncated (and marked) when even it alone is over budget; what did not fit is counted."""
+    blocks: list[str] = []
+    used_hits: list[Hit] = []
+    used = 0
+    for hit in hits:
+        block = format_article(len(blocks) + 1, hit)
+        cost = count_tokens(block) + 1
+        if used + cost <= budget:
+            blocks.append(block)
+            used_hits.append(hit)
+            used += cost
+            continue
+        if not blocks:  # one long article: keep its head rather than nothing
+            text = hit.article.text
+            lo, hi = 0, len(text)
+            while lo < hi:  # longest prefix that fits, by bisection on characters
+                mid = (lo + hi + 1) // 2
+                if count_tokens(format_article(1, hit, text[:mid] + TRUNCATED_MARK)) + 1 <= budget:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            blocks.append(format_article(1, hit, text[:lo] + TRUNCATED_MARK))
+            used_hits.append(hit)
+            used = budget
+        break
+    if not blocks:
+        return NO_CONTEXT, []
+    omitted = len(hits) - len(used_hits)
+    if omitted:
+        blocks.append(OMITTED_NOTE.format(n=omitted))
+    return "\n\n".join(blocks), used_hits
+
+
+def user_message(question: str, context: str) -> str:
+    return f"参考法条：\n{context}\n\n问题：{question}"
+
+
+def normalize_history(history: Sequence[Any] | None) -> list[tuple[str, str]]:
+    """(user, assistant) pairs from pairs or OpenAI-style messages ({"role", "content"})."""
+    pairs: list[tuple[str, str]] = []
+    if not history:
+        return pairs
+    pending: str | None = None
+    for turn in history:
+        if isinstance(turn, dict):
+            role, content = turn.get("role"), str(turn.get("content") or "")
+            if role == "user":
+                if pending is not None:
+                    pairs.append((pending, ""))
+                pending = content
+            elif role == "assistant":
+                pairs.append((pending or "", content))
+                pending = None
+        elif isinstance(turn, (list, tuple)) and len(turn) == 2:
+            pairs.append((str(turn[0] or ""), str(turn[1] or "")))
+        else:
+            raise TypeError(f"history turns must be (user, assistant) pairs or role/content dicts, got {turn!r}")
+    if pending is not None:
+        pairs.append((pending, ""))
+    return pairs
+
+
+def build_messages(question: str, hits: Sequence[Hit], history: Sequence[Any] | None = None,
+                   config: PromptConfig | None = None,
+                   count_tokens: Callable[[str], int] = len) -> tuple[list[dict], list[Hit]]:
+    """OpenAI-style messages (system, earlier turns, the user turn with the context block) and the hits
+    that made it into the context (their order gives the [n] markers)."""
+    config = config or PromptConfig()
+    context, used = pack_context(hits, config.context_budget, count_tokens)
+    messages = [{"role": "system", "content": config.system}]
+    for q, a in normalize_history(history):
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    messages.append({"role": "user", "content": user_message(question, context)})
+    return messages, used
+
+
+def render_chatglm2(messages: Sequence[dict]) -> str:
+    """ChatGLM2-6B's prompt: ``[Round N]\\n\\n问：…\\n\\n答：…\\n\\n`` per turn, numbered from 1. It has no
+    system role, so the system text opens the current question."""
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    turns = [m for m in messages if m["role"] != "system"]
+    pairs: list[tuple[str, str | None]] = []
+    for m in turns:
+        if m["role"] == "user":
+            pairs.append((m["content"], None))
+        elif pairs and pairs[-1][1] is None:
+            pairs[-1] = (pairs[-1][0], m["content"])
+    if not pairs or pairs[-1][1] is not None:
+        raise ValueError("the last message must be the user's question")
+    out = []
+    for i, (q, a) in enumerate(pairs, 1):
+        if a is None:
+            q = f"{system}\n\n{q}" if system else q
+            out.append(f"[Round {i}]\n\n问：{q}\n\n答：")
+        else:
+            out.append(f"[Round {i}]\n\n问：{q}\n\n答：{a}\n\n")
+    return "".join(out)
+
+
+def render_prompt(messages: Sequence[dict], tokenizer=None, template: str = "auto") -> str:
+    """The prompt string for a causal LM: the tokenizer's chat template when it has one (and template is
+    auto or chat_template), else ChatGLM2's."""
+    has_template = tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
+    if template == "chatglm2" or (template == "auto" and not has_template):
+        return render_chatglm2(messages)
+    if not has_template:
+        raise ValueError("template 'chat_template' asked for, but the tokenizer has no chat_template")
+    try:
+        return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+    except Exception:  # some templates (older Llama / Gemma) reject a system role: fold it into the question
+        system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+        rest = [dict(m) for m in messages if m["role"] != "system"]
+        rest[-1]["content"] = f"{system}\n\n{rest[-1]['content']}"
+        return tokenizer.apply_chat_template(rest, tokenize=False, add_generation_prompt=True)

@@ -1,0 +1,175 @@
+"""Citation checker on hand-written texts against the fixture statutes, and the `assistant check` command."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.answer.check import CitationChecker
+from assistant.cli import main
+
+
+@pytest.fixture
+def checker(fixture_store):
+    return CitationChecker(fixture_store)
+
+
+def by_span(checks):
+    return {c.citation.span: c for c in checks}
+
+
+def test_real_citation_is_verified_and_supported(checker):
+    text = "醉酒驾驶机动车的，依照《中华人民共和国刑法》第一百三十三条之一，处拘役，并处罚金。"
+    [c] = checker.check(text)
+    assert c.citation.id == "中华人民共和国刑法#133之一"
+    assert (c.exists, c.status, c.verdict, c.in_context) == (True, "current", "verified", None)
+    assert c.support_label == "supported" and c.support_score > 0.5
+    assert c.suggestion is None
+
+
+def test_short_forms_resolve_to_the_same_article(checker):
+    for text in ("刑法第133条之一规定醉酒驾驶机动车的处拘役。", "依照刑法133-1，醉酒驾驶机动车的处拘役。",
+                 "《刑法》第一百三十三条之一：醉酒驾驶机动车的，处拘役。"):
+        [c] = checker.check(text)
+        assert c.citation.id == "中华人民共和国刑法#133之一", text
+        assert c.verdict == "verified"
+
+
+def test_fabricated_number_is_not_found_and_repaired(checker):
+    text = "根据《民法典》第一千三百七十九条，夫妻一方要求离婚的，可以由有关组织进行调解或者直接向人民法院提起离婚诉讼。"
+    [c] = checker.check(text)
+    assert (c.exists, c.verdict) == (False, "not_found")
+    assert "1379" in c.reason or "第1379条" in c.reason
+    assert c.suggestion == "《中华人民共和国民法典》第一千零七十九条"
+    assert c.suggestion_id == "中华人民共和国民法典#1079"
+
+
+def test_nonexistent_suffix_and_wrong_law(checker):
+    checks = by_span(checker.check("《中华人民共和国刑法》第一百三十三条之五规定了危险驾驶。"
+                                   "另见《中华人民共和国劳动合同法》第一千零七十六条。"))
+    assert checks["《中华人民共和国刑法》第一百三十三条之五"].verdict == "not_found"
+    wrong = checks["《中华人民共和国劳动合同法》第一千零七十六条"]
+    assert (wrong.exists, wrong.verdict) == (False, "not_found")
+
+
+def test_existing_article_that_says_something_else_is_unsupported(checker):
+    text = "根据《民法典》第1043条，夫妻一方要求离婚的，可以由有关组织进行调解或者直接向人民法院提起离婚诉讼。"
+    [c] = checker.check(text)
+    assert c.exists and c.verdict == "verified"
+    assert c.support_label == "unsupported"
+    assert c.suggestion_id == "中华人民共和国民法典#1079"
+
+
+def test_repealed_law_names_and_repealed_articles(checker):
+    checks = checker.check("依照《合同法》第五十二条，该合同无效。依照示例物业管理办法第二条公开收费标准。")
+    assert [c.verdict for c in checks] == ["repealed", "repealed"]
+    assert checks[0].status == "repealed" and not checks[0].exists and "民法典" in checks[0].reason
+    assert checks[1].exists and checks[1].status == "repealed"
+
+
+def test_unknown_law_is_unresolved(checker):
+    [c] = checker.check("依照《火星移民管理条例》第三条办理。")
+    assert c.citation.law is None
+    assert c.verdict == "unresolved" and not c.exists
+
+
+def test_ranges_lists_and_anaphora(checker):
+    checks = checker.check("《中华人民共和国刑法》第二百三十二条至第二百三十四条规定了侵犯人身权利的犯罪；"
+                           "本法第一条、第二条说明立法目的。")
+    ids = [c.citation.id for c in checks]
+    assert ids == ["中华人民共和国刑法#232", "中华人民共和国刑法#233", "中华人民共和国刑法#234",
+                   "中华人民共和国刑法#1", "中华人民共和国刑法#2"]
+    verdicts = {c.citation.id: c.verdict for c in checks}
+    assert verdicts["中华人民共和国刑法#233"] == "not_found"  # the fixture 刑法 has no 第二百三十三条
+    assert verdicts["中华人民共和国刑法#232"] == verdicts["中华人民共和国刑法#1"] == "verified"
+
+
+def test_paragraph_and_item_that_do_not_exist(checker):
+    checks = checker.check("《中华人民共和国刑法》第一百三十三条之一第一款第（二）项规定醉酒驾驶机动车的处拘役。"
+                           "《中华人民共和国刑法》第一百三十三条之一第三款另有规定。")
+    assert checks[0].citation.paragraph == 1 and checks[0].citation.item == 2
+    assert checks[0].verdict == "verified"
+    assert checks[1].exists and checks[1].verdict == "not_found" and "款" in checks[1].reason
+
+
+def test_in_context(checker):
+    ctx = checker.parse_context("民法典第1076条,民法典第1079条")
+    assert ctx == {"中华人民共和国民法典#1076", "中华人民共和国民法典#1079"}
+    checks = by_span(checker.check("协议离婚见《民法典》第1076条；诉讼离婚见《民法典》第1077条。", ctx))
+    assert checks["《民法典》第1076条"].in_context is True and checks["《民法典》第1076条"].verdict == "verified"
+    assert checks["《民法典》第1077条"].in_context is False
+    assert checks["《民法典》第1077条"].verdict == "not_in_context"
+    with pytest.raises(ValueError, match="火星法"):
+        checker.parse_context("火星法第1条")
+
+
+def test_article_removed_in_a_later_version_is_superseded(fixture_store):
+    from assistant.corpus import LawDocument
+
+    law = "中华人民共和国刑法"
+    arts = [a for a in fixture_store.articles(law) if a.number != 232]
+    info = next(i for i in fixture_store.laws() if i.law == law)
+    fixture_store.import_laws([LawDocument(info, arts)])
+    [c] = CitationChecker(fixture_store).check("故意杀人的，依照《中华人民共和国刑法》第二百三十二条处罚。")
+    assert (c.exists, c.status, c.verdict) == (False, "historical", "superseded")
+
+
+def test_no_citations_and_empty_text(checker):
+    assert checker.check("今天天气很好，有3条建议。") == []
+    assert checker.check("") == []
+
+
+# -- the command ----------------------------------------------------------------------------------------
+@pytest.fixture
+def store_env(fixture_store, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_DB", str(fixture_store.path))
+    return fixture_store
+
+
+def test_check_command_json_shape(store_env, capsys):
+    rc = main(["check", "依照《民法典》第1076条办理；《民法典》第1300条不存在。", "--context",
+               "民法典第1076条,民法典第1079条", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out) == ["citations"]
+    first, second = out["citations"]
+    for key in ("span", "law", "number", "suffix", "exists", "status", "in_context", "support", "suggestion"):
+        assert key in first
+    assert set(first["support"]) == {"score", "label"}
+    assert (first["span"], first["law"], first["number"], first["suffix"]) == \
+        ("《民法典》第1076条", "中华人民共和国民法典", 1076, "")
+    assert (first["exists"], first["status"], first["in_context"]) == (True, "current", True)
+    assert (second["number"], second["exists"], second["in_context"], second["verdict"]) == \
+        (1300, False, False, "not_found")
+
+
+def test_check_command_stdin_file_and_batch(store_env, capsys, monkeypatch, tmp_path):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("刑法第133条之一"))
+    assert main(["check", "-", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["citations"][0]["suffix"] == "之一"
+    f = tmp_path / "a.txt"
+    f.write_text("刑法第二百三十二条", encoding="utf-8")
+    assert main(["check", "--file", str(f), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["citations"][0]["number"] == 232
+
+    batch = tmp_path / "b.jsonl"
+    batch.write_text("\n".join([
+        json.dumps({"text": "《民法典》第1076条", "context": ["民法典第1076条"]}, ensure_ascii=False),
+        json.dumps({"text": "《民法典》第1076条", "context": ["民法典第1079条"]}, ensure_ascii=False),
+        json.dumps({"txt": "oops"}),
+        json.dumps({"text": "没有引用"}, ensure_ascii=False)]) + "\n", encoding="utf-8")
+    assert main(["check", "--batch", str(batch), "--json"]) == 1  # one bad line
+    captured = capsys.readouterr()
+    lines = [json.loads(x) for x in captured.out.splitlines()]
+    assert len(lines) == 4
+    assert lines[0]["citations"][0]["in_context"] is True
+    assert lines[1]["citations"][0]["in_context"] is False
+    assert lines[2]["line"] == 3 and '"text"' in lines[2]["error"] and "b.jsonl:3" in captured.err
+    assert lines[3]["citations"] == []
+
+
+def test_check_command_needs_one_input(store_env, capsys):
+    assert main(["check", "--json"]) == 2
+    assert "exactly one" in capsys.readouterr().err
