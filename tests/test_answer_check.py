@@ -173,3 +173,19 @@ def test_check_command_stdin_file_and_batch(store_env, capsys, monkeypatch, tmp_
 def test_check_command_needs_one_input(store_env, capsys):
     assert main(["check", "--json"]) == 2
     assert "exactly one" in capsys.readouterr().err
+
+
+def test_cross_references_inside_a_quoted_context_article_are_not_the_answers_citations(tmp_path):
+    from assistant.corpus import ArticleStore
+    from assistant.corpus.parse import parse_statute_text
+
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.import_law(parse_statute_text(
+        "示例法\n第一条　为了示例，制定本法。\n第二条　违反本法第一条规定的，责令改正并处以罚款。\n", "x.txt"))
+    checker = CitationChecker(store)
+    answer = "《示例法》第二条规定：违反本法第一条规定的，责令改正并处以罚款。另见示例法第九条。"
+    quoted = checker.check(answer, context_ids=["示例法#2"])
+    assert [c.citation.span for c in quoted] == ["《示例法》第二条", "示例法第九条"]
+    assert quoted[1].verdict == "not_found"
+    # without the article in context the same words are the answer's own claim and are checked
+    assert "本法第一条" in [c.citation.span for c in checker.check(answer)]

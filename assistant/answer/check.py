@@ -141,8 +141,27 @@ class CitationChecker:
               default_law: str | None = None) -> list[CitationCheck]:
         context = None if context_ids is None else set(context_ids)
         citations = find_citations(text or "", self.store.resolver(), default_law=default_law)
+        if context:
+            # 本法第X条 inside a verbatim quote of a context article is the statute's cross-reference,
+            # not a claim the answer makes: it is left out of the report
+            quoted = self._quoted_ranges(text or "", context)
+            citations = [c for c in citations if not any(s <= c.start and c.end <= e for s, e in quoted)]
         spans = [(c.start, c.end) for c in citations]
         return [self._check_one(c, text, spans, context) for c in citations]
+
+    def _quoted_ranges(self, text: str, context: set[str], min_chars: int = 8) -> list[tuple[int, int]]:
+        """Character ranges of ``text`` that copy a passage of a context article word for word."""
+        ranges = []
+        for article in self.store.get_many(context).values():
+            for passage in re.split(r"\n|……", article.text):
+                passage = passage.strip()
+                if len(passage) < min_chars:
+                    continue
+                start = text.find(passage)
+                while start != -1:
+                    ranges.append((start, start + len(passage)))
+                    start = text.find(passage, start + 1)
+        return ranges
 
     def _sentence(self, text: str, cit: Citation, spans: list[tuple[int, int]]) -> str:
         """The sentence around a citation, without any citation spans (they would match every article)."""

@@ -112,6 +112,15 @@ class ExtractiveBackend(Backend):
         excerpts = self.excerpts(question, hits)
         if not excerpts:
             return NO_ANSWER
+        named = [e for e in excerpts if e.hit.via == "citation"]
+        if named:
+            # the question names the article(s): recite them whole, paragraph by paragraph
+            parts = []
+            for e in named:
+                parts.append(f"{e.hit.article.label}[{e.marker}]规定：")
+                parts.extend(e.hit.article.paragraphs)
+            parts.append("（" + NOTICE + "）")
+            return "\n".join(parts)
         parts = ["根据检索到的法条："]
         for n, e in enumerate(excerpts, 1):
             # the quote sits on one line so the citation and the text it quotes form one sentence
