@@ -1,2 +1,235 @@
-def register(sub):
-    """Filled in by the train stage."""
+"""``assistant model tiny``, ``assistant data sft|pt``, ``assistant train pt|sft|merge``."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+class _OverridesParser(argparse.ArgumentParser):
+    """Keeps unknown ``--key value`` flags as configuration overrides (``args.overrides``) instead of
+    rejecting them: the training options are the dataclass fields, parsed later by HfArgumentParser, and
+    importing transformers just to declare them here would make every ``--help`` slow."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        namespace.overrides = list(getattr(namespace, "overrides", None) or []) + extras
+        return namespace, []
+
+
+def register(sub) -> None:
+    model = sub.add_parser("model", help="build models locally (tiny GLM for CPU tests and demos)")
+    msub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    tiny = msub.add_parser("tiny", help="a tokenizer trained on statute text + a small random GlmForCausalLM")
+    tiny.add_argument("--out", required=True, help="output folder")
+    tiny.add_argument("--from-corpus", action="store_true",
+                      help="train the tokenizer on the article store (default when no --text is given)")
+    tiny.add_argument("--text", nargs="*", default=[], help="text files to train the tokenizer on instead")
+    tiny.add_argument("--vocab-size", type=int, default=8000)
+    tiny.add_argument("--hidden-size", type=int, default=128)
+    tiny.add_argument("--layers", type=int, default=2)
+    tiny.add_argument("--heads", type=int, default=4)
+    tiny.add_argument("--limit", type=int, default=None, help="at most this many articles for the tokenizer")
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--json", action="store_true")
+    tiny.set_defaults(func=cmd_model_tiny)
+
+    data = sub.add_parser("data", help="training data from the corpus (SFT examples, CPT packing report)")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    sft = dsub.add_parser("sft", help="generate SFT examples (alpaca JSONL) from the article store")
+    sft.add_argument("--out", required=True, help="output .jsonl")
+    sft.add_argument("--kinds", nargs="+", default=["recitation", "locate", "rag", "abstain"])
+    sft.add_argument("--law", action="append", help="only this law (repeatable; full or short name)")
+    sft.add_argument("--limit", type=int, help="at most this many articles (sampled)")
+    sft.add_argument("--distractors", type=int, default=2)
+    sft.add_argument("--retriever", action="store_true",
+                     help="take distractors from the search index (assistant.search) instead of the same chapter")
+    sft.add_argument("--seed", type=int, default=0)
+    sft.add_argument("--json", action="store_true")
+    sft.set_defaults(func=cmd_data_sft)
+    pt = dsub.add_parser("pt", help="pack the CPT documents and report packing efficiency (writes nothing)")
+    pt.add_argument("--model", required=True, help="model folder whose tokenizer to use")
+    pt.add_argument("--block-size", type=int, default=512)
+    pt.add_argument("--law", action="append")
+    pt.add_argument("--general-text", nargs="*", default=[])
+    pt.add_argument("--general-ratio", type=float, default=0.0)
+    pt.add_argument("--keep-last", action="store_true")
+    pt.add_argument("--json", action="store_true")
+    pt.set_defaults(func=cmd_data_pt)
+
+    train = sub.add_parser("train", help="continued pretraining, SFT (LoRA / P-Tuning v2 / full), LoRA merge")
+    tsub = train.add_subparsers(dest="train_command", required=True, metavar="STAGE", parser_class=_OverridesParser)
+    for stage, text in (("pt", "continued pretraining on the article store"), ("sft", "supervised fine-tuning")):
+        p = tsub.add_parser(stage, help=text,
+                            description=f"{text}. Options come from --config FILE.yaml; any option may follow as "
+                                        "--key value (see assistant/train/hparams.py and HF TrainingArguments).")
+        p.add_argument("--config", help="YAML file of options")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=cmd_train, stage=stage)
+    merge = tsub.add_parser("merge", help="fold a LoRA adapter into its base and save a full model")
+    merge.add_argument("--model", required=True)
+    merge.add_argument("--adapter", required=True)
+    merge.add_argument("--out", required=True)
+    merge.add_argument("--json", action="store_true")
+    merge.set_defaults(func=cmd_merge)
+
+
+def _open_store():
+    from assistant.cli import UserError
+    from assistant.corpus import open_store
+
+    store = open_store(readonly=True)
+    if store.count() == 0:
+        store.close()
+        raise UserError("the article store is empty; run `assistant corpus import --default` first")
+    return store
+
+
+def _resolve_laws(store, names):
+    if not names:
+        return None
+    from assistant.cli import UserError
+
+    resolver = store.resolver()
+    out = []
+    for n in names:
+        try:
+            out.append(resolver.resolve(n))
+        except Exception as exc:
+            raise UserError(f"--law {n}: {exc}") from None
+    return out
+
+
+def cmd_model_tiny(args) -> int:
+    import time
+    from pathlib import Path
+
+    from assistant.cli import UserError
+    from assistant.train.tiny import build_tiny_model, corpus_texts
+
+    start = time.perf_counter()
+    if args.text:
+        texts = []
+        for f in args.text:
+            p = Path(f)
+            if not p.is_file():
+                raise UserError(f"--text {f}: file not found")
+            texts += [line for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        store = _open_store()
+        try:
+            texts = corpus_texts(store, limit=args.limit)
+        finally:
+            store.close()
+    if not texts:
+        raise UserError("no text to train the tokenizer on")
+    out = build_tiny_model(args.out, texts, vocab_size=args.vocab_size, seed=args.seed,
+                           hidden_size=args.hidden_size, num_layers=args.layers, num_heads=args.heads)
+    info = json.loads((out / "tiny_model.json").read_text(encoding="utf-8"))
+    info.update(path=str(out), texts=len(texts), seconds=round(time.perf_counter() - start, 1))
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"tiny GLM model in {out}: vocab {info['vocab_size']}, {info['parameters']:,} parameters, "
+              f"tokenizer trained on {len(texts):,} texts ({info['seconds']} s)")
+    return 0
+
+
+def cmd_data_sft(args) -> int:
+    from assistant.cli import UserError
+    from assistant.train.data.generate import generate_sft, write_jsonl
+
+    store = _open_store()
+    try:
+        laws = _resolve_laws(store, args.law)
+        retriever = None
+        if args.retriever:
+            try:
+                from assistant.search import load_retriever
+            except ImportError as exc:
+                raise UserError(f"--retriever needs the search stage: {exc}") from None
+            retriever = load_retriever(store=store, progress=not args.json)
+        try:
+            rows = generate_sft(store, kinds=args.kinds, laws=laws, limit=args.limit, distractors=args.distractors,
+                                seed=args.seed, retriever=retriever, progress=not args.json)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    write_jsonl(rows, args.out)
+    counts: dict = {}
+    for r in rows:
+        counts[r["kind"]] = counts.get(r["kind"], 0) + 1
+    result = {"out": args.out, "rows": len(rows), "kinds": counts}
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"wrote {len(rows):,} SFT rows to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_data_pt(args) -> int:
+    from transformers import AutoTokenizer
+
+    from assistant.train.data.cpt import law_documents, mix_general, pack_documents, read_text_documents
+
+    store = _open_store()
+    try:
+        docs = law_documents(store, laws=_resolve_laws(store, args.law))
+    finally:
+        store.close()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    mixed = mix_general(docs, read_text_documents(args.general_text), args.general_ratio)
+    _, report = pack_documents(mixed, tokenizer, args.block_size, keep_last=args.keep_last, progress=not args.json)
+    result = dict(report.to_dict(), law_documents=len(docs), general_documents=len(mixed) - len(docs))
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{result['documents']:,} documents, {result['tokens']:,} tokens -> {result['blocks']:,} blocks of "
+              f"{args.block_size}; packing efficiency {result['efficiency']:.2%}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from assistant.cli import UserError
+    from assistant.train.adapters import AdapterError
+    from assistant.train.data.formats import DataFormatError
+    from assistant.train.trainer import train
+
+    overrides = list(getattr(args, "overrides", []) or [])
+    try:
+        metrics = train(args.stage, args.config, overrides, progress=not args.json)
+    except (FileNotFoundError, DataFormatError, AdapterError, KeyError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    metrics.pop("log_history", None)
+    if args.json:
+        _print_json(metrics)
+    else:
+        p = metrics["parameters"]
+        print(f"{args.stage} ({metrics['method']}): {metrics['global_step']} steps, loss "
+              f"{metrics['first_logged_loss']} -> {metrics['last_logged_loss']}, trainable {p['trainable']:,} of "
+              f"{p['total']:,}, {metrics['tokens_per_second']} tokens/s; saved to {metrics['output_dir']}")
+        if "eval_perplexity" in metrics:
+            print(f"eval loss {metrics['eval_loss']:.4f}, perplexity {metrics['eval_perplexity']:.2f}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from assistant.cli import UserError
+    from assistant.train.adapters import AdapterError
+    from assistant.train.merge import merge_lora
+
+    if getattr(args, "overrides", None):
+        raise UserError(f"unknown options for train merge: {' '.join(args.overrides)}")
+    try:
+        out = merge_lora(args.model, args.adapter, args.out)
+    except (AdapterError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        _print_json({"out": str(out)})
+    else:
+        print(f"merged {args.adapter} into {args.model}: {out}")
+    return 0
