@@ -117,8 +117,10 @@ class ExtractiveBackend(Backend):
             # the question names the article(s): recite them whole, paragraph by paragraph
             parts = []
             for e in named:
-                parts.append(f"{e.hit.article.label}[{e.marker}]规定：")
-                parts.extend(e.hit.article.paragraphs)
+                art = e.hit.article
+                # short 《法名》 keeps the header from outweighing a one-sentence article
+                parts.append(f"《{art.law_short}》{art.number_text}[{e.marker}]规定：")
+                parts.extend(art.paragraphs)
             parts.append("（" + NOTICE + "）")
             return "\n".join(parts)
         parts = ["根据检索到的法条："]
