@@ -224,3 +224,25 @@ def test_cli_train_pt_with_yaml_and_overrides(tiny_model_dir, tmp_path, monkeypa
 
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+
+
+def test_sft_predict_with_generate_scores_the_eval_split(tiny_model_dir, sft_file, tmp_path):
+    from assistant.eval.metrics import rouge_bleu
+    from assistant.train.adapters import load_causal_lm
+    from assistant.train.trainer import train
+
+    metrics = train("sft", _config(tiny_model_dir, sft_file, tmp_path, "ptuning", learning_rate=0.3, max_steps=4,
+                                   val_size=2, predict_with_generate=True, generation_max_new_tokens=12),
+                    progress=False)
+    records = [json.loads(line) for line in (tmp_path / "generated_predictions.jsonl").read_text("utf-8").splitlines()]
+    assert metrics["eval_rows"] == 2 and metrics["predict"]["n"] == 2 and len(records) == 2
+    # the reported scores are the evaluation metrics over exactly these predictions
+    expected = rouge_bleu([r["prediction"] for r in records], [r["reference"] for r in records])
+    assert {k: metrics["predict"][k] for k in expected} == expected
+    # and each prediction is what the saved adapter generates greedily from the same prompt
+    model, tok = load_causal_lm(tiny_model_dir, tmp_path)
+    ids = tok(records[0]["prompt"], return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert tok.decode(out[0, ids["input_ids"].shape[1]:].tolist(), skip_special_tokens=True).strip() \
+        == records[0]["prediction"]
+    assert records[0]["reference"] and "问：" in records[0]["prompt"]

@@ -31,6 +31,10 @@ class DataArguments:
     dataset_registry: str | None = field(default=None, metadata={"help": "YAML registry of named datasets"})
     max_samples: int | None = field(default=None, metadata={"help": "size of the mixture (default: sum of sizes)"})
     val_size: float = field(default=0.0, metadata={"help": "share (<1) or count (>=1) held out for evaluation"})
+    predict_with_generate: bool = field(default=False, metadata={
+        "help": "SFT: after training, greedy-generate every eval example and score it with ROUGE-1/2/L and "
+                "BLEU-4 (as ChatGLM2's ptuning); writes generated_predictions.jsonl"})
+    generation_max_new_tokens: int = field(default=128, metadata={"help": "length limit for predict_with_generate"})
     max_source_length: int = 512
     max_target_length: int = 256
     source_truncation: str = field(default="right", metadata={"help": "right (recipe) | left (keep the question)"})

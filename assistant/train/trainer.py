@@ -148,6 +148,51 @@ def build_sft_rows(data_args, model_args, tokenizer, seed: int = 0, progress: bo
     return rows, {"datasets": sizes, "examples": len(rows), "supervised_token_share": round(supervised_token_share(rows), 4)}
 
 
+def predict_with_generate(model, tokenizer, rows: list[dict], path: Path, max_new_tokens: int = 128,
+                          progress: bool = True) -> dict:
+    """Greedy-decode each eval example from its prompt (the positions whose label is -100 before the first
+    learned token) and score the continuations against the learned target with the evaluation metrics.
+
+    One example at a time, so no padding enters the prompt; prefix-tuning models go through
+    ``prefix_generate`` (PEFT's own generate drops the prefix under transformers 5)."""
+    from assistant.eval.metrics import rouge_bleu
+    from assistant.train.adapters import prefix_generate
+
+    generate = model.generate
+    if getattr(getattr(model, "active_peft_config", None), "peft_type", None) is not None and \
+            str(model.active_peft_config.peft_type).endswith("PREFIX_TUNING"):
+        generate = lambda **kw: prefix_generate(model, **kw)  # noqa: E731
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    predictions, references, records = [], [], []
+    it = rows
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(rows, desc="predict_with_generate", unit="example")
+    with torch.no_grad():
+        for row in it:
+            labels = row["labels"]
+            start = next((i for i, label in enumerate(labels) if label != -100), len(labels))
+            prompt = torch.tensor([row["input_ids"][:start]], device=device)
+            target = [t for t in labels[start:] if t != -100]
+            out = generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=max_new_tokens,
+                           do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            prediction = tokenizer.decode(out[0, prompt.shape[1]:].tolist(), skip_special_tokens=True).strip()
+            reference = tokenizer.decode(target, skip_special_tokens=True).strip()
+            predictions.append(prediction)
+            references.append(reference)
+            records.append({"prompt": tokenizer.decode(row["input_ids"][:start], skip_special_tokens=True),
+                            "prediction": prediction, "reference": reference})
+    if was_training:
+        model.train()
+    with path.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return {**rouge_bleu(predictions, references), "n": len(records), "file": str(path)}
+
+
 def _trainer_class():
     from transformers import Trainer
 
@@ -243,6 +288,9 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
             metrics["eval_loss_before"] = before
             metrics["eval_perplexity_before"] = math.exp(min(before, 50))
         metrics["eval_perplexity"] = math.exp(min(ev["eval_loss"], 50))
+    if stage == "sft" and val_rows and data_args.predict_with_generate:
+        metrics["predict"] = predict_with_generate(model, tokenizer, val_rows, out / "generated_predictions.jsonl",
+                                                   data_args.generation_max_new_tokens, progress=progress)
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     png = loss_curve(trainer.state.log_history, out / "loss.png", title=f"{stage} ({method_args.method})")
     metrics["loss_png"] = str(png) if png else None
