@@ -225,3 +225,22 @@ def test_token_cache_matches_fresh_tokenisation_after_vocabulary_change(tmp_path
     assert cached == [after.tokens(t) for t in texts]
     assert n == 2  # only the two texts that contain the new word were tokenised again
     assert "示例监督部门" in cached[0]
+
+
+def test_parallel_embedding_workers_give_the_same_vectors(fixture_store, tmp_path):
+    import numpy as np
+
+    from assistant.search.embedders import USE3Embedder
+    from assistant.search.vector_cache import VectorCache, embed_with_cache
+
+    articles = list(fixture_store.articles())
+    texts = [a.searchable_text() for a in articles] * 2
+    hashes = [f"{a.content_hash}-{k}" for k in range(2) for a in articles]
+    embedder = USE3Embedder()
+    serial, n1 = embed_with_cache(embedder, None, texts, hashes, batch_size=4)
+    cache = VectorCache(tmp_path / "cache.sqlite")
+    parallel, n2 = embed_with_cache(embedder, cache, texts, hashes, batch_size=4, workers=2)
+    assert n1 == n2 == len(texts)
+    np.testing.assert_allclose(parallel, serial, rtol=1e-5, atol=1e-6)
+    assert cache.count(embedder.id) == len(texts)  # every batch from the workers was cached
+    cache.close()

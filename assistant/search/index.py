@@ -53,6 +53,9 @@ class BuildConfig:
     faiss_kind: str = "flat"  # flat | hnsw | ivf
     use_crime_names: bool = True  # 刑法 罪名 titles from legal-documents-cn, when installed
     embed_batch: int = 64
+    #: processes that embed in parallel; a dedicated build (`assistant index build`) uses every core, a
+    #: rebuild beside a serving app keeps to one so it never takes the core that answers questions
+    embed_workers: int = field(default_factory=lambda: int(os.environ.get("ASSISTANT_BUILD_WORKERS", "1")))
 
 
 @dataclass
@@ -228,7 +231,7 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
                           disable=not progress, mininterval=0.5) as bar:
                     vectors, embedded = embed_with_cache(
                         embedder, cache, [dense_text(a) for a in articles], [a.content_hash for a in articles],
-                        batch_size=config.embed_batch, progress=bar.update)
+                        batch_size=config.embed_batch, progress=bar.update, workers=config.embed_workers)
             finally:
                 cache.close()
             stage("faiss")
@@ -271,6 +274,7 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
 def _config_dict(config: BuildConfig) -> dict:
     d = asdict(config)
     d.pop("embed_batch", None)  # does not change the result
+    d.pop("embed_workers", None)
     return d
 
 

