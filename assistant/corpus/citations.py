@@ -28,7 +28,7 @@ _ANAPHORA = re.compile(r"(本法|该法|此法|上述法律|前述法律)\s*$")
 _ANAPHORA_WORDS = ("本法", "该法", "此法")  # 转让本法第十条 is 本法, not a law named 转让本法
 _LIST_JOINER = re.compile(r"^\s*(、|，|,|和|及|以及|或者|或|与)\s*$")
 _RANGE_JOINER = re.compile(r"^\s*(至|到|—|－|-|~|～)\s*$")
-_DASH_FORM = re.compile(rf"(?P<num>\d+)\s*[-－](?P<dash>\d+)")
+_DASH_FORM = re.compile(r"(?P<num>\d+)\s*[-－](?P<dash>\d+)")
 MAX_RANGE = 30
 
 

@@ -15,12 +15,12 @@ file, line and field; nothing is silently skipped.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.eval.metrics import ArticleKey, gold_keys, key_label
+from assistant.jsonio import JsonRecordsError, read_json_records
 
 FORMATS = ("qa", "alpaca", "adgen", "lawbench")
 
@@ -49,30 +49,11 @@ class EvalRow:
 
 
 def _read_objects(path: Path) -> list[tuple[int, Any]]:
-    """(line number, object) pairs from a JSONL file or a JSON array file."""
+    """(line number, object) pairs from a JSONL file or a JSON array file (item number for arrays)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DatasetError(path, None, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise DatasetError(path, None, f"not UTF-8 text ({exc})") from None
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("["):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
-        # line numbers of array items are not kept by json; report the 1-based item index instead
-        return [(i, obj) for i, obj in enumerate(data, 1)]
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append((n, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DatasetError(path, n, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-    return out
+        return read_json_records(path)
+    except JsonRecordsError as exc:
+        raise DatasetError(path, exc.line, exc.problem) from None
 
 
 def detect_format(obj: dict[str, Any]) -> str:

@@ -137,7 +137,6 @@ def _quantization_config(quantize, device: str, dtype):
 def load_causal_lm(model_path, adapter_path=None, device=None, dtype=None, *, quantize: int | None = None,
                    trust_remote_code: bool | None = None, for_training: bool = False):
     """(model, tokenizer) ready for ``generate``; model in eval mode unless ``for_training``."""
-    import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     from assistant.threads import limit_torch_threads

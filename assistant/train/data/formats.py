@@ -13,9 +13,10 @@ Errors name the file, the line (JSONL) or record index (JSON), and the field.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from assistant.jsonio import JsonRecordsError, read_json_records
 
 FORMATS = ("auto", "alpaca", "sharegpt", "adgen")
 _USER = {"human", "user"}
@@ -41,35 +42,18 @@ class SFTExample:
 
 def read_records(path) -> list[tuple[str, dict]]:
     """(location, object) pairs from a .json list or a .jsonl file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, "0", "file not found")
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    records: list[tuple[str, dict]] = []
-    if path.suffix == ".json" or stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(path, f"{exc.lineno}", f"invalid JSON: {exc.msg}") from exc
-        if not isinstance(data, list):
-            raise DataFormatError(path, "1", "a .json dataset must be a list of objects")
-        for i, obj in enumerate(data):
-            if not isinstance(obj, dict):
-                raise DataFormatError(path, f"record {i}", "expected an object")
-            records.append((f"record {i}", obj))
-        return records
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(path, str(lineno), f"invalid JSON: {exc.msg}") from exc
+    array = Path(path).suffix == ".json"
+    try:
+        records = read_json_records(path)
+    except JsonRecordsError as exc:
+        raise DataFormatError(path, str(exc.line or 0), exc.problem) from None
+    out = []
+    for position, obj in records:
+        where = f"record {position - 1}" if array else str(position)
         if not isinstance(obj, dict):
-            raise DataFormatError(path, str(lineno), "expected a JSON object")
-        records.append((str(lineno), obj))
-    return records
+            raise DataFormatError(path, where, "expected a JSON object")
+        out.append((where, obj))
+    return out
 
 
 def detect_format(obj: dict) -> str:
