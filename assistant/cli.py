@@ -45,5 +45,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def open_corpus(readonly: bool = True):
+    """The article store for a command; a missing store is a user error that says how to create it."""
+    from assistant.corpus import open_store
+
+    try:
+        return open_store(readonly=readonly)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+
+
+def print_json(obj) -> None:
+    import json
+
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

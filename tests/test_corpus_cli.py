@@ -61,3 +61,9 @@ def test_unknown_references_explain_themselves(home):
     assert proc.returncode == 2 and "民法典" in proc.stderr
     proc = run("corpus", "show", "刑法第9999条", home=home, check=False)
     assert proc.returncode == 2 and "no article 9999" in proc.stderr
+
+
+def test_commands_on_a_missing_store_say_how_to_create_it(tmp_path):
+    proc = run("corpus", "stats", home=tmp_path / "empty", check=False)
+    assert proc.returncode == 2 and "assistant corpus import --default" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from assistant.cli import open_corpus
+
 
 def register(sub) -> None:
     p = sub.add_parser("check", help="check every statute citation in a text against the corpus")
@@ -54,17 +56,6 @@ def add_model_arguments(p) -> None:
     p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
 
 
-def _store():
-    from assistant.cli import UserError
-    from assistant.config import Paths
-    from assistant.corpus import open_store
-
-    try:
-        return open_store(readonly=True)
-    except FileNotFoundError:
-        raise UserError(f"no article store at {Paths().db}; run `assistant corpus import --default` first") from None
-
-
 def _print_checks(checks, out=sys.stdout) -> None:
     if not checks:
         print("no statute citations found", file=out)
@@ -85,7 +76,7 @@ def cmd_check(args) -> int:
     sources = sum(x is not None for x in (args.text, args.file, args.batch))
     if sources != 1:
         raise UserError("give exactly one of: TEXT (or - for stdin), --file FILE, --batch FILE.jsonl")
-    checker = CitationChecker(_store())
+    checker = CitationChecker(open_corpus())
     if args.batch:
         return _check_batch(checker, args)
     if args.file:
@@ -153,7 +144,7 @@ def _assistant(args):
     options = {}
     if args.backend == "openai":
         options = {"base_url": args.base_url, "api_key": args.api_key}
-    store = _store()
+    store = open_corpus()
     from assistant.search import load_retriever
 
     try:

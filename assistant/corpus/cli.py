@@ -1,10 +1,11 @@
 """``assistant corpus ...``: import statutes, list laws, show articles, preview an import's diff."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
+
+from assistant.cli import open_corpus, print_json
 
 
 def register(sub) -> None:
@@ -39,16 +40,6 @@ def register(sub) -> None:
     diff.add_argument("--law")
     diff.add_argument("--json", action="store_true")
     diff.set_defaults(func=cmd_diff)
-
-
-def _store(readonly: bool = False):
-    from assistant.corpus import open_store
-
-    return open_store(readonly=readonly)
-
-
-def _print_json(obj) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
 def _parse_paths(paths: list[str], law: str | None, status: str = "现行有效"):
@@ -87,7 +78,7 @@ def cmd_import(args) -> int:
     for parsed in _parse_paths(args.paths, args.law, args.status) if args.paths else []:
         docs += parsed.documents
         warnings += parsed.warnings
-    store = _store()
+    store = open_corpus(readonly=False)
     with tqdm(total=len(docs), desc="importing laws", unit="law", disable=args.json or None) as bar:
         try:
             diffs = store.import_laws(docs, progress=lambda _doc: bar.update())
@@ -99,7 +90,7 @@ def cmd_import(args) -> int:
     result = {"laws": len({d.law for d in diffs}), **totals, "seconds": round(seconds, 2),
               "warnings": warnings, "store": store.stats()}
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -114,9 +105,9 @@ def cmd_import(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    stats = _store(readonly=True).stats()
+    stats = open_corpus(readonly=True).stats()
     if args.json:
-        _print_json(stats)
+        print_json(stats)
     else:
         for k, v in stats.items():
             print(f"{k}: {v}")
@@ -126,9 +117,9 @@ def cmd_stats(args) -> int:
 def cmd_laws(args) -> int:
     from dataclasses import asdict
 
-    laws = _store(readonly=True).laws(args.search)
+    laws = open_corpus(readonly=True).laws(args.search)
     if args.json:
-        _print_json([asdict(law) for law in laws])
+        print_json([asdict(law) for law in laws])
     else:
         for law in laws:
             print(f"{law.law}\t{law.status}\t{law.articles} articles\t{law.version_date or ''}")
@@ -151,7 +142,7 @@ def resolve_reference(store, reference: str):
 
 
 def cmd_show(args) -> int:
-    store = _store(readonly=True)
+    store = open_corpus(readonly=True)
     article = resolve_reference(store, args.reference)
     history = store.history(article.id) if args.history else []
     if args.json:
@@ -160,7 +151,7 @@ def cmd_show(args) -> int:
         d["items"] = [vars(i) for i in article.items]
         if args.history:
             d["history"] = [vars(h) for h in history]
-        _print_json(d)
+        print_json(d)
     else:
         print(article.label + (f"（{article.status}）" if article.status else ""))
         if article.headings:
@@ -172,10 +163,10 @@ def cmd_show(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    store = _store()
+    store = open_corpus(readonly=False)
     diffs = [store.diff(doc) for parsed in _parse_paths(args.paths, args.law) for doc in parsed.documents]
     if args.json:
-        _print_json([d.to_dict() for d in diffs])
+        print_json([d.to_dict() for d in diffs])
     else:
         for d in diffs:
             print(d.summary())

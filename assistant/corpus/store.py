@@ -237,22 +237,21 @@ class ArticleStore:
             "SELECT number, suffix FROM articles WHERE law = ? ORDER BY position", (law,))]
 
     def laws(self, search: str | None = None) -> list[LawInfo]:
-        sql = ("SELECT l.*, (SELECT COUNT(*) FROM articles a WHERE a.law = l.law) AS n FROM laws l")
-        args: list = []
-        if search:
-            sql += " WHERE l.law LIKE ?"
-            args.append(f"%{search}%")
-        sql += " ORDER BY n DESC, l.law"
+        """Laws whose name contains ``search`` (all when None), most articles first."""
+        return self._law_infos("WHERE l.law LIKE ?" if search else "", [f"%{search}%"] if search else [])
+
+    def law(self, name: str) -> LawInfo | None:
+        """The law with this exact full name."""
+        found = self._law_infos("WHERE l.law = ?", [name])
+        return found[0] if found else None
+
+    def _law_infos(self, where: str, args: list) -> list[LawInfo]:
+        sql = (f"SELECT l.*, (SELECT COUNT(*) FROM articles a WHERE a.law = l.law) AS n FROM laws l {where} "
+               "ORDER BY n DESC, l.law")
         return [LawInfo(law=r["law"], short_name=r["short_name"], status=r["status"], articles=r["n"],
                         doc_type=r["doc_type"], department=r["department"], issuing_body=r["issuing_body"],
                         promulgated=r["promulgated"], effective=r["effective"], version_date=r["version_date"],
                         source=r["source"]) for r in self._query(sql, args)]
-
-    def law(self, name: str) -> LawInfo | None:
-        for info in self.laws():
-            if info.law == name:
-                return info
-        return None
 
     def law_names(self) -> list[str]:
         return [r[0] for r in self._query("SELECT law FROM laws ORDER BY law")]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+from assistant.cli import open_corpus
+
 
 def register(sub) -> None:
     p = sub.add_parser("index", help="the search index (build, update, info)")
@@ -39,16 +41,6 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_search)
 
 
-def _store():
-    from assistant.cli import UserError
-    from assistant.corpus import open_store
-
-    try:
-        return open_store(readonly=True)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from None
-
-
 def _workers(args) -> int:
     """`index build` is a batch job: it may use every core unless told otherwise."""
     import os
@@ -63,7 +55,7 @@ def _build(embedder, args, force=False, faiss_kind="flat") -> int:
     from assistant.search import BuildConfig, build_index
     from assistant.search.embedders import EmbedderError
 
-    store = _store()
+    store = open_corpus()
     try:
         report = build_index(store, Paths().index_dir, embedder=embedder, progress=not args.json,
                              config=BuildConfig(faiss_kind=faiss_kind, embed_workers=_workers(args)), force=force)
@@ -106,7 +98,7 @@ def cmd_info(args) -> int:
     if manifest is None:
         raise UserError(f"no index in {Paths().index_dir}; run `assistant index build`")
     try:
-        fp = _store().fingerprint()
+        fp = open_corpus().fingerprint()
         manifest["matches_corpus"] = fp == manifest.get("corpus_fingerprint")
     except UserError:
         manifest["matches_corpus"] = None
@@ -129,7 +121,7 @@ def cmd_search(args) -> int:
     from assistant.cli import UserError
     from assistant.search import IndexMismatch, IndexMissing, SearchError, load_retriever
 
-    store = _store()
+    store = open_corpus()
     try:
         retriever = load_retriever(store, progress=not args.json)
         hits = retriever.search(args.query, top_k=args.top_k, law=args.law, include_repealed=args.include_repealed,

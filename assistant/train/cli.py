@@ -4,9 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-
-def _print_json(obj) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+from assistant.cli import print_json
 
 
 class _OverridesParser(argparse.ArgumentParser):
@@ -78,10 +76,9 @@ def register(sub) -> None:
 
 
 def _open_store():
-    from assistant.cli import UserError
-    from assistant.corpus import open_store
+    from assistant.cli import UserError, open_corpus
 
-    store = open_store(readonly=True)
+    store = open_corpus()
     if store.count() == 0:
         store.close()
         raise UserError("the article store is empty; run `assistant corpus import --default` first")
@@ -131,7 +128,7 @@ def cmd_model_tiny(args) -> int:
     info = json.loads((out / "tiny_model.json").read_text(encoding="utf-8"))
     info.update(path=str(out), texts=len(texts), seconds=round(time.perf_counter() - start, 1))
     if args.json:
-        _print_json(info)
+        print_json(info)
     else:
         print(f"tiny GLM model in {out}: vocab {info['vocab_size']}, {info['parameters']:,} parameters, "
               f"tokenizer trained on {len(texts):,} texts ({info['seconds']} s)")
@@ -165,7 +162,7 @@ def cmd_data_sft(args) -> int:
         counts[r["kind"]] = counts.get(r["kind"], 0) + 1
     result = {"out": args.out, "rows": len(rows), "kinds": counts}
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         print(f"wrote {len(rows):,} SFT rows to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return 0
@@ -186,7 +183,7 @@ def cmd_data_pt(args) -> int:
     _, report = pack_documents(mixed, tokenizer, args.block_size, keep_last=args.keep_last, progress=not args.json)
     result = dict(report.to_dict(), law_documents=len(docs), general_documents=len(mixed) - len(docs))
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         print(f"{result['documents']:,} documents, {result['tokens']:,} tokens -> {result['blocks']:,} blocks of "
               f"{args.block_size}; packing efficiency {result['efficiency']:.2%}")
@@ -206,7 +203,7 @@ def cmd_train(args) -> int:
         raise UserError(str(exc)) from None
     metrics.pop("log_history", None)
     if args.json:
-        _print_json(metrics)
+        print_json(metrics)
     else:
         p = metrics["parameters"]
         print(f"{args.stage} ({metrics['method']}): {metrics['global_step']} steps, loss "
@@ -229,7 +226,7 @@ def cmd_merge(args) -> int:
     except (AdapterError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        _print_json({"out": str(out)})
+        print_json({"out": str(out)})
     else:
         print(f"merged {args.adapter} into {args.model}: {out}")
     return 0
