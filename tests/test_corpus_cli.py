@@ -45,15 +45,26 @@ def test_diff_shows_what_an_import_would_change(home, tmp_path):
     assert json.loads(run("corpus", "stats", "--json", home=home).stdout)["articles"] == 12
 
 
-def test_a_bad_file_is_reported_and_nothing_is_imported(home, tmp_path):
+def test_a_bad_file_is_reported_and_with_strict_nothing_is_imported(home, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("示例法\n第一条　甲。\n第一条　乙。\n", encoding="utf-8")
     good = tmp_path / "good.txt"
     good.write_text("好法\n第一条　甲。\n", encoding="utf-8")
-    proc = run("corpus", "import", str(good), str(bad), home=home, check=False)
+    proc = run("corpus", "import", str(good), str(bad), "--strict", home=home, check=False)
     assert proc.returncode == 2
     assert f"{bad}:3: duplicate article number 第一条" in proc.stderr and "nothing was imported" in proc.stderr
     assert json.loads(run("corpus", "stats", "--json", home=home).stdout)["laws"] == 2
+
+
+def test_without_strict_each_file_imports_on_its_own(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("示例法\n第一条　甲。\n第一条　乙。\n", encoding="utf-8")
+    good = tmp_path / "good.txt"
+    good.write_text("好法\n第一条　甲。\n", encoding="utf-8")
+    proc = run("corpus", "import", str(good), str(bad), home=tmp_path / "h", check=False)
+    assert proc.returncode == 1 and f"failed: {bad}:3: duplicate article number 第一条" in proc.stderr
+    assert f"{good}: imported" in proc.stdout
+    assert json.loads(run("corpus", "stats", "--json", home=tmp_path / "h").stdout)["laws"] == 1
 
 
 def test_unknown_references_explain_themselves(home):

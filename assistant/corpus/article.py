@@ -63,6 +63,7 @@ class Article:
     version_date: str | None = None
     source: str = ""
     position: int = 0  # order within the law (amendment articles 之一 sit after their base article)
+    kind: str | None = field(default=None, compare=False)  # the law's document kind: 法律, 司法解释 … (read-only)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:

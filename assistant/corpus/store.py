@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 from assistant.corpus.article import IN_FORCE, STATUS_CURRENT, Article, make_article_id
 from assistant.corpus.laws import LawResolver, short_name
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: laws.kind (document kind / level)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS laws (
     promulgated TEXT, effective TEXT, version_date TEXT,
     status TEXT NOT NULL,
     source TEXT NOT NULL,
-    imported_at TEXT NOT NULL
+    imported_at TEXT NOT NULL,
+    kind TEXT                        -- 宪法 / 法律 / 行政法规 / 司法解释 … (assistant.corpus.kinds)
 );
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -66,6 +67,9 @@ CREATE TABLE IF NOT EXISTS article_versions (
 CREATE INDEX IF NOT EXISTS versions_id ON article_versions(id);
 """
 
+#: an article's kind is its law's: read with the article, never stored twice
+_KIND_OF_LAW = "(SELECT kind FROM laws WHERE laws.law = articles.law) AS kind"
+
 _ARTICLE_COLS = ("law", "number", "suffix", "number_text", "position", "part", "chapter", "section", "text",
                  "status", "promulgated", "effective", "version_date", "source")
 
@@ -83,6 +87,7 @@ class LawInfo:
     effective: str | None = None
     version_date: str | None = None
     source: str = ""
+    kind: str | None = None  # 宪法 / 法律 / 行政法规 / 司法解释 … (assistant.corpus.kinds)
 
 
 @dataclass
@@ -130,6 +135,15 @@ class ArticleVersion:
     superseded_by: str | None
 
 
+def _classify(info: LawInfo) -> str | None:
+    from pathlib import PurePath
+
+    from assistant.corpus.kinds import classify_kind
+
+    return classify_kind(info.law, doc_type=info.doc_type, issuing_body=info.issuing_body,
+                         folder=PurePath(info.source or "").parent.parts)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -151,12 +165,34 @@ class ArticleStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            self._migrate()
             self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._conn.row_factory = sqlite3.Row
+        # a read-only store written by an older version has no laws.kind yet: read it as unknown
+        has_kind = any(r[1] == "kind" for r in self._conn.execute("PRAGMA table_info(laws)"))
+        self._kind_of_law = _KIND_OF_LAW if has_kind else "NULL AS kind"
         self._lock = threading.RLock()
         self._resolver: tuple[int, LawResolver] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        """Bring a store written by an older version up to ``SCHEMA_VERSION`` (in one transaction)."""
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(laws)")}
+        if "kind" in cols:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("ALTER TABLE laws ADD COLUMN kind TEXT")
+            rows = self._conn.execute("SELECT law, doc_type, issuing_body, source FROM laws").fetchall()
+            self._conn.executemany("UPDATE laws SET kind = ? WHERE law = ?", [
+                (_classify(LawInfo(law, "", "", doc_type=doc_type, issuing_body=body, source=source or "")), law)
+                for law, doc_type, body, source in rows])
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -194,10 +230,12 @@ class ArticleStore:
     # -- reading ----------------------------------------------------------------------------------
     @staticmethod
     def _article(row: sqlite3.Row, short: str | None = None) -> Article:
-        return Article(**{k: row[k] for k in _ARTICLE_COLS}, law_short=short or short_name(row["law"]))
+        kind = row["kind"] if "kind" in row.keys() else None
+        return Article(**{k: row[k] for k in _ARTICLE_COLS}, law_short=short or short_name(row["law"]), kind=kind)
 
     def get(self, article_id: str) -> Article | None:
-        rows = self._query(f"SELECT {', '.join(_ARTICLE_COLS)} FROM articles WHERE id = ?", (article_id,))
+        rows = self._query(f"SELECT {', '.join(_ARTICLE_COLS)}, {self._kind_of_law} FROM articles WHERE id = ?",
+                           (article_id,))
         return self._article(rows[0]) if rows else None
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Article]:
@@ -206,7 +244,8 @@ class ArticleStore:
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             q = ",".join("?" * len(chunk))
-            for row in self._query(f"SELECT id, {', '.join(_ARTICLE_COLS)} FROM articles WHERE id IN ({q})", chunk):
+            for row in self._query(f"SELECT id, {', '.join(_ARTICLE_COLS)}, {self._kind_of_law} FROM articles "
+                                   f"WHERE id IN ({q})", chunk):
                 out[row["id"]] = self._article(row)
         return out
 
@@ -215,7 +254,7 @@ class ArticleStore:
 
     def articles(self, law: str | None = None, *, in_force_only: bool = False) -> Iterator[Article]:
         """All stored (latest-version) articles, in law order then position."""
-        sql = f"SELECT {', '.join(_ARTICLE_COLS)} FROM articles"
+        sql = f"SELECT {', '.join(_ARTICLE_COLS)}, {self._kind_of_law} FROM articles"
         where, args = [], []
         if law:
             where.append("law = ?")
@@ -246,12 +285,18 @@ class ArticleStore:
         return found[0] if found else None
 
     def _law_infos(self, where: str, args: list) -> list[LawInfo]:
-        sql = (f"SELECT l.*, (SELECT COUNT(*) FROM articles a WHERE a.law = l.law) AS n FROM laws l {where} "
+        sql = (f"SELECT l.*, {self._kind_of_law.replace('articles.law', 'l.law')}, "
+               f"(SELECT COUNT(*) FROM articles a WHERE a.law = l.law) AS n FROM laws l {where} "
                "ORDER BY n DESC, l.law")
         return [LawInfo(law=r["law"], short_name=r["short_name"], status=r["status"], articles=r["n"],
                         doc_type=r["doc_type"], department=r["department"], issuing_body=r["issuing_body"],
                         promulgated=r["promulgated"], effective=r["effective"], version_date=r["version_date"],
-                        source=r["source"]) for r in self._query(sql, args)]
+                        source=r["source"], kind=r["kind"]) for r in self._query(sql, args)]
+
+    def law_kinds(self) -> dict[str, str | None]:
+        """Every law's document kind (宪法 / 法律 / 司法解释 …; None where unknown)."""
+        kind = "kind" if self._kind_of_law == _KIND_OF_LAW else "NULL"
+        return {r[0]: r[1] for r in self._query(f"SELECT law, {kind} FROM laws")}
 
     def law_names(self) -> list[str]:
         return [r[0] for r in self._query("SELECT law FROM laws ORDER BY law")]
@@ -332,13 +377,16 @@ class ArticleStore:
         now = _now()
         info = doc.info
         conn.execute(
-            "INSERT INTO laws VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(law) DO UPDATE SET "
+            "INSERT INTO laws (law, short_name, doc_type, department, issuing_body, promulgated, effective, "
+            "version_date, status, source, imported_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(law) DO UPDATE SET "
             "short_name=excluded.short_name, doc_type=excluded.doc_type, department=excluded.department, "
             "issuing_body=excluded.issuing_body, promulgated=excluded.promulgated, effective=excluded.effective, "
             "version_date=excluded.version_date, status=excluded.status, source=excluded.source, "
-            "imported_at=excluded.imported_at",
+            "imported_at=excluded.imported_at, kind=excluded.kind",
             (info.law, info.short_name or short_name(info.law), info.doc_type, info.department, info.issuing_body,
-             info.promulgated, info.effective, info.version_date, info.status or STATUS_CURRENT, info.source, now))
+             info.promulgated, info.effective, info.version_date, info.status or STATUS_CURRENT, info.source, now,
+             info.kind or _classify(info)))
         replaced = diff.changed + diff.removed
         for i in range(0, len(replaced), 500):
             chunk = replaced[i:i + 500]

@@ -1,0 +1,139 @@
+"""Importing many statute files: each file in its own transaction, with a per-file outcome.
+
+A whole collection (LawRefBook: thousands of files, a few of them case write-ups or unparseable) must not
+be held hostage by one bad file. Every file is parsed and imported on its own; the outcome of each is one
+of ``imported`` (with its diff), ``unchanged``, ``skipped`` (readable but no statute, or no articles: the
+reason says which) or ``failed`` (file:line and the problem). ``strict=True`` restores all-or-nothing:
+everything is parsed first and imported in one transaction only when no file failed.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from assistant.corpus.article import STATUS_CURRENT
+from assistant.corpus.store import ArticleStore, ImportDiff, LawDocument
+
+IMPORTED, UNCHANGED, SKIPPED, FAILED = "imported", "unchanged", "skipped", "failed"
+
+#: parse problems that mean "nothing statute-like here" rather than "a statute written wrongly"
+_NO_ARTICLES = "no articles found"
+
+
+@dataclass
+class FileResult:
+    file: str
+    outcome: str  # imported / unchanged / skipped / failed
+    reason: str = ""  # why skipped or failed ("file:line: problem" for failures)
+    line: int | None = None
+    diffs: list[ImportDiff] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    kind: str | None = None
+    seconds: float = 0.0
+    not_statute: bool = False  # skipped because it is no statute at all (case write-up, 目录 page)
+
+    @property
+    def articles(self) -> int:
+        return sum(d.unchanged + len(d.added) + len(d.changed) for d in self.diffs)
+
+    def summary(self) -> str:
+        if self.outcome in (SKIPPED, FAILED):
+            return f"{self.outcome}: {self.reason}"
+        return f"{self.outcome}: " + "; ".join(d.summary() for d in self.diffs)
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "outcome": self.outcome, "reason": self.reason, "line": self.line,
+                "kind": self.kind, "not_statute": self.not_statute, "laws": [d.law for d in self.diffs], "articles": self.articles,
+                "diffs": [d.to_dict() for d in self.diffs], "warnings": self.warnings,
+                "seconds": round(self.seconds, 4)}
+
+
+def statute_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to import: given files as they are, folders searched recursively for supported types."""
+    from assistant.corpus.parse import SUPPORTED_SUFFIXES
+
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
+                            and not f.name.startswith("."))
+        else:
+            files.append(p)
+    return files
+
+
+def parse_one(path: Path, *, law: str | None = None, status: str = STATUS_CURRENT
+              ) -> tuple[list[LawDocument], FileResult]:
+    """Parse one file; the result says skipped / failed when it gives nothing to import."""
+    from assistant.corpus.markdown import NotAStatute
+    from assistant.corpus.parse import StatuteParseError, parse_file
+
+    name = str(path)
+    try:
+        parsed = parse_file(path, law=law, status=status, display_name=name)
+    except NotAStatute as exc:
+        return [], FileResult(name, SKIPPED, exc.reason, not_statute=True)
+    except StatuteParseError as exc:
+        outcome = SKIPPED if exc.problem.startswith(_NO_ARTICLES) else FAILED
+        return [], FileResult(name, outcome, str(exc) if outcome == FAILED else exc.problem, exc.line)
+    except (OSError, ValueError) as exc:  # unreadable file, a validator's complaint: this file fails, not all
+        return [], FileResult(name, FAILED, f"{name}: {exc}")
+    kinds = {d.info.kind for d in parsed.documents if d.info.kind}
+    return parsed.documents, FileResult(name, IMPORTED, warnings=list(parsed.warnings),
+                                        kind=next(iter(kinds)) if len(kinds) == 1 else None)
+
+
+def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str | None = None,
+                 status: str = STATUS_CURRENT, strict: bool = False,
+                 progress: Callable[[FileResult], None] | None = None) -> list[FileResult]:
+    """Import statute files (folders recursively); one ``FileResult`` per file, in file order.
+
+    Without ``strict`` each file is its own transaction: a file that fails to parse or import leaves the
+    store as it was for that file only. With ``strict`` nothing is imported when any file failed.
+    """
+    results: list[FileResult] = []
+    pending: list[tuple[FileResult, list[LawDocument]]] = []
+    for path in statute_files(paths):
+        t0 = time.perf_counter()
+        docs, result = parse_one(path, law=law, status=status)
+        if docs and not strict:
+            try:
+                result.diffs = store.import_laws(docs)
+                result.outcome = IMPORTED if any(not d.is_noop for d in result.diffs) else UNCHANGED
+            except ValueError as exc:
+                result.outcome, result.reason = FAILED, f"{result.file}: {exc}"
+        elif docs:
+            pending.append((result, docs))
+        result.seconds = time.perf_counter() - t0
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    if strict and pending and not any(r.outcome == FAILED for r in results):
+        diffs = store.import_laws([d for _, docs in pending for d in docs])
+        it = iter(diffs)
+        for result, docs in pending:
+            result.diffs = [next(it) for _ in docs]
+            result.outcome = IMPORTED if any(not d.is_noop for d in result.diffs) else UNCHANGED
+    elif strict:
+        for result, _ in pending:
+            result.outcome, result.reason = SKIPPED, "not imported: another file failed (--strict)"
+    return results
+
+
+def summarise(results: list[FileResult]) -> dict:
+    """Counts per outcome and per kind, articles and laws imported."""
+    by_outcome: dict[str, int] = {}
+    by_kind: dict[str, int] = {}
+    for r in results:
+        by_outcome[r.outcome] = by_outcome.get(r.outcome, 0) + 1
+        if r.outcome in (IMPORTED, UNCHANGED):
+            by_kind[r.kind or "未知"] = by_kind.get(r.kind or "未知", 0) + 1
+    statute_files_ = sum(1 for r in results if not r.not_statute)
+    parsed = by_outcome.get(IMPORTED, 0) + by_outcome.get(UNCHANGED, 0)
+    return {"files": len(results), **{k: by_outcome.get(k, 0) for k in (IMPORTED, UNCHANGED, SKIPPED, FAILED)},
+            "articles": sum(r.articles for r in results), "laws": len({d.law for r in results for d in r.diffs}),
+            "by_kind": by_kind, "statute_files": statute_files_,
+            "parsed_share": round(parsed / statute_files_, 4) if statute_files_ else None}

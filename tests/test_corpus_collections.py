@@ -1,0 +1,158 @@
+"""Importing a whole statute collection (LawRefBook layout) as a user would: per-file outcomes, the 一、
+article format, info-block dates, annexes, document kinds. Fixtures: tests/fixtures/collection (our own
+statute-like texts)."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COLLECTION = Path(__file__).parent / "fixtures" / "collection"
+LAW = "中华人民共和国示例物业服务法"
+ANSWERS = "最高人民法院关于审理示例物业纠纷案件若干问题的解答"
+INTERPRETATION = "最高人民法院关于适用《中华人民共和国示例物业服务法》的解释"
+
+
+def run(*args, home, check=True):
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), *args],
+                          capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    home = tmp_path_factory.mktemp("collection")
+    proc = run("corpus", "import", str(COLLECTION), "--json", home=home, check=False)
+    return home, proc
+
+
+def test_one_bad_file_does_not_stop_the_rest_of_the_folder(imported):
+    home, proc = imported
+    out = json.loads(proc.stdout)
+    by_name = {Path(f["file"]).name: f for f in out["files"]}
+    assert proc.returncode == 1  # something failed
+    bad = by_name["示例物业管理条例(2018-03-19).md"]
+    assert bad["outcome"] == "failed" and ":11: duplicate article number 第二条" in bad["reason"]
+    for name in ("示例物业服务法(2020-06-30).md", "最高人民法院关于审理示例物业纠纷案件若干问题的解答(2002-08-31).md"):
+        assert by_name[name]["outcome"] == "imported"
+    laws = {law["law"] for law in json.loads(run("corpus", "laws", "--json", home=home).stdout)}
+    assert laws == {LAW, ANSWERS, INTERPRETATION}
+    assert out["summary"]["failed"] == 1 and out["summary"]["imported"] == 3
+
+
+def test_case_write_ups_and_contents_pages_are_skipped_with_a_reason(imported):
+    out = json.loads(imported[1].stdout)
+    by_name = {Path(f["file"]).name: f for f in out["files"]}
+    case = by_name["某某诉某物业公司物业服务合同纠纷案.md"]
+    assert case["outcome"] == "skipped" and "case write-up" in case["reason"] and case["not_statute"]
+    toc = by_name["示例市物业管理条例目录.md"]
+    assert toc["outcome"] == "skipped" and "table-of-contents" in toc["reason"]
+    assert out["summary"]["skipped"] == 2 and out["summary"]["statute_files"] == 4
+
+
+def test_strict_imports_nothing_when_one_file_fails(tmp_path):
+    proc = run("corpus", "import", str(COLLECTION), "--strict", home=tmp_path, check=False)
+    assert proc.returncode == 2 and "nothing was imported (--strict)" in proc.stderr
+    assert "duplicate article number 第二条" in proc.stderr
+    assert json.loads(run("corpus", "stats", "--json", home=tmp_path).stdout)["laws"] == 0
+
+
+def test_a_clean_folder_exits_zero_and_prints_a_summary_table(tmp_path):
+    folder = tmp_path / "laws"
+    shutil.copytree(COLLECTION, folder)
+    (folder / "行政法规" / "示例物业管理条例(2018-03-19).md").unlink()
+    proc = run("corpus", "import", str(folder), home=tmp_path / "home")
+    assert "imported" in proc.stdout and "skipped" in proc.stdout and "kind 司法解释" in proc.stdout
+    again = run("corpus", "import", str(folder), "--json", home=tmp_path / "home")
+    assert {f["outcome"] for f in json.loads(again.stdout)["files"]} == {"unchanged", "skipped"}
+
+
+def test_dun_numbered_interpretation_is_stored_as_articles_in_order(imported):
+    home, _ = imported
+    first = json.loads(run("corpus", "show", f"{ANSWERS}第一条", "--json", home=home).stdout)
+    assert first["number_text"] == "一、" and first["text"].startswith("问：业主以未享受服务为由拒付物业费")
+    assert first["paragraphs"][1].startswith("答：物业服务人已按约定提供服务")
+    third = json.loads(run("corpus", "show", f"{ANSWERS}第3条", "--json", home=home).stdout)
+    assert third["number_text"] == "三、" and third["text"] == "本解答自公布之日起施行。"
+    # the preamble (现解答如下) is no article
+    assert json.loads(run("corpus", "laws", "--search", "解答", "--json", home=home).stdout)[0]["articles"] == 3
+
+
+def test_info_block_gives_each_version_its_dates(imported):
+    home, _ = imported
+    law = json.loads(run("corpus", "laws", "--search", "示例物业服务法", "--json", home=home).stdout)
+    law = next(x for x in law if x["law"] == LAW)
+    # adopted 2001, revised 2020: the commencement of 2001 is not this version's
+    assert law["promulgated"] == "2001-03-01" and law["version_date"] == "2020-06-30"
+    answers = next(x for x in json.loads(run("corpus", "laws", "--json", home=home).stdout) if x["law"] == ANSWERS)
+    assert (answers["promulgated"], answers["effective"]) == ("2002-08-31", "2002-09-01")
+    interp = next(x for x in json.loads(run("corpus", "laws", "--json", home=home).stdout)
+                  if x["law"] == INTERPRETATION)
+    assert interp["effective"] == "2021-01-01"
+
+
+def test_annex_and_headings(imported):
+    home, proc = imported
+    last = json.loads(run("corpus", "show", f"{LAW}第五条", "--json", home=home).stdout)
+    assert last["text"] == "本法自2001年7月1日起施行。" and last["chapter"] == "第三章 附则"
+    warnings = json.loads(proc.stdout)["warnings"]
+    assert any("annex (附件)" in w and "示例物业服务法" in w for w in warnings)
+    art = json.loads(run("corpus", "show", f"{INTERPRETATION}第二条", "--json", home=home).stdout)
+    assert art["chapter"] == "二、附 则"
+
+
+def test_every_law_has_its_kind(imported):
+    home, _ = imported
+    kinds = {x["law"]: x["kind"] for x in json.loads(run("corpus", "laws", "--json", home=home).stdout)}
+    assert kinds == {LAW: "法律", ANSWERS: "司法解释", INTERPRETATION: "司法解释"}
+    art = json.loads(run("corpus", "show", f"{INTERPRETATION}第一条", "--json", home=home).stdout)
+    assert art["kind"] == "司法解释"
+
+
+def test_kind_from_title_source_field_and_folder():
+    from assistant.corpus.kinds import classify_kind
+
+    assert classify_kind("中华人民共和国刑法修正案（十二）", doc_type="修正案") == "修正案"
+    assert classify_kind("中华人民共和国宪法修正案（2018年）", doc_type="宪法") == "修正案"
+    assert classify_kind("中华人民共和国宪法", doc_type="宪法") == "宪法"
+    assert classify_kind("全国人民代表大会常务委员会关于修改《中华人民共和国示例法》的决定", doc_type="修改决定") == "决定"
+    assert classify_kind("全国人民代表大会常务委员会关于《中华人民共和国刑法》第三十条的解释",
+                         doc_type="立法解释") == "立法解释"
+    assert classify_kind("示例物业管理条例", folder=("laws", "行政法规")) == "行政法规"
+    assert classify_kind("示例物业管理条例", issuing_body="国务院") == "行政法规"
+    assert classify_kind("示例省物业管理条例") == "地方性法规"
+    assert classify_kind("示例监察官条例", issuing_body="国家监察委员会") == "监察法规"
+    assert classify_kind("示例规章", folder=("部门规章", "公安部")) == "部门规章"
+    assert classify_kind("某个说不清的文件") is None
+
+
+def test_an_old_store_gains_kinds_when_opened(tmp_path):
+    import sqlite3
+
+    from assistant.corpus import ArticleStore
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE laws (law TEXT PRIMARY KEY, short_name TEXT NOT NULL, doc_type TEXT, department TEXT,
+            issuing_body TEXT, promulgated TEXT, effective TEXT, version_date TEXT, status TEXT NOT NULL,
+            source TEXT NOT NULL, imported_at TEXT NOT NULL);
+        INSERT INTO laws VALUES ('中华人民共和国示例法', '示例法', '法律', NULL, NULL, NULL, NULL, NULL, '现行有效',
+            'x', '2020');
+        INSERT INTO laws VALUES ('最高人民法院关于适用《中华人民共和国示例法》的解释', 'x', NULL, NULL, NULL, NULL,
+            NULL, NULL, '现行有效', 'x', '2020');
+    """)
+    conn.commit()
+    conn.close()
+    assert ArticleStore(path, readonly=True).law_kinds() == {"中华人民共和国示例法": None,
+                                                             "最高人民法院关于适用《中华人民共和国示例法》的解释": None}
+    store = ArticleStore(path)
+    assert store.law_kinds() == {"中华人民共和国示例法": "法律",
+                                 "最高人民法院关于适用《中华人民共和国示例法》的解释": "司法解释"}
+    assert store.get_meta("schema_version") == "2"
