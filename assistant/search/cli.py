@@ -37,6 +37,7 @@ def register(sub) -> None:
     s.add_argument("--law", help="only this law (short or full name)")
     s.add_argument("--include-repealed", action="store_true", help="also repealed / historical articles")
     s.add_argument("--chapter", help="only articles whose chapter heading contains this")
+    s.add_argument("--kind", help="only these document kinds, e.g. 司法解释 or 法律,行政法规")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
 
@@ -125,12 +126,12 @@ def cmd_search(args) -> int:
     try:
         retriever = load_retriever(store, progress=not args.json)
         hits = retriever.search(args.query, top_k=args.top_k, law=args.law, include_repealed=args.include_repealed,
-                                chapter=args.chapter)
+                                chapter=args.chapter, kind=args.kind)
     except (SearchError, IndexMismatch, IndexMissing) as exc:
         raise UserError(str(exc)) from None
     if args.json:
         print(json.dumps([{"id": h.id, "law": h.article.law, "number": h.article.number,
-                           "number_text": h.article.number_text, "status": h.article.status,
+                           "number_text": h.article.number_text, "status": h.article.status, "kind": h.article.kind,
                            "score": round(h.score, 4), "via": h.via, "text": h.article.text} for h in hits],
                          ensure_ascii=False, indent=2))
         return 0
@@ -140,7 +141,8 @@ def cmd_search(args) -> int:
     for h in hits:
         a = h.article
         status = "" if a.status == "现行有效" else f" [{a.status}]"
-        print(f"{h.rank}. {a.label}{status}  ({h.via}, {h.score:.3f})")
+        kind = f" [{a.kind}]" if a.kind and a.kind != "法律" else ""
+        print(f"{h.rank}. {a.label}{kind}{status}  ({h.via}, {h.score:.3f})")
         text = a.text.replace("\n", " ")
         print(f"   {text[:160]}{'…' if len(text) > 160 else ''}")
     return 0

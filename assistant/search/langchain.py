@@ -13,7 +13,7 @@ def hit_to_document(hit) -> Document:
     a = hit.article
     return Document(id=a.id, page_content=a.text,
                     metadata={"law": a.law, "law_short": a.law_short, "number": a.number, "suffix": a.suffix,
-                              "number_text": a.number_text, "label": a.label, "status": a.status,
+                              "number_text": a.number_text, "label": a.label, "status": a.status, "kind": a.kind,
                               "headings": a.headings, "score": hit.score, "rank": hit.rank, "via": hit.via})
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from assistant.search.embedders import Embedder, make_embedder
 from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, build_index, open_index,
                                     read_manifest)
+from assistant.search.kind_order import UnknownKind, kind_mask, law_before_interpretation, wanted_kinds
 from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
 from assistant.search.text import clean_query, expand_query_tokens
 from assistant.search.types import Hit
@@ -112,8 +113,11 @@ class Retriever:
             raise SearchError(str(exc)) from exc
 
     def allowed_rows(self, law: str | None = None, include_repealed: bool = False,
-                     chapter: str | None = None) -> np.ndarray:
+                     chapter: str | None = None, kind=None) -> np.ndarray:
         mask = np.ones(len(self.index.ids), dtype=bool) if include_repealed else self._in_force.copy()
+        wanted = self._wanted_kinds(kind)
+        if wanted:
+            mask &= kind_mask(self._law_of_row, self.store.law_kinds(), wanted)
         if law:
             code = self.router.law_index.get(law, -1)
             mask &= self._router_law_row == code
@@ -121,19 +125,30 @@ class Retriever:
             mask &= np.array([chapter in c for c in self.index.chapters], dtype=bool)
         return mask
 
+    @staticmethod
+    def _wanted_kinds(kind):
+        try:
+            return wanted_kinds(kind)
+        except UnknownKind as exc:
+            raise SearchError(str(exc)) from None
+
     # -- search -------------------------------------------------------------------------------------
     def search(self, query: str, top_k: int = 5, law: str | None = None, include_repealed: bool = False,
-               history: Sequence[Any] | None = None, chapter: str | None = None) -> list[Hit]:
+               history: Sequence[Any] | None = None, chapter: str | None = None, kind=None) -> list[Hit]:
+        """``kind``: only laws of these document kinds (``"司法解释"``, ``"法律,行政法规"`` or a list)."""
         if not isinstance(query, str) or not query.strip():
             raise SearchError("empty query")
         top_k = max(1, int(top_k))
         law_full = self._resolve_law(law)
+        wanted = self._wanted_kinds(kind)
         text = contextualise(query, history)
         hits: list[Hit] = []
         seen: set[str] = set()
 
         # 1. articles the query names, at the top, in the order written
         for art in self._cited_articles(query, history, law_full):
+            if wanted and art.kind not in wanted:
+                continue
             if art.id not in seen:
                 seen.add(art.id)
                 hits.append(Hit(art, 1.0, len(hits) + 1, "citation"))
@@ -141,7 +156,8 @@ class Retriever:
                 return hits
 
         # 2. fused lexical + dense ranking
-        allowed = self.allowed_rows(law_full, include_repealed, chapter)
+        allowed = self.allowed_rows(law_full, include_repealed, chapter, wanted)
+        cited = len(hits)
         ranked: list[tuple[str, float, str]] = []
         # in a follow-up the new turn's words count twice: the earlier turn only supplies the context
         focus = query if text != query else None
@@ -157,7 +173,9 @@ class Retriever:
             if art is None:  # the store changed under the index: skip rather than cite a ghost
                 continue
             hits.append(Hit(art, score, len(hits) + 1, via))
-        for h in hits:
+        hits = law_before_interpretation(hits, first_movable=cited)  # the law first, its interpretation next
+        for rank, h in enumerate(hits, 1):
+            h.rank = rank
             h.matched_paragraphs = self._matched_paragraphs(h.article, text)
         return hits
 

@@ -26,5 +26,5 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         a = self.article
         return {"id": a.id, "law": a.law, "law_short": a.law_short, "number": a.number, "suffix": a.suffix,
-                "number_text": a.number_text, "status": a.status, "headings": a.headings, "score": self.score,
+                "number_text": a.number_text, "status": a.status, "kind": a.kind, "headings": a.headings, "score": self.score,
                 "rank": self.rank, "via": self.via, "text": a.text}

@@ -88,6 +88,8 @@ a.marker:hover { background: #c7d2fe; }
 .status-badge.s-repealed { background: #fee2e2; color: #991b1b; }
 .status-badge.s-historical, .status-badge.s-unknown { background: #e2e8f0; color: #334155; }
 .status-badge.s-notyet { background: #e0f2fe; color: #075985; }
+.kind-badge { display: inline-block; border-radius: 4px; padding: 0 6px; font-size: .72rem; margin-left: 4px;
+  border: 1px solid #cbd5e1; color: #475569; }
 
 /* sources */
 #source-panel { max-height: 72vh; overflow-y: auto; }

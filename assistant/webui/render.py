@@ -102,6 +102,8 @@ def article_card(article: Article, *, dom_id: str | None = None, marker: int | N
     head.append(f'<span class="src-law" title="{esc(article.law)}">《{esc(_short_law(article))}》</span>')
     head.append(f'<span class="src-num">{esc(article.number_text)}</span>')
     head.append(status_badge(article.status))
+    if article.kind:  # 法律 / 行政法规 / 司法解释 …: how much the source weighs
+        head.append(f'<span class="kind-badge">{esc(article.kind)}</span>')
     meta = []
     path = article_path(article)
     if path:
