@@ -34,8 +34,15 @@ def register(sub) -> None:
     show = csub.add_parser("show", help='show an article: "民法典第1043条", "刑法 133-1", "《中华人民共和国刑法》第一百三十三条之一"')
     show.add_argument("reference")
     show.add_argument("--history", action="store_true", help="also print superseded versions")
+    show.add_argument("--as-of", metavar="DATE", help="the text in force on this day (YYYY-MM-DD)")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
+
+    cons = csub.add_parser("consolidate", help="apply stored amendments (修正案) to their base laws "
+                                                "(runs after `import --default`)")
+    cons.add_argument("--dry-run", action="store_true", help="only report what would be applied")
+    cons.add_argument("--json", action="store_true", help="every amendment change with its outcome")
+    cons.set_defaults(func=cmd_consolidate)
 
     diff = csub.add_parser("diff", help="what importing these files would change (changes nothing)")
     diff.add_argument("paths", nargs="+")
@@ -76,13 +83,20 @@ def cmd_import(args) -> int:
     t0 = time.perf_counter()
     store = open_corpus(readonly=False)
     diffs, warnings = [], []
+    consolidations = []
     if args.default:
+        from assistant.corpus.amendments import consolidate, keep_consolidated
+
         docs, warnings = read_default_corpus()
+        docs, kept = keep_consolidated(store, docs)
+        warnings += [f"{law}: kept the consolidated text (amendments applied), newer than the source's"
+                     for law in kept]
         with tqdm(total=len(docs), desc="importing laws", unit="law", disable=args.json or None) as bar:
             try:
                 diffs = store.import_laws(docs, progress=lambda _doc: bar.update())
             except ValueError as exc:
                 raise UserError(f"{exc} — nothing was imported") from None
+        consolidations = consolidate(store)  # the source stores amendments apart from the laws they amend
     results = []
     if args.paths:
         files = statute_files(args.paths)
@@ -102,6 +116,8 @@ def cmd_import(args) -> int:
     totals["unchanged"] = sum(d.unchanged for d in diffs)
     result = {"laws": len({d.law for d in diffs}), **totals, "seconds": round(seconds, 2),
               "warnings": warnings, "store": store.stats()}
+    if consolidations:
+        result["consolidated"] = [_consolidation_dict(c) for c in consolidations if c.pending]
     if results:
         result["files"] = [r.to_dict() for r in results]
         result["summary"] = summarise(results)
@@ -117,12 +133,51 @@ def cmd_import(args) -> int:
         for d in diffs:
             if not d.is_noop and len(diffs) <= 20:
                 print(d.summary())
+    _print_consolidations(consolidations)
     print(f"imported {result['laws']} law version(s) in {seconds:.1f}s: +{totals['added']} added, "
           f"~{totals['changed']} changed, -{totals['removed']} removed, {totals['unchanged']} unchanged")
     print(f"store: {result['store']['path']} ({result['store']['articles']} articles, "
           f"{result['store']['size_bytes'] / 1e6:.1f} MB)")
     for r in failed:
         print(f"failed: {r.reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _consolidation_dict(c) -> dict:
+    return {"law": c.base, "pending": c.pending, "applied": c.applied, "note": c.note,
+            "changes": [x.to_dict() for a in c.amendments if a.law in c.pending for x in a.changes]}
+
+
+def _print_consolidations(consolidations, verbose: bool = False) -> None:
+    from assistant.corpus.amendments import APPLIED, NOT_APPLIED
+
+    for c in consolidations:
+        if not c.pending:
+            continue
+        changes = [x for a in c.amendments if a.law in c.pending for x in a.changes]
+        applied = sum(x.outcome == APPLIED for x in changes)
+        if c.applied:
+            print(f"consolidated {c.base}: {c.note} ({applied} change(s) applied)")
+        for x in changes:
+            if x.outcome == NOT_APPLIED:
+                print(f"not applied: {x.amendment} {x.item} {x.target_label}: {x.reason}", file=sys.stderr)
+            elif verbose and x.outcome == APPLIED:
+                print(f"  applied: {x.amendment} {x.item} {x.target_label} ({x.op})")
+
+
+def cmd_consolidate(args) -> int:
+    from assistant.corpus.amendments import NOT_APPLIED, consolidate
+
+    store = open_corpus(readonly=False)
+    results = consolidate(store, dry_run=args.dry_run)
+    if args.json:
+        print_json([_consolidation_dict(c) for c in results])
+    else:
+        _print_consolidations(results, verbose=True)
+        if not any(c.pending for c in results):
+            print("no amendment is newer than the law it amends: nothing to consolidate")
+    failed = any(x.outcome == NOT_APPLIED for c in results for a in c.amendments if a.law in c.pending
+                 for x in a.changes)
     return 1 if failed else 0
 
 
@@ -185,23 +240,53 @@ def resolve_reference(store, reference: str):
 
 
 def cmd_show(args) -> int:
+    from assistant.cli import UserError
+    from assistant.corpus.versions import NoVersionOnDate, format_dates, text_on, text_start, versions_of
+
     store = open_corpus(readonly=True)
     article = resolve_reference(store, args.reference)
     history = store.history(article.id) if args.history else []
+    law = store.law(article.law)
+    note = store.law_note(article.law)
+    in_force = None
+    if args.as_of:
+        try:
+            in_force = text_on(store, article, args.as_of)
+        except (NoVersionOnDate, ValueError) as exc:
+            raise UserError(str(exc)) from None
     if args.json:
         d = article.to_dict()
         d["paragraphs"] = article.paragraphs
         d["items"] = [vars(i) for i in article.items]
+        d["law_note"] = note
+        if in_force is not None:
+            d["as_of"] = {"date": args.as_of, "text": in_force.text, "from": in_force.start, "until": in_force.end,
+                          "current": in_force.current}
         if args.history:
             d["history"] = [vars(h) for h in history]
+            d["versions"] = [vars(v) for v in versions_of(store, article)]
         print_json(d)
+        return 0
+    status = article.status + (f"，{note}" if note and article.status == "现行有效" else "")
+    print(article.label + f"（{status}）" + (f" [{article.kind}]" if article.kind else ""))
+    if article.headings:
+        print(" / ".join(article.headings))
+    dates = format_dates(article.promulgated, article.effective, article.version_date)
+    if in_force is not None and not in_force.current:
+        print(f"-- in force on {args.as_of}: the version from {in_force.start or 'an unknown date'} "
+              f"until {in_force.end} (now superseded)")
+        print(in_force.text)
     else:
-        print(article.label + (f"（{article.status}）" if article.status else ""))
-        if article.headings:
-            print(" / ".join(article.headings))
+        if in_force is not None:
+            print(f"-- in force on {args.as_of}: the current text")
+        if dates:
+            print(f"-- {dates}" + (f" (law: {format_dates(law.promulgated, law.effective, law.version_date)})"
+                                   if law and (law.promulgated, law.effective) != (article.promulgated,
+                                                                                   article.effective) else ""))
         print(article.text)
-        for h in history:
-            print(f"\n-- superseded version ({h.status}, {h.version_date or 'undated'}):\n{h.text}")
+    for h in history:
+        period = f"{text_start(h.effective, h.version_date) or 'undated'} – {h.replaced_from or h.superseded_by or '?'}"
+        print(f"\n-- superseded version ({h.status}, in force {period}):\n{h.text}")
     return 0
 
 

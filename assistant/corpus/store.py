@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 from assistant.corpus.article import IN_FORCE, STATUS_CURRENT, Article, make_article_id
 from assistant.corpus.laws import LawResolver, short_name
 
-SCHEMA_VERSION = 2  # 2: laws.kind (document kind / level)
+SCHEMA_VERSION = 2  # 2: laws.kind, laws.note; article_versions.effective, .replaced_from
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS laws (
     status TEXT NOT NULL,
     source TEXT NOT NULL,
     imported_at TEXT NOT NULL,
-    kind TEXT                        -- 宪法 / 法律 / 行政法规 / 司法解释 … (assistant.corpus.kinds)
+    kind TEXT,                       -- 宪法 / 法律 / 行政法规 / 司法解释 … (assistant.corpus.kinds)
+    note TEXT                        -- e.g. 经《中华人民共和国刑法修正案（十二）》修正 (consolidated amendments)
 );
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -62,7 +63,9 @@ CREATE TABLE IF NOT EXISTS article_versions (
     source TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     superseded_at TEXT NOT NULL,
-    superseded_by TEXT                -- version_date of the text that replaced it, or 'removed'
+    superseded_by TEXT,               -- version_date of the text that replaced it, or 'removed'
+    effective TEXT,                   -- when this text came into force, where known
+    replaced_from TEXT                -- when the text that replaced it came into force (point-in-time lookup)
 );
 CREATE INDEX IF NOT EXISTS versions_id ON article_versions(id);
 """
@@ -133,6 +136,8 @@ class ArticleVersion:
     version_date: str | None
     superseded_at: str
     superseded_by: str | None
+    effective: str | None = None  # when this text came into force, where known
+    replaced_from: str | None = None  # when the text that replaced it came into force
 
 
 def _classify(info: LawInfo) -> str | None:
@@ -175,18 +180,25 @@ class ArticleStore:
         self._resolver: tuple[int, LawResolver] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
+    #: columns added after schema 1: (table, column)
+    _ADDED_COLUMNS = (("laws", "kind"), ("laws", "note"), ("article_versions", "effective"),
+                      ("article_versions", "replaced_from"))
+
     def _migrate(self) -> None:
         """Bring a store written by an older version up to ``SCHEMA_VERSION`` (in one transaction)."""
-        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(laws)")}
-        if "kind" in cols:
+        missing = [(t, c) for t, c in self._ADDED_COLUMNS
+                   if c not in {r[1] for r in self._conn.execute(f"PRAGMA table_info({t})")}]
+        if not missing:
             return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.execute("ALTER TABLE laws ADD COLUMN kind TEXT")
-            rows = self._conn.execute("SELECT law, doc_type, issuing_body, source FROM laws").fetchall()
-            self._conn.executemany("UPDATE laws SET kind = ? WHERE law = ?", [
-                (_classify(LawInfo(law, "", "", doc_type=doc_type, issuing_body=body, source=source or "")), law)
-                for law, doc_type, body, source in rows])
+            for table, column in missing:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+            if ("laws", "kind") in missing:
+                rows = self._conn.execute("SELECT law, doc_type, issuing_body, source FROM laws").fetchall()
+                self._conn.executemany("UPDATE laws SET kind = ? WHERE law = ?", [
+                    (_classify(LawInfo(law, "", "", doc_type=doc_type, issuing_body=body, source=source or "")), law)
+                    for law, doc_type, body, source in rows])
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -309,9 +321,11 @@ class ArticleStore:
         return self._resolver[1]
 
     def history(self, article_id: str) -> list[ArticleVersion]:
+        rows = self._query("SELECT * FROM article_versions WHERE id = ? ORDER BY rowid", (article_id,))
         return [ArticleVersion(r["id"], r["text"], r["status"], r["version_date"], r["superseded_at"],
-                               r["superseded_by"])
-                for r in self._query("SELECT * FROM article_versions WHERE id = ? ORDER BY rowid", (article_id,))]
+                               r["superseded_by"], *((r["effective"], r["replaced_from"])
+                                                     if "replaced_from" in r.keys() else ()))
+                for r in rows]
 
     def fingerprint(self) -> str:
         """Identifies the corpus content: changes when any article's text, headings or status change."""
@@ -363,6 +377,26 @@ class ArticleStore:
         self._local_writes += 1
         return diffs
 
+    def import_consolidated(self, doc: LawDocument, note: str) -> ImportDiff:
+        """Import a law's consolidated text (amendments applied) and mark the whole law in force.
+
+        Articles the amendments did not touch keep their text; their status changes in place (已被修改 meant
+        "an amendment is not merged yet"), so history holds only texts that really were replaced.
+        """
+        with self._transaction() as conn:
+            diff = self._import_one(conn, doc)
+            conn.execute("UPDATE laws SET status = ?, note = ? WHERE law = ?", (doc.info.status, note, doc.law))
+            conn.execute(f"UPDATE articles SET status = ? WHERE law = ? AND status IN ({','.join('?' * len(IN_FORCE))})",
+                         (doc.info.status, doc.law, *IN_FORCE))
+        self._local_writes += 1
+        return diff
+
+    def law_note(self, law: str) -> str | None:
+        if self._kind_of_law != _KIND_OF_LAW:
+            return None
+        rows = self._query("SELECT note FROM laws WHERE law = ?", (law,))
+        return rows[0][0] if rows else None
+
     def import_law(self, doc: LawDocument) -> ImportDiff:
         return self.import_laws([doc])[0]
 
@@ -394,9 +428,9 @@ class ArticleStore:
             # keep the superseded text as history, tagged with what superseded it
             conn.execute(
                 "INSERT INTO article_versions (id, law, number, suffix, number_text, part, chapter, section, text, "
-                "status, version_date, source, content_hash, superseded_at) "
+                "status, version_date, source, content_hash, superseded_at, effective) "
                 "SELECT id, law, number, suffix, number_text, part, chapter, section, text, status, version_date, "
-                f"source, content_hash, ? FROM articles WHERE id IN ({q})", (now, *chunk))
+                f"source, content_hash, ?, effective FROM articles WHERE id IN ({q})", (now, *chunk))
             conn.execute(f"DELETE FROM articles WHERE id IN ({q})", chunk)
         if diff.removed:
             q = ",".join("?" * len(diff.removed))
@@ -404,6 +438,14 @@ class ArticleStore:
                          f"AND id IN ({q})", (now, *diff.removed))
         conn.execute("UPDATE article_versions SET superseded_by = ? WHERE superseded_at = ? AND law = ? "
                      "AND superseded_by IS NULL", (info.version_date or now, now, info.law))
+        # the day each replaced text stopped being the law: when its successor came into force
+        from assistant.corpus.versions import text_start
+
+        new_by_id = {a.id: a for a in doc.articles}
+        law_start = text_start(info.effective, info.version_date, info.promulgated)
+        conn.executemany("UPDATE article_versions SET replaced_from = ? WHERE superseded_at = ? AND id = ?", [
+            ((text_start(new_by_id[i].effective, new_by_id[i].version_date, new_by_id[i].promulgated)
+              if i in new_by_id else None) or law_start, now, i) for i in replaced])
         write = set(diff.added) | set(diff.changed)
         conn.executemany(
             f"INSERT INTO articles (id, {', '.join(_ARTICLE_COLS)}, content_hash) "

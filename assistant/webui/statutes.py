@@ -178,9 +178,12 @@ def law_info_html(store: ArticleStore, law: str) -> str:
     info = store.law(law)
     if info is None:
         return f'<div class="admin-error">库中没有《{esc(law)}》。</div>'
-    facts = [f"{info.articles} 条", info.doc_type, info.issuing_body,
-             f"公布 {info.promulgated}" if info.promulgated else None,
-             f"施行 {info.effective}" if info.effective else None, f"来源 {info.source}" if info.source else None]
+    from assistant.corpus.versions import format_dates
+
+    # each version's own dates: a revised law's stored effective date is often the original law's
+    facts = [f"{info.articles} 条", info.kind or info.doc_type, info.issuing_body,
+             format_dates(info.promulgated, info.effective, info.version_date) or None,
+             store.law_note(info.law), f"来源 {info.source}" if info.source else None]
     return (f'<div class="law-info"><span class="law-title">《{esc(info.law)}》</span>{status_badge(info.status)}'
             f'<div class="law-facts">{" · ".join(esc(f) for f in facts if f)}</div></div>')
 
