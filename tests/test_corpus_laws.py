@@ -32,9 +32,25 @@ def test_an_ambiguous_name_lists_candidates_instead_of_guessing(resolver):
     assert set(err.value.candidates) == {"中华人民共和国刑事诉讼法", "中华人民共和国民事诉讼法"}
 
 
+def test_a_short_name_inside_another_law_name_lists_candidates():
+    resolver = LawResolver(["中华人民共和国国防交通法", "中华人民共和国道路交通安全法", "中华人民共和国劳动合同法"])
+    with pytest.raises(AmbiguousLawName) as err:
+        resolver.resolve("交通法")  # not 国防交通法 silently
+    assert set(err.value.candidates) == {"中华人民共和国国防交通法", "中华人民共和国道路交通安全法"}
+    assert resolver.resolve("国防交通") == "中华人民共和国国防交通法"
+    assert resolver.resolve("劳动合同") == "中华人民共和国劳动合同法"
+
+
 def test_a_repealed_law_says_what_replaced_it(resolver):
     with pytest.raises(UnknownLawName, match="民法典"):
         resolver.resolve("合同法")
+
+
+def test_successor_of_a_repealed_law():
+    from assistant.corpus.laws import successor_of
+
+    assert successor_of("《中华人民共和国合同法》").startswith("民法典") and successor_of("婚姻").startswith("民法典")
+    assert successor_of("刑法") is None
 
 
 def test_an_unknown_law_is_reported(resolver):

@@ -77,6 +77,20 @@ def short_name(full_name: str) -> str:
     return normalize_law_name(full_name)
 
 
+def successor_of(name: str) -> str | None:
+    """What replaced a repealed law that the corpus does not hold (合同法 / 婚姻 / 《物权法》 -> 民法典 …), or None.
+
+    For answers that must say what replaced a law a question names; a repealed law that *is* in the corpus
+    has status 已废止 in the store instead.
+    """
+    key = normalize_law_name(name)
+    alias = ALIASES.get(key)
+    for k in (key, alias, key + "法"):
+        if k and k in REPEALED:
+            return REPEALED[k]
+    return None
+
+
 @dataclass
 class LawResolver:
     """Resolves free-form law names against a fixed list of full names (the corpus' laws)."""
@@ -114,13 +128,21 @@ class LawResolver:
         alias = ALIASES.get(key)
         if alias and alias in self._by_short and len(self._by_short[alias]) == 1:
             return self._by_short[alias][0]
-        if key in REPEALED or (alias and alias in REPEALED):
-            raise UnknownLawName(name, f"《{key}》 is repealed and not in the corpus; replaced by {REPEALED[alias or key]}")
+        repealed = successor_of(key)
+        if repealed:
+            raise UnknownLawName(name, f"《{key}》 is repealed and not in the corpus; replaced by {repealed}")
         # a unique law whose short name contains the key (劳动合同 -> 劳动合同法), shortest names preferred
         if len(key) >= 2:
             hits = [s for s in self._by_short if key in s]
-            if len(hits) == 1 and len(self._by_short[hits[0]]) == 1:
+            # a unique name that starts with the key is what people mean (劳动合同 -> 劳动合同法); a name that
+            # only contains it (交通法 in 国防交通法) is another law unless nothing else fits: ask
+            if len(hits) == 1 and len(self._by_short[hits[0]]) == 1 and hits[0].startswith(key):
                 return self._by_short[hits[0]][0]
+            if len(hits) == 1:
+                cands = sorted({*self._by_short[hits[0]], *self._loose_candidates(key)}, key=len)
+                raise AmbiguousLawName(
+                    name, f"law name {name!r} is not the name of a law; did you mean: {'、'.join(cands[:8])}"
+                    + (" …" if len(cands) > 8 else ""), cands)
             if len(hits) > 1:
                 # a law name that is the key plus 法 (劳动 -> 劳动法) is what people mean
                 if key + "法" in self._by_short and len(self._by_short[key + "法"]) == 1:
@@ -130,6 +152,11 @@ class LawResolver:
                     name, f"law name {name!r} is ambiguous; did you mean: {'、'.join(cands[:8])}"
                     + (" …" if len(cands) > 8 else ""), cands)
         raise UnknownLawName(name, f"no law named {name!r} in the corpus")
+
+    def _loose_candidates(self, key: str) -> list[str]:
+        """Laws whose short name holds the key's characters in order (交通法 -> 道路交通安全法)."""
+        pattern = re.compile(".*".join(map(re.escape, key)))
+        return [full for short, fulls in self._by_short.items() if pattern.search(short) for full in fulls]
 
     def try_resolve(self, name: str) -> str | None:
         try:
