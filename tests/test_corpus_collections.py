@@ -156,3 +156,18 @@ def test_an_old_store_gains_kinds_when_opened(tmp_path):
     assert store.law_kinds() == {"中华人民共和国示例法": "法律",
                                  "最高人民法院关于适用《中华人民共和国示例法》的解释": "司法解释"}
     assert store.get_meta("schema_version") == "2"
+
+
+def test_an_older_version_never_replaces_a_newer_stored_text(tmp_path):
+    newer = tmp_path / "new" / "示例物业服务法(2024-01-01).md"
+    newer.parent.mkdir()
+    newer.write_text("# 中华人民共和国示例物业服务法\n\n2024年1月1日 第十四届全国人民代表大会常务委员会第七次会议修订\n\n"
+                     "<!-- INFO END -->\n\n第一条 修订后的第一条。\n", encoding="utf-8")
+    home = tmp_path / "home"
+    run("corpus", "import", str(newer), home=home)
+    out = json.loads(run("corpus", "import", str(COLLECTION / "法律"), "--json", home=home).stdout)
+    (older,) = out["files"]
+    assert older["outcome"] == "skipped" and older["parsed"] and "holds a newer version" in older["reason"]
+    assert "(2024-01-01, from" in older["reason"] and "file's (2020-06-30)" in older["reason"]
+    shown = json.loads(run("corpus", "show", f"{LAW}第一条", "--json", home=home).stdout)
+    assert shown["text"] == "修订后的第一条。"

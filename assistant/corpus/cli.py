@@ -191,7 +191,8 @@ def _print_file_outcomes(results) -> None:
         print(f"{r.file}: {r.summary()}" if r.outcome != IMPORTED else
               f"{r.file}: imported [{r.kind or '未知'}] " + "; ".join(d.summary() for d in r.diffs))
     s = summarise(results)
-    rows = [("files", s["files"]), (IMPORTED, s[IMPORTED]), (UNCHANGED, s[UNCHANGED]),
+    rows = [("files", s["files"]), ("statute files parsed", f"{s['parsed']}/{s['statute_files']}"),
+            (IMPORTED, s[IMPORTED]), (UNCHANGED, s[UNCHANGED]),
             (SKIPPED, s[SKIPPED]), ("failed", s["failed"]), ("articles", s["articles"]), ("laws", s["laws"])]
     rows += [(f"kind {k}", v) for k, v in sorted(s["by_kind"].items(), key=lambda kv: -kv[1])]
     width = max(len(k) for k, _ in rows)

@@ -33,6 +33,7 @@ class FileResult:
     kind: str | None = None
     seconds: float = 0.0
     not_statute: bool = False  # skipped because it is no statute at all (case write-up, 目录 page)
+    parsed: bool = False  # the file parsed (even when it was then not imported: an older version)
 
     @property
     def articles(self) -> int:
@@ -45,7 +46,7 @@ class FileResult:
 
     def to_dict(self) -> dict:
         return {"file": self.file, "outcome": self.outcome, "reason": self.reason, "line": self.line,
-                "kind": self.kind, "not_statute": self.not_statute, "laws": [d.law for d in self.diffs], "articles": self.articles,
+                "kind": self.kind, "not_statute": self.not_statute, "parsed": self.parsed, "laws": [d.law for d in self.diffs], "articles": self.articles,
                 "diffs": [d.to_dict() for d in self.diffs], "warnings": self.warnings,
                 "seconds": round(self.seconds, 4)}
 
@@ -86,6 +87,23 @@ def parse_one(path: Path, *, law: str | None = None, status: str = STATUS_CURREN
                                         kind=next(iter(kinds)) if len(kinds) == 1 else None)
 
 
+def _not_older(store: ArticleStore, docs: list[LawDocument], file: str) -> tuple[list[LawDocument], list[str]]:
+    """Drop versions that would overwrite a newer stored text of the same law, or the same version from
+    another source (a collection's 2017 仲裁法 must not replace the default corpus' 2025 text)."""
+    keep, reasons = [], []
+    for doc in docs:
+        info = store.law(doc.law)
+        new, old = doc.info.version_date or "", (info.version_date or "") if info else ""
+        if info and new and old and new < old:
+            reasons.append(f"the store holds a newer version of {doc.law} ({old}, from {info.source}) than this "
+                           f"file's ({new}); not imported over it")
+        elif info and new and new == old and info.source != doc.info.source:
+            reasons.append(f"the store already holds this version of {doc.law} ({old}, from {info.source})")
+        else:
+            keep.append(doc)
+    return keep, reasons
+
+
 def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str | None = None,
                  status: str = STATUS_CURRENT, strict: bool = False,
                  progress: Callable[[FileResult], None] | None = None) -> list[FileResult]:
@@ -99,6 +117,11 @@ def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str |
     for path in statute_files(paths):
         t0 = time.perf_counter()
         docs, result = parse_one(path, law=law, status=status)
+        result.parsed = bool(docs)
+        if docs:
+            docs, reasons = _not_older(store, docs, result.file)
+            if not docs:
+                result.outcome, result.reason = SKIPPED, "; ".join(reasons)
         if docs and not strict:
             try:
                 result.diffs = store.import_laws(docs)
@@ -132,8 +155,8 @@ def summarise(results: list[FileResult]) -> dict:
         if r.outcome in (IMPORTED, UNCHANGED):
             by_kind[r.kind or "未知"] = by_kind.get(r.kind or "未知", 0) + 1
     statute_files_ = sum(1 for r in results if not r.not_statute)
-    parsed = by_outcome.get(IMPORTED, 0) + by_outcome.get(UNCHANGED, 0)
+    parsed = sum(1 for r in results if r.parsed)
     return {"files": len(results), **{k: by_outcome.get(k, 0) for k in (IMPORTED, UNCHANGED, SKIPPED, FAILED)},
             "articles": sum(r.articles for r in results), "laws": len({d.law for r in results for d in r.diffs}),
-            "by_kind": by_kind, "statute_files": statute_files_,
+            "by_kind": by_kind, "statute_files": statute_files_, "parsed": parsed,
             "parsed_share": round(parsed / statute_files_, 4) if statute_files_ else None}
