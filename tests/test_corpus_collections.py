@@ -171,3 +171,28 @@ def test_an_older_version_never_replaces_a_newer_stored_text(tmp_path):
     assert "(2024-01-01, from" in older["reason"] and "file's (2020-06-30)" in older["reason"]
     shown = json.loads(run("corpus", "show", f"{LAW}第一条", "--json", home=home).stdout)
     assert shown["text"] == "修订后的第一条。"
+
+
+def test_a_file_with_two_versions_imports_both_the_newest_current(tmp_path):
+    f = tmp_path / "示例收费条例.md"
+    f.write_text("# 示例收费条例\n\n2001年5月1日 国务院公布\n\n<!-- INFO END -->\n\n"
+                 "第一条 收费标准由省级人民政府确定。\n\n第二条 本条例自公布之日起施行。\n\n"
+                 "## 2019年修订文本\n\n第一条 收费标准由省级人民政府价格主管部门确定并公布。\n\n"
+                 "第二条 本条例自2019年3月1日起施行。\n", encoding="utf-8")
+    home = tmp_path / "home"
+    out = json.loads(run("corpus", "import", str(f), "--json", home=home).stdout)
+    assert any("holds 2 versions" in w for w in out["warnings"])
+    art = json.loads(run("corpus", "show", "示例收费条例第一条", "--history", "--json", home=home).stdout)
+    assert art["text"] == "收费标准由省级人民政府价格主管部门确定并公布。" and art["version_date"] == "2019"
+    assert [h["text"] for h in art["history"]] == ["收费标准由省级人民政府确定。"]
+    assert art["history"][0]["version_date"] == "2001-05-01"
+
+
+def test_numbering_that_restarts_without_a_version_line_is_an_attachment(tmp_path):
+    f = tmp_path / "示例管理办法.md"
+    f.write_text("# 示例管理办法\n\n<!-- INFO END -->\n\n第一条 为了管理示例事项，制定本办法。\n\n"
+                 "第二条 本办法自公布之日起施行。\n\n示例事项登记规则\n\n第一条 登记应当提交申请书。\n",
+                 encoding="utf-8")
+    home = tmp_path / "home"
+    out = json.loads(run("corpus", "import", str(f), "--json", home=home).stdout)
+    assert out["added"] == 2 and any("attached document" in w for w in out["warnings"])

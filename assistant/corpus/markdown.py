@@ -36,7 +36,9 @@ _STRUCT_HEADING = re.compile(rf"^第{NUMERAL_PATTERN}(?:编|分编|章|节)")
 _ARTICLE_LINE = re.compile(rf"^(?:\*\*)?第{NUMERAL_PATTERN}条(?:之[一二三四五六七八九十]+)?(?:\*\*)?(?:[\s　]|$)")
 _DUN_LINE = re.compile(r"^(?:\*\*)?([一二三四五六七八九十百]+)、(?:\*\*)?\s*(.*)$")
 _FINAL_PROVISIONS = re.compile(r"^附[\s　]*则$")
-_ANNEX_LINE = re.compile(r"^(?:\*\*)?附(?:件|表|录)[\s　]*[0-9一二三四五六七八九十]*[\s　]*(?:[：:．.、]|$)")
+_ANNEX_LINE = re.compile(r"^(?:\*\*)?附(?:件|表|录)?[\s　]*[0-9一二三四五六七八九十]*[\s　]*(?:[：:．.、]|$)")
+#: a line between two runs of articles that says a new version starts (2018年修正 / 修订版 / 原文本)
+_VERSION_MARK = re.compile(r"\d{4}年.*?(?:修正|修订|版|文本)|(?:修正|修订)(?:本|版|文本)|[（(]\d{4}[^）)]*[）)]$")
 _DATE_AT = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _CASE_HEADINGS = {"裁判要点", "基本案情", "简要案情", "裁判结果", "典型意义", "法院裁判", "案情简介", "裁判理由",
                   "相关法条", "司法解释相关法条", "关键词"}
@@ -195,19 +197,27 @@ def parse_lawrefbook(text: str, file: str = "<markdown>", *, status: str = STATU
     if annex_at is not None:
         warnings.append(f"{file}:{annex_at}: annex (附件) from this line on is not stored as articles")
     name = law or normalize_title(title)
-    segments = _version_segments(canonical)
-    if not any(_ARTICLE_LINE.match(ln) for ln in canonical):
+    segments = _version_segments(canonical, [ln.strip() for ln in lines], warnings, file)
+    if not any(_ARTICLE_LINE.match(ln) for seg, _ in segments for ln in seg):
         raise StatuteParseError(file, title_idx + 1, "no articles found (expected lines starting with 第一条, "
                                                      "第二条 … or 一、二、…)")
     kind = classify_kind(name, folder=folder)
     docs = []
-    for n, seg in enumerate(segments):
+    for n, (seg, marks) in enumerate(segments):
         doc = parse_statute_text("\n".join(seg), file, law=name, status=status, source=source or file)
-        docs.append(_finish(doc, dates if n == len(segments) - 1 else None, labels if dun_format else {},
-                            chapter_names, kind, warnings))
+        seg_dates = dates if n == 0 else parse_info_dates(marks)
+        if n and seg_dates.version_date is None:
+            year = re.search(r"(\d{4})年", " ".join(marks))
+            if year:  # only the year is printed (2019年修订文本): a reduced-precision ISO date, not a made-up day
+                seg_dates.revised.append(year.group(1))
+        docs.append(_finish(doc, seg_dates, labels if dun_format else {}, chapter_names, kind,
+                            warnings if n == 0 else []))
     if len(docs) > 1:
-        docs[-1].warnings.append(f"{file}: holds {len(docs)} versions of {name} (numbering starts again at 第一条); "
-                                 "imported in file order, the last one as the current text")
+        # the newest version is the one served; older ones become its history
+        docs.sort(key=lambda d: d.info.version_date or "")
+        docs[-1].warnings.append(f"{file}: holds {len(docs)} versions of {name} "
+                                 f"({', '.join(d.info.version_date or 'undated' for d in docs)}); "
+                                 "imported oldest first, the newest as the current text")
     return docs
 
 
@@ -218,25 +228,42 @@ def _strip_heading(line: str) -> tuple[str, bool]:
     return line, False
 
 
-def _version_segments(canonical: list[str]) -> list[list[str]]:
-    """Split where article numbering starts again at 第一条 (one file, several versions).
+def _version_segments(canonical: list[str], original: list[str], warnings: list[str], file: str
+                      ) -> list[tuple[list[str], list[str]]]:
+    """Split where numbering starts again at 第一条 after a line that names a version (one file, several
+    versions); a restart without such a line is an attachment (another document), which is not stored.
 
-    Each segment keeps the file's full length (other lines blanked) so errors still name the right line.
+    Returns (segment, version lines before it). Each segment keeps the file's full length (other lines
+    blanked) so that errors still name the right line.
     """
     starts = [i for i, ln in enumerate(canonical) if re.match(r"^第(?:一|1)条(?:[\s　]|$)", ln)]
-    if len(starts) <= 1:
-        return [canonical]
-    cuts = [0]
+    cuts: list[tuple[int, list[str]]] = [(0, [])]
     for s in starts[1:]:
-        j = s
-        while j > cuts[-1] and (not canonical[j - 1] or _STRUCT_HEADING.match(canonical[j - 1])):
-            j -= 1  # the new version's own headings (第一章 总则) belong to it
-        cuts.append(j)
-    cuts.append(len(canonical))
+        prev_article = max(i for i in range(s) if _ARTICLE_LINE.match(canonical[i]))
+        region = range(prev_article + 1, s)
+        marks = [i for i in region if _is_version_line(original[i])]
+        if not marks:
+            warnings.append(f"{file}:{s + 1}: numbering starts again at 第一条 with no version named before it: "
+                            "read as an attached document, not stored as articles")
+            for i in range(marks[0] if marks else s, len(canonical)):
+                canonical[i] = ""
+            break
+        for i in marks:
+            canonical[i] = ""  # a version line is no article text and no heading
+        j = marks[0]
+        cuts.append((j, [original[i] for i in marks]))
     out = []
-    for a, b in zip(cuts, cuts[1:]):
-        out.append([""] * a + canonical[a:b] + [""] * (len(canonical) - b))
+    bounds = [c for c, _ in cuts] + [len(canonical)]
+    for (a, marks), b in zip(cuts, bounds[1:]):
+        out.append(([""] * a + canonical[a:b] + [""] * (len(canonical) - b), marks))
     return out
+
+
+def _is_version_line(line: str) -> bool:
+    """A short heading-like line naming a version (## 2018年修正文本), not an article's sentence."""
+    text = re.sub(r"^#+\s*", "", line).strip("*　 ")
+    return bool(text) and len(text) <= 40 and not text.endswith(("。", "；", "：")) \
+        and not _ARTICLE_LINE.match(text) and bool(_VERSION_MARK.search(text))
 
 
 def _finish(doc: LawDocument, dates: InfoDates | None, labels: dict[int, str], chapter_names: dict[str, str],
