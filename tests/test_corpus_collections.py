@@ -111,6 +111,8 @@ def test_every_law_has_its_kind(imported):
     assert kinds == {LAW: "法律", ANSWERS: "司法解释", INTERPRETATION: "司法解释"}
     art = json.loads(run("corpus", "show", f"{INTERPRETATION}第一条", "--json", home=home).stdout)
     assert art["kind"] == "司法解释"
+    only = json.loads(run("corpus", "laws", "--kind", "司法解释", "--json", home=home).stdout)
+    assert {x["law"] for x in only} == {ANSWERS, INTERPRETATION}
 
 
 def test_kind_from_title_source_field_and_folder():

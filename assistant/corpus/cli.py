@@ -28,6 +28,7 @@ def register(sub) -> None:
 
     laws = csub.add_parser("laws", help="list laws")
     laws.add_argument("--search", help="only laws whose name contains this")
+    laws.add_argument("--kind", help="only laws of these document kinds, e.g. 司法解释 or 法律,行政法规")
     laws.add_argument("--json", action="store_true")
     laws.set_defaults(func=cmd_laws)
 
@@ -215,7 +216,16 @@ def cmd_stats(args) -> int:
 def cmd_laws(args) -> int:
     from dataclasses import asdict
 
+    from assistant.cli import UserError
+    from assistant.corpus.kinds import UnknownKind, wanted_kinds
+
     laws = open_corpus(readonly=True).laws(args.search)
+    try:
+        wanted = wanted_kinds(args.kind)
+    except UnknownKind as exc:
+        raise UserError(str(exc)) from None
+    if wanted:
+        laws = [law for law in laws if law.kind in wanted]
     if args.json:
         print_json([asdict(law) for law in laws])
     else:

@@ -94,9 +94,17 @@ def classify_kind(title: str, *, doc_type: str | None = None, issuing_body: str 
     return None
 
 
-def kind_rank(kind: str | None) -> int:
-    """Position in ``KINDS`` (unknown kinds last): a lower number is a higher level of law."""
-    try:
-        return KINDS.index(kind)  # type: ignore[arg-type]
-    except ValueError:
-        return len(KINDS)
+class UnknownKind(ValueError):
+    pass
+
+
+def wanted_kinds(kind: str | Iterable[str] | None) -> set[str] | None:
+    """``"司法解释"``, ``"法律,司法解释"`` or a list -> a set of kinds; unknown names raise ``UnknownKind``."""
+    if not kind:
+        return None
+    names = kind.replace("，", ",").split(",") if isinstance(kind, str) else list(kind)
+    wanted = {n.strip() for n in names if n and n.strip()}
+    unknown = sorted(wanted - set(KINDS))
+    if unknown:
+        raise UnknownKind(f"unknown document kind {'、'.join(unknown)}; kinds are: {'、'.join(KINDS)}")
+    return wanted

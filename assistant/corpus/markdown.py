@@ -26,7 +26,7 @@ from pathlib import PurePath
 
 from assistant.corpus.article import STATUS_CURRENT
 from assistant.corpus.kinds import CASE, classify_kind, kind_from_folder
-from assistant.corpus.numerals import NUMERAL_PATTERN, cn_to_int
+from assistant.corpus.numerals import NUMERAL_PATTERN
 from assistant.corpus.store import LawDocument
 
 INFO_END = "<!-- INFO END -->"
@@ -284,8 +284,3 @@ def _finish(doc: LawDocument, dates: InfoDates | None, labels: dict[int, str], c
             changes["section"] = chapter_names[a.section]
         arts.append(dataclasses.replace(a, **changes))
     return LawDocument(info, arts, list(doc.warnings) + list(file_warnings))
-
-
-def label_number(label: str) -> int:
-    """一、 -> 1 (for callers that need the value the original label printed)."""
-    return cn_to_int(label.rstrip("、"))

@@ -1,4 +1,4 @@
-"""Document kinds in retrieval: the ``kind=`` filter and "the law first, its interpretation next".
+"""Document kinds in retrieval: the ``kind=`` filter mask and "the law first, its interpretation next".
 
 A 司法解释 article applies a law: 依照示例法第三条…, or its title names the law (关于适用《示例法》的解释).
 When a question is answered by both, users and lawyers expect the law's own article first and the
@@ -8,30 +8,14 @@ the first hit of the law it applies; nothing else moves.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from assistant.corpus.kinds import JUDICIAL_INTERPRETATION, KINDS, LEGISLATIVE_INTERPRETATION
+from assistant.corpus.kinds import JUDICIAL_INTERPRETATION, LEGISLATIVE_INTERPRETATION
 
 #: kinds that apply another law
 _APPLYING = (JUDICIAL_INTERPRETATION, LEGISLATIVE_INTERPRETATION)
-
-
-class UnknownKind(ValueError):
-    pass
-
-
-def wanted_kinds(kind: str | Iterable[str] | None) -> set[str] | None:
-    """``"司法解释"``, ``"法律,司法解释"`` or a list -> a set of kinds; unknown names raise ``UnknownKind``."""
-    if not kind:
-        return None
-    names = kind.replace("，", ",").split(",") if isinstance(kind, str) else list(kind)
-    wanted = {n.strip() for n in names if n and n.strip()}
-    unknown = sorted(wanted - set(KINDS))
-    if unknown:
-        raise UnknownKind(f"unknown document kind {'、'.join(unknown)}; kinds are: {'、'.join(KINDS)}")
-    return wanted
 
 
 def kind_mask(row_laws: np.ndarray, law_kinds: dict[str, str | None], wanted: set[str]) -> np.ndarray:

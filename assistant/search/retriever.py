@@ -9,10 +9,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from assistant.corpus.kinds import UnknownKind, wanted_kinds
 from assistant.search.embedders import Embedder, make_embedder
 from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, build_index, open_index,
                                     read_manifest)
-from assistant.search.kind_order import UnknownKind, kind_mask, law_before_interpretation, wanted_kinds
+from assistant.search.kind_order import kind_mask, law_before_interpretation
 from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
 from assistant.search.text import clean_query, expand_query_tokens
 from assistant.search.types import Hit
