@@ -42,6 +42,8 @@ class SearchConfig:
     #: criminal case: a fact description matches the crime it describes, not the general provisions
     crime_article_boost: float = 0.3
     router: RouterConfig = field(default_factory=RouterConfig)
+    #: an interpretation (司法解释) found above the law article it applies moves right below it
+    law_first: bool = True
 
 
 class SearchError(ValueError):
@@ -174,7 +176,8 @@ class Retriever:
             if art is None:  # the store changed under the index: skip rather than cite a ghost
                 continue
             hits.append(Hit(art, score, len(hits) + 1, via))
-        hits = law_before_interpretation(hits, first_movable=cited)  # the law first, its interpretation next
+        if self.config.law_first:  # the law first, the interpretation that applies it next
+            hits = law_before_interpretation(hits, first_movable=cited)
         for rank, h in enumerate(hits, 1):
             h.rank = rank
             h.matched_paragraphs = self._matched_paragraphs(h.article, text)
