@@ -85,3 +85,12 @@ def test_reordering_moves_only_interpretations_that_name_a_found_law():
     out = law_before_interpretation([cited, interp, other, law], first_movable=1)
     assert out == [cited, other, law, interp]
     assert law_before_interpretation([law, interp]) == [law, interp]
+
+
+def test_source_cards_show_the_document_kind(retriever):
+    from assistant.webui.render import article_card
+
+    hit = retriever.search("物业费", top_k=10, kind="司法解释")[0]
+    html = article_card(hit.article, marker=1)
+    assert '<span class="kind-badge">司法解释</span>' in html
+    assert hit.to_dict()["kind"] == "司法解释"  # what answers' sources carry
