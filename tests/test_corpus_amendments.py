@@ -136,11 +136,12 @@ def test_an_amendment_that_cannot_be_applied_whole_is_not_applied_at_all(tmp_pat
 
 
 def test_reimporting_the_source_keeps_the_consolidated_text(store):
-    from assistant.corpus.amendments import consolidate, keep_consolidated
+    from assistant.corpus.amendments import consolidate
+    from assistant.corpus.importer import drop_older_versions
 
     consolidate(store)
-    docs, kept = keep_consolidated(store, [base_doc(), OLD])
-    assert kept == [BASE] and [d.law for d in docs] == [OLD_AMENDMENT]
+    docs, reasons = drop_older_versions(store, [base_doc(), OLD], same_version_other_source=False)
+    assert [d.law for d in docs] == [OLD_AMENDMENT] and "holds a newer version of 中华人民共和国示例刑法" in reasons[0]
 
 
 def run(home, *args):

@@ -442,17 +442,3 @@ def consolidate(store, *, dry_run: bool = False) -> list[Consolidation]:
             store.import_consolidated(result.document, result.note)
         results.append(result)
     return results
-
-
-def keep_consolidated(store, docs: list[LawDocument]) -> tuple[list[LawDocument], list[str]]:
-    """Re-importing the source must not undo a consolidation: a law the store holds consolidated to a
-    newer date than the source's version keeps its consolidated text (the source's is already history)."""
-    keep, kept = [], []
-    for doc in docs:
-        info = store.law(doc.law)
-        note = store.law_note(doc.law) if info else None
-        if info and note and note.startswith("经") and (info.version_date or "") > (doc.info.version_date or ""):
-            kept.append(doc.law)
-            continue
-        keep.append(doc)
-    return keep, kept

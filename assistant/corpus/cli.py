@@ -86,12 +86,16 @@ def cmd_import(args) -> int:
     diffs, warnings = [], []
     consolidations = []
     if args.default:
-        from assistant.corpus.amendments import consolidate, keep_consolidated
+        from assistant.corpus.amendments import consolidate
+        from assistant.corpus.importer import drop_older_versions
 
         docs, warnings = read_default_corpus()
-        docs, kept = keep_consolidated(store, docs)
-        warnings += [f"{law}: kept the consolidated text (amendments applied), newer than the source's"
-                     for law in kept]
+        # a re-import imports only what is new: old versions are already history, and a consolidated
+        # law (amendments applied) is newer than the source's text
+        docs, older = drop_older_versions(store, docs, same_version_other_source=False)
+        if older:
+            warnings += older if len(older) <= 5 else [f"{len(older)} law versions older than the stored ones "
+                                                       "were not imported again"]
         with tqdm(total=len(docs), desc="importing laws", unit="law", disable=args.json or None) as bar:
             try:
                 diffs = store.import_laws(docs, progress=lambda _doc: bar.update())

@@ -87,9 +87,12 @@ def parse_one(path: Path, *, law: str | None = None, status: str = STATUS_CURREN
                                         kind=next(iter(kinds)) if len(kinds) == 1 else None)
 
 
-def _not_older(store: ArticleStore, docs: list[LawDocument], file: str) -> tuple[list[LawDocument], list[str]]:
-    """Drop versions that would overwrite a newer stored text of the same law, or the same version from
-    another source (a collection's 2017 仲裁法 must not replace the default corpus' 2025 text)."""
+def drop_older_versions(store: ArticleStore, docs: list[LawDocument], *, same_version_other_source: bool = True
+                        ) -> tuple[list[LawDocument], list[str]]:
+    """Drop law versions older than the one the store holds (a collection's 2017 仲裁法 must not replace the
+    default corpus' 2025 text; re-importing the default corpus must not replay its old versions over the
+    newest, nor undo a consolidation), and, with ``same_version_other_source``, the same version from
+    another source. Returns the documents to import and why the others are not."""
     keep, reasons = [], []
     for doc in docs:
         info = store.law(doc.law)
@@ -97,7 +100,7 @@ def _not_older(store: ArticleStore, docs: list[LawDocument], file: str) -> tuple
         if info and new and old and new < old:
             reasons.append(f"the store holds a newer version of {doc.law} ({old}, from {info.source}) than this "
                            f"file's ({new}); not imported over it")
-        elif info and new and new == old and info.source != doc.info.source:
+        elif same_version_other_source and info and new and new == old and info.source != doc.info.source:
             reasons.append(f"the store already holds this version of {doc.law} ({old}, from {info.source})")
         else:
             keep.append(doc)
@@ -119,7 +122,7 @@ def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str |
         docs, result = parse_one(path, law=law, status=status)
         result.parsed = bool(docs)
         if docs:
-            docs, reasons = _not_older(store, docs, result.file)
+            docs, reasons = drop_older_versions(store, docs)
             if not docs:
                 result.outcome, result.reason = SKIPPED, "; ".join(reasons)
         if docs and not strict:
