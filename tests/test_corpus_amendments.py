@@ -192,3 +192,16 @@ def test_each_version_shows_its_own_dates():
     assert format_dates("2023-12-29", "2024-03-01", "2023-12-29") == "公布 2023-12-29 · 施行 2024-03-01"
     assert text_start("2008-01-01", "2012-12-28") == "2012-12-28"
     assert text_start("2024-03-01", "2023-12-29") == "2024-03-01"
+
+
+def test_the_default_corpus_serves_criminal_law_as_amended_in_2023(default_store):
+    art = default_store.find("中华人民共和国刑法", 390)
+    assert art.text.startswith("对犯行贿罪的，处三年以下有期徒刑或者拘役，并处罚金") and art.status == "现行有效"
+    assert (art.promulgated, art.effective) == ("2023-12-29", "2024-03-01")
+    (old,) = default_store.history(art.id)
+    assert old.text.startswith("对犯行贿罪的，处五年以下有期徒刑或者拘役") and old.replaced_from == "2024-03-01"
+    assert default_store.law("中华人民共和国刑法").status == "现行有效"
+    assert default_store.law_note("中华人民共和国刑法") == "经《中华人民共和国刑法修正案（十二）》修正"
+    # articles 12 did not touch keep their 2020 text, now in force, and gain no history
+    assert default_store.find("中华人民共和国刑法", 232).status == "现行有效"
+    assert default_store.history("中华人民共和国刑法#232") == []

@@ -76,7 +76,6 @@ def cmd_import(args) -> int:
     from tqdm import tqdm
 
     from assistant.cli import UserError
-    from assistant.corpus.default import read_default_corpus
     from assistant.corpus.importer import FAILED, import_files, statute_files, summarise
 
     if not args.default and not args.paths:
@@ -86,22 +85,14 @@ def cmd_import(args) -> int:
     diffs, warnings = [], []
     consolidations = []
     if args.default:
-        from assistant.corpus.amendments import consolidate
-        from assistant.corpus.importer import drop_older_versions
+        from assistant.corpus.importer import import_default_corpus
 
-        docs, warnings = read_default_corpus()
-        # a re-import imports only what is new: old versions are already history, and a consolidated
-        # law (amendments applied) is newer than the source's text
-        docs, older = drop_older_versions(store, docs, same_version_other_source=False)
-        if older:
-            warnings += older if len(older) <= 5 else [f"{len(older)} law versions older than the stored ones "
-                                                       "were not imported again"]
-        with tqdm(total=len(docs), desc="importing laws", unit="law", disable=args.json or None) as bar:
+        with tqdm(desc="importing laws", unit="law", disable=args.json or None) as bar:
             try:
-                diffs = store.import_laws(docs, progress=lambda _doc: bar.update())
+                done = import_default_corpus(store, progress=lambda _doc: bar.update())
             except ValueError as exc:
                 raise UserError(f"{exc} — nothing was imported") from None
-        consolidations = consolidate(store)  # the source stores amendments apart from the laws they amend
+        diffs, warnings, consolidations = done.diffs, done.warnings, done.consolidations
     results = []
     if args.paths:
         files = statute_files(args.paths)

