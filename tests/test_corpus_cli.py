@@ -1,17 +1,8 @@
 """The `assistant corpus` commands, run as a user would (a real subprocess on a real store)."""
 import json
-import subprocess
-import sys
 
 import pytest
-
-
-def run(*args, home, check=True):
-    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=120)
-    if check and proc.returncode != 0:
-        raise AssertionError(proc.stderr)
-    return proc
+from conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,15 @@ article format, info-block dates, annexes, document kinds. Fixtures: tests/fixtu
 statute-like texts)."""
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli as run
 
 COLLECTION = Path(__file__).parent / "fixtures" / "collection"
 LAW = "中华人民共和国示例物业服务法"
 ANSWERS = "最高人民法院关于审理示例物业纠纷案件若干问题的解答"
 INTERPRETATION = "最高人民法院关于适用《中华人民共和国示例物业服务法》的解释"
-
-
-def run(*args, home, check=True):
-    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=120)
-    if check and proc.returncode != 0:
-        raise AssertionError(proc.stderr)
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,10 @@
 (real store from our collection fixtures, real BM25 index)."""
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 COLLECTION = Path(__file__).parent / "fixtures" / "collection"
 LAW = "中华人民共和国示例物业服务法"
@@ -19,9 +18,8 @@ def home(tmp_path_factory):
     folder = home / "laws"
     shutil.copytree(COLLECTION, folder)
     (folder / "行政法规" / "示例物业管理条例(2018-03-19).md").unlink()  # the deliberately broken file
-    for args in (["corpus", "import", str(folder)], ["index", "build", "--embedder", "bm25-only"]):
-        subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), *args], check=True,
-                       capture_output=True, timeout=300)
+    run_cli("corpus", "import", folder, home=home)
+    run_cli("index", "build", "--embedder", "bm25-only", home=home)
     return home
 
 
@@ -35,9 +33,7 @@ def retriever(home):
 
 
 def search_cli(home, *args):
-    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), "search", *args, "--json"],
-                          capture_output=True, text=True, timeout=120)
-    return proc
+    return run_cli("search", *args, "--json", home=home, check=False)
 
 
 def test_only_judicial_interpretations_when_asked(home):
