@@ -203,3 +203,29 @@ def test_the_default_corpus_serves_criminal_law_as_amended_in_2023(default_store
     # articles 12 did not touch keep their 2020 text, now in force, and gain no history
     assert default_store.find("中华人民共和国刑法", 232).status == "现行有效"
     assert default_store.history("中华人民共和国刑法#232") == []
+
+
+def test_items_with_several_instructions_and_older_wordings():
+    from assistant.corpus.amendments import apply_change, parse_item, wording_in
+
+    texts = {(2, ""): "甲款。\n乙款。", (3, ""): BASE_TEXTS[3], (6, ""): "一款。\n二款。\n三款。"}
+    item = ('在示例刑法第二条中增加一款作为第二款:"新增的款。"\n原第二款作为第三款，修改为:"修改后的乙款。"\n'
+            '增加两款作为第四款、第五款:"第四款内容。\n"第五款内容。"')
+    changes = parse_item(NEW_AMENDMENT, "条目一", item)
+    assert [(c.op, c.paragraphs) for c in changes] == [("insert_paragraph", [2]), ("replace_paragraph", [3]),
+                                                       ("insert_paragraph", [4, 5])]
+    assert [c.item for c in changes] == ["条目一", "条目一(2)", "条目一(3)"]
+    for c in changes:
+        assert apply_change(texts, c) is None and wording_in(texts, c)
+    assert texts[(2, "")] == "甲款。\n新增的款。\n修改后的乙款。\n第四款内容。\n第五款内容。"
+
+    (add_item,) = parse_item(NEW_AMENDMENT, "条目二", '示例刑法第三条增加一项，作为第二项："（二）未遂的；"')
+    assert apply_change(texts, add_item) is None
+    assert texts[(3, "")].split("\n")[1:] == ["（一）多次实施的；", "（二）未遂的；", "（三）造成严重后果的。"]
+
+    (two,) = parse_item(NEW_AMENDMENT, "全文", '为了惩治示例犯罪，将示例刑法第六条第一款、第二款修改为："新一款。\n"新二款。"')
+    assert two.op == "replace_paragraph" and two.paragraphs == [1, 2]
+    assert apply_change(texts, two) is None and texts[(6, "")] == "新一款。\n新二款。\n三款。"
+
+    (wrong,) = parse_item(NEW_AMENDMENT, "条目三", '将示例刑法第六条第一款、第二款修改为："只有一款。"')
+    assert apply_change(dict(texts), wrong) == "第六条第一款、第二款: 2 paragraph(s) to replace but 1 given"

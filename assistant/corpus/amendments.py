@@ -40,15 +40,23 @@ _N = NUMERAL_PATTERN
 _LAW = r"(?:《?[\u4e00-\u9fff]{0,30}?(?:法|宪法)》?)?"  # 刑法 / 本法 / 《中华人民共和国刑法》 / nothing
 _ART = rf"第({_N})条(之[一二三四五六七八九十]+)?"
 _COLON = r"[：:]"
-_RE_REPLACE_ITEM = re.compile(rf"^将{_LAW}{_ART}第({_N})款第({_N})项修改为{_COLON}")
-_RE_REPLACE_PARA = re.compile(rf"^将{_LAW}{_ART}第({_N})款修改为{_COLON}")
+_COUNT = r"[一二两三四五六七八九十]+"
+_PARAS = rf"第({_N})款((?:(?:、|和|至)第{_N}款)*)"  # 第一款 / 第一款、第二款 / 第二款至第五款
+_RE_REPLACE_ITEM = re.compile(rf"^将{_LAW}{_ART}(?:第({_N})款)?第({_N})项修改为{_COLON}")
+_RE_REPLACE_PARA = re.compile(rf"^将{_LAW}{_ART}{_PARAS}修改为{_COLON}")
 _RE_REPLACE_ART = re.compile(rf"^将{_LAW}{_ART}修改为{_COLON}")
-_RE_ADD_PARA_REWRITE = re.compile(rf"^在{_LAW}{_ART}中增加[一二三四五六七八九十]+款[^，,：:]*[，,]将该条修改为{_COLON}")
-_RE_ADD_PARA = re.compile(rf"^在{_LAW}{_ART}中增加一款[，,]?作为第({_N})款{_COLON}")
-_RE_ADD_ARTS = re.compile(rf"^在{_LAW}{_ART}后增加([一二三四五六七八九十]+)条[，,]作为(.+?){_COLON}")
+_RE_ADD_PARA_REWRITE = re.compile(rf"^在{_LAW}{_ART}中增加{_COUNT}款[^，,：:]*[，,]将该条修改为{_COLON}")
+_RE_ADD_PARA = re.compile(rf"^在?{_LAW}{_ART}中?增加{_COUNT}款[，,]?作为{_PARAS}{_COLON}")
+_RE_ADD_ITEM = re.compile(rf"^在?{_LAW}{_ART}(?:第({_N})款)?中?增加一项[，,]?作为第({_N})项{_COLON}")
+_RE_ADD_ARTS = re.compile(rf"^在?{_LAW}{_ART}后增加({_COUNT})条[，,]?作为(.+?){_COLON}")
 _RE_DELETE = re.compile(rf"^删去{_LAW}{_ART}(?:第({_N})款)?[。.]?$")
 _RE_COMMENCE = re.compile(r"^本(?:修正案|决定)自.+?(?:施行|生效)[。.]?$")
 _RE_RENUMBER_NOTE = re.compile(rf"^原第({_N})款作为第({_N})款[。.]?$")
+# later instructions of the same item name no article: they continue with the article named first
+_RE_CTX_REPLACE_PARA = re.compile(rf"^(?:原第({_N})款作为第({_N})款[，,]|第({_N})款)修改为{_COLON}")
+_RE_CTX_ADD_PARA = re.compile(rf"^增加{_COUNT}款[，,]?作为{_PARAS}{_COLON}")
+_RE_CTX_DELETE_PARA = re.compile(rf"^删去第({_N})款[。.]?$")
+_RE_CLOSE = re.compile(r"(?<=[。；：！？）\w])[\"”]。?$")
 _RE_TARGET = re.compile(_ART)
 
 
@@ -62,6 +70,7 @@ class Change:
     op: str  # replace_article / replace_paragraph / replace_item / insert_paragraph / add_articles / delete / commencement / unknown
     target: tuple[int, str] | None = None  # (number, suffix) in the base law
     paragraph: int | None = None
+    paragraphs: list[int] = field(default_factory=list)  # several 款 at once (第一款、第二款修改为)
     item_no: int | None = None
     new_paragraphs: list[str] = field(default_factory=list)
     new_articles: list[tuple[int, str, str]] = field(default_factory=list)  # add_articles: (number, suffix, text)
@@ -75,10 +84,12 @@ class Change:
         from assistant.corpus.numerals import article_number_text
 
         label = article_number_text(*self.target)
-        if self.paragraph:
-            label += f"第{self.paragraph}款"
+        if len(self.paragraphs) > 1:
+            label += "、".join(f"第{_cn(p)}款" for p in self.paragraphs)
+        elif self.paragraph:
+            label += f"第{_cn(self.paragraph)}款"
         if self.item_no:
-            label += f"第{self.item_no}项"
+            label += f"第{_cn(self.item_no)}项"
         return label
 
     def to_dict(self) -> dict:
@@ -112,7 +123,7 @@ def _quoted(text: str) -> tuple[list[str], list[str]]:
             continue
         if line[0] in "\"“":
             line = line[1:]
-        m = re.search(r"(?<=[。；：！？）\w])[\"”]。?$", line)
+        m = _RE_CLOSE.search(line)
         if m:
             line, closed = line[:m.start()], True
         paras.append(_full_width(line))
@@ -121,15 +132,65 @@ def _quoted(text: str) -> tuple[list[str], list[str]]:
 
 def _full_width(text: str) -> str:
     """The sources mix ASCII and full-width punctuation; statutes are printed full-width."""
+    text = re.sub(r"(?<=[\u4e00-\u9fff]),(?=[\u4e00-\u9fff])", "，", text)  # not 1,000
     return text.replace(":", "：").replace(";", "；").replace("(", "（").replace(")", "）")
 
 
 def _num(n: str) -> int:
-    return cn_to_int(n)
+    return cn_to_int(n.replace("两", "二"))
+
+
+def _chunks(text: str) -> list[str]:
+    """An item's instructions, each with its quoted wording: a line that is not inside a quote starts one."""
+    chunks: list[list[str]] = []
+    inside = False
+    for raw in text.strip().split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if inside and chunks:
+            chunks[-1].append(line)
+            inside = not _RE_CLOSE.search(line)
+            continue
+        chunks.append([line])
+        colon = re.search(_COLON, line)
+        after = line[colon.end():].strip() if colon else ""
+        inside = bool(colon) and (not after or (after[0] in "\"“" and not _RE_CLOSE.search(after)))
+    return ["\n".join(c) for c in chunks]
+
+
+def _paragraph_numbers(first: str, more: str) -> list[int]:
+    nums = [_num(first)] + [_num(n) for n in re.findall(rf"第({_N})款", more or "")]
+    if "至" in (more or "") and len(nums) == 2:
+        nums = list(range(nums[0], nums[1] + 1))
+    return nums
 
 
 def parse_change(amendment: str, item: str, text: str) -> Change:
-    first = text.strip()
+    """The first change of an amendment item (``parse_item`` gives all of them)."""
+    return parse_item(amendment, item, text)[0]
+
+
+def parse_item(amendment: str, item: str, text: str) -> list[Change]:
+    """An amendment item -> its changes, in order. One that cannot be parsed is ``op="unknown"`` with the
+    reason; later instructions of the item (增加一款作为第四款：…) continue with the article named first."""
+    text = text.strip()
+    if text.startswith("为了"):  # a single-item amendment opens with its purpose: 为了惩治…，将刑法第X条修改为
+        m = re.search(r"[，,](?=将|在|删去|刑法|本法)", text)
+        text = text[m.end():] if m else text
+    changes: list[Change] = []
+    target = None
+    for n, chunk in enumerate(_chunks(text)):
+        label = item if n == 0 else f"{item}({n + 1})"
+        if n and _RE_RENUMBER_NOTE.match(chunk):
+            continue  # 原第二款作为第三款。: follows from the insertion before it
+        change = _parse_chunk(amendment, label, chunk, target)
+        target = change.target or target
+        changes.append(change)
+    return changes or [Change(amendment, item, "", "unknown", reason="empty item")]
+
+
+def _parse_chunk(amendment: str, item: str, first: str, context: tuple[int, str] | None) -> Change:
     colon = re.search(_COLON, first)
     instruction = first[:colon.end()] if colon else first.split("\n")[0]
     after = first[colon.end():] if colon else ""
@@ -142,31 +203,51 @@ def parse_change(amendment: str, item: str, text: str) -> Change:
         change.op, change.target = "delete", (_num(m.group(1)), m.group(2) or "")
         change.paragraph = _num(m.group(3)) if m.group(3) else None
         return change
+    m = _RE_CTX_DELETE_PARA.match(first)
+    if m and context:
+        change.op, change.target, change.paragraph = "delete", context, _num(m.group(1))
+        return change
+    matched = None
     for regex, op in ((_RE_REPLACE_ITEM, "replace_item"), (_RE_REPLACE_PARA, "replace_paragraph"),
                       (_RE_ADD_PARA_REWRITE, "replace_article"), (_RE_REPLACE_ART, "replace_article"),
-                      (_RE_ADD_PARA, "insert_paragraph"), (_RE_ADD_ARTS, "add_articles")):
+                      (_RE_ADD_PARA, "insert_paragraph"), (_RE_ADD_ITEM, "insert_item"),
+                      (_RE_ADD_ARTS, "add_articles")):
         m = regex.match(first)
-        if not m:
-            continue
-        change.op, change.target = op, (_num(m.group(1)), m.group(2) or "")
-        if op == "replace_item":
-            change.paragraph, change.item_no = _num(m.group(3)), _num(m.group(4))
-        elif op in ("replace_paragraph", "insert_paragraph"):
-            change.paragraph = _num(m.group(3))
-        paras, rest = _quoted(after)
-        if op == "insert_paragraph":
-            rest = [r for r in rest if not _RE_RENUMBER_NOTE.match(r)]  # follows from the insertion itself
-        if not paras:
-            return _unknown(change, "no quoted new wording after the instruction")
-        if rest:
-            return _unknown(change, f"further instructions after the quoted text not understood: {rest[0][:40]}")
-        change.new_paragraphs = paras
-        if op == "add_articles":
-            return _split_added(change, _num(m.group(3)), m.group(4))
-        return change
-    if re.search(r"改为第.+?条", first):
-        return _unknown(change, "renumbers articles (改为第N条): not applied automatically")
-    return _unknown(change, "instruction not understood")
+        if m:
+            matched = op
+            change.op, change.target = op, (_num(m.group(1)), m.group(2) or "")
+            if op in ("replace_item", "insert_item"):
+                change.paragraph = _num(m.group(3)) if m.group(3) else None
+                change.item_no = _num(m.group(4))
+            elif op in ("replace_paragraph", "insert_paragraph"):
+                change.paragraphs = _paragraph_numbers(m.group(3), m.group(4))
+                change.paragraph = change.paragraphs[0]
+            break
+    if matched is None and context:
+        m = _RE_CTX_REPLACE_PARA.match(first)
+        if m:
+            matched, change.target = "replace_paragraph", context
+            change.op, change.paragraph = matched, _num(m.group(2) or m.group(3))
+            change.paragraphs = [change.paragraph]
+        m = None if matched else _RE_CTX_ADD_PARA.match(first)
+        if m:
+            matched, change.target = "insert_paragraph", context
+            change.op, change.paragraphs = matched, _paragraph_numbers(m.group(1), m.group(2))
+            change.paragraph = change.paragraphs[0]
+    if matched is None:
+        if re.search(r"改为第.+?条", first):
+            return _unknown(change, "renumbers articles (改为第N条): not applied automatically")
+        return _unknown(change, "instruction not understood")
+    paras, rest = _quoted(after)
+    if not paras:
+        return _unknown(change, "no quoted new wording after the instruction")
+    if rest:
+        return _unknown(change, f"further instructions after the quoted text not understood: {rest[0][:40]}")
+    change.new_paragraphs = paras
+    if matched == "add_articles":
+        m = _RE_ADD_ARTS.match(first)
+        return _split_added(change, _num(m.group(3).replace("两", "二")), m.group(4))
+    return change
 
 
 def _unknown(change: Change, reason: str) -> Change:
@@ -198,7 +279,7 @@ def _split_added(change: Change, count: int, targets: str) -> Change:
 
 
 def parse_amendment(articles: list[Article]) -> list[Change]:
-    return [parse_change(a.law, a.number_text, a.text) for a in articles]
+    return [c for a in articles for c in parse_item(a.law, a.number_text, a.text)]
 
 
 # -- applying -----------------------------------------------------------------------------------------------
@@ -235,28 +316,66 @@ def apply_change(texts: dict[tuple[int, str], str], change: Change) -> str | Non
         texts[key] = DELETED_TEXT
         return None
     paras = _paragraphs(texts[key])
-    p = (change.paragraph or 0) - 1
-    if change.op == "insert_paragraph":
+    new_paras = _paragraphs("\n".join(change.new_paragraphs))
+    if change.op in ("replace_item", "insert_item"):
+        error = _change_item(paras, change)
+        if error:
+            return error
+    elif change.op == "insert_paragraph":
+        p = change.paragraph - 1
         if not 0 <= p <= len(paras):
             return f"{change.target_label}: the article has {len(paras)} paragraph(s)"
-        paras[p:p] = change.new_paragraphs
-    elif not 0 <= p < len(paras):
-        return f"{change.target_label}: the article has {len(paras)} paragraph(s)"
-    elif change.op == "delete":
-        del paras[p]
-    elif change.op == "replace_paragraph":
-        if len(change.new_paragraphs) != 1 and not all(re.match(r"^[（(][一二三四五六七八九十]+[)）]",
-                                                               x) for x in change.new_paragraphs[1:]):
-            return f"{change.target_label}: one paragraph to replace but {len(change.new_paragraphs)} given"
-        paras[p] = "\n".join(change.new_paragraphs)
-    elif change.op == "replace_item":
-        lines = paras[p].split("\n")
-        idx = [i for i, ln in enumerate(lines) if re.match(rf"^[（(]{_cn(change.item_no)}[)）]", ln)]
-        if not idx:
-            return f"{change.target_label}: the paragraph has no such item"
-        lines[idx[0]] = "\n".join(change.new_paragraphs)
-        paras[p] = "\n".join(lines)
+        if len(new_paras) != len(change.paragraphs):
+            return f"{change.target_label}: {len(change.paragraphs)} paragraph(s) to add but {len(new_paras)} given"
+        paras[p:p] = new_paras
+    else:
+        targets = change.paragraphs or [change.paragraph]
+        if not all(1 <= t <= len(paras) for t in targets):
+            return f"{change.target_label}: the article has {len(paras)} paragraph(s)"
+        if change.op == "delete":
+            del paras[targets[0] - 1]
+        else:  # replace_paragraph
+            if len(new_paras) != len(targets):
+                return f"{change.target_label}: {len(targets)} paragraph(s) to replace but {len(new_paras)} given"
+            for t, text in zip(targets, new_paras):
+                paras[t - 1] = text
     texts[key] = "\n".join(paras)
+    return None
+
+
+_ITEM_LINE = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
+
+
+def _change_item(paras: list[str], change: Change) -> str | None:
+    """Replace or insert a 项 (items after an inserted one are renumbered, as the amendment implies)."""
+    if change.paragraph is None:  # 第X条第三项: the one paragraph of the article that has items
+        with_items = [i for i, para in enumerate(paras) if any(_ITEM_LINE.match(x) for x in para.split("\n")[1:])]
+        if len(with_items) != 1:
+            return f"{change.target_label}: {len(with_items)} paragraphs have items; which one is meant is unclear"
+        p = with_items[0]
+    else:
+        p = change.paragraph - 1
+        if not 0 <= p < len(paras):
+            return f"{change.target_label}: the article has {len(paras)} paragraph(s)"
+    lines = paras[p].split("\n")
+    items = [i for i, ln in enumerate(lines) if i and _ITEM_LINE.match(ln)]
+    n = (change.item_no or 0) - 1
+    new = [x for x in change.new_paragraphs if x]
+    if change.op == "replace_item":
+        if not 0 <= n < len(items):
+            return f"{change.target_label}: the paragraph has {len(items)} item(s)"
+        lines[items[n]:items[n] + 1] = new
+    else:
+        if not 0 <= n <= len(items):
+            return f"{change.target_label}: the paragraph has {len(items)} item(s)"
+        at = items[n] if n < len(items) else (items[-1] + 1 if items else len(lines))
+        lines[at:at] = new
+        k = 0
+        for i, ln in enumerate(lines):
+            if i and _ITEM_LINE.match(ln):
+                k += 1
+                lines[i] = _ITEM_LINE.sub(f"（{_cn(k)}）", ln, count=1)
+    paras[p] = "\n".join(lines)
     return None
 
 
