@@ -189,3 +189,22 @@ def test_numbering_that_restarts_without_a_version_line_is_an_attachment(tmp_pat
     home = tmp_path / "home"
     out = json.loads(run("corpus", "import", str(f), "--json", home=home).stdout)
     assert out["added"] == 2 and any("attached document" in w for w in out["warnings"])
+
+
+def test_an_interpretation_of_a_repealed_law_is_not_served_as_in_force(tmp_path):
+    f = tmp_path / "司法解释" / "最高人民法院关于适用《合同法》若干问题的解释（示例）(1999-12-29).md"
+    f.parent.mkdir()
+    f.write_text("# 最高人民法院关于适用《中华人民共和国合同法》若干问题的解释（示例）\n\n"
+                 "1999年12月29日 最高人民法院公告公布\n\n<!-- INFO END -->\n\n第一条 示例合同纠纷适用合同法。\n",
+                 encoding="utf-8")
+    revised = tmp_path / "司法解释" / "最高人民法院关于审理示例保险纠纷案件的解释(2020-12-29).md"
+    revised.write_text("# 最高人民法院关于审理示例保险纠纷案件的解释\n\n2013年5月6日 最高人民法院审判委员会第1577次会议通过\n\n"
+                       "2020年12月23日 最高人民法院审判委员会第1823次会议通过\n\n<!-- INFO END -->\n\n第一条 示例。\n",
+                       encoding="utf-8")
+    home = tmp_path / "home"
+    out = json.loads(run("corpus", "import", str(tmp_path / "司法解释"), "--json", home=home).stdout)
+    assert any("which was repealed and replaced by 民法典" in w for w in out["warnings"])
+    laws = {x["law"]: x for x in json.loads(run("corpus", "laws", "--json", home=home).stdout)}
+    assert laws["最高人民法院关于适用《中华人民共和国合同法》若干问题的解释（示例）"]["status"] == "已废止"
+    # adopted 2013, adopted again (revised) 2020: this version is the 2020 one
+    assert laws["最高人民法院关于审理示例保险纠纷案件的解释"]["version_date"] == "2020-12-23"

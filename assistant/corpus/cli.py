@@ -274,7 +274,8 @@ def cmd_show(args) -> int:
         print_json(d)
         return 0
     status = article.status + (f"，{note}" if note and article.status == "现行有效" else "")
-    print(article.label + f"（{status}）" + (f" [{article.kind}]" if article.kind else ""))
+    printed = f" (printed as {article.number_text})" if not article.number_text.startswith("第") else ""
+    print(article.label + f"（{status}）" + (f" [{article.kind}]" if article.kind else "") + printed)
     if article.headings:
         print(" / ".join(article.headings))
     dates = format_dates(article.promulgated, article.effective, article.version_date)

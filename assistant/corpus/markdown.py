@@ -24,8 +24,8 @@ import dataclasses
 import re
 from pathlib import PurePath
 
-from assistant.corpus.article import STATUS_CURRENT
-from assistant.corpus.kinds import CASE, classify_kind, kind_from_folder
+from assistant.corpus.article import STATUS_CURRENT, STATUS_REPEALED
+from assistant.corpus.kinds import CASE, JUDICIAL_INTERPRETATION, classify_kind, kind_from_folder
 from assistant.corpus.numerals import NUMERAL_PATTERN
 from assistant.corpus.store import LawDocument
 
@@ -94,7 +94,10 @@ def parse_info_dates(lines: list[str]) -> InfoDates:
         elif re.search(r"施行|实施|生效", words):
             info.effective = date
         elif re.search(r"通过|批准|制定", words):
-            info.adopted = info.adopted or date
+            if info.adopted and date > info.adopted and "通过" in words:
+                info.revised.append(date)  # adopted again (an interpretation revised by a later session)
+            else:
+                info.adopted = info.adopted or date
     if info.effective and info.revised and info.effective < max(info.revised):
         info.effective = None  # the commencement of the first version, not of this revised one
     if info.promulgated is None and not info.revised:
@@ -202,6 +205,11 @@ def parse_lawrefbook(text: str, file: str = "<markdown>", *, status: str = STATU
         raise StatuteParseError(file, title_idx + 1, "no articles found (expected lines starting with 第一条, "
                                                      "第二条 … or 一、二、…)")
     kind = classify_kind(name, folder=folder)
+    repealed_base = _applies_repealed_law(name, kind)
+    if repealed_base and status == STATUS_CURRENT:
+        status = STATUS_REPEALED
+        warnings.append(f"{file}: {name} applies 《{repealed_base[0]}》, which was repealed and replaced by "
+                        f"{repealed_base[1]}: stored as {STATUS_REPEALED}")
     docs = []
     for n, (seg, marks) in enumerate(segments):
         doc = parse_statute_text("\n".join(seg), file, law=name, status=status, source=source or file)
@@ -219,6 +227,20 @@ def parse_lawrefbook(text: str, file: str = "<markdown>", *, status: str = STATU
                                  f"({', '.join(d.info.version_date or 'undated' for d in docs)}); "
                                  "imported oldest first, the newest as the current text")
     return docs
+
+
+def _applies_repealed_law(name: str, kind: str | None) -> tuple[str, str] | None:
+    """(law, successor) when an interpretation's title applies a repealed law (关于适用《合同法》…的解释):
+    such interpretations were repealed with their law (the 民法典's ones by 法释〔2020〕16号)."""
+    from assistant.corpus.laws import successor_of
+
+    if kind != JUDICIAL_INTERPRETATION:
+        return None
+    for named in re.findall(r"《([^》]+)》", name):
+        successor = successor_of(named)
+        if successor:
+            return named, successor
+    return None
 
 
 def _strip_heading(line: str) -> tuple[str, bool]:
