@@ -143,8 +143,10 @@ def test_an_old_store_gains_kinds_when_opened(tmp_path):
     """)
     conn.commit()
     conn.close()
-    assert ArticleStore(path, readonly=True).law_kinds() == {"中华人民共和国示例法": None,
-                                                             "最高人民法院关于适用《中华人民共和国示例法》的解释": None}
+    # read-only, it cannot migrate: kinds are classified on the fly, and the file is untouched
+    assert ArticleStore(path, readonly=True).law_kinds() == {"中华人民共和国示例法": "法律",
+                                                             "最高人民法院关于适用《中华人民共和国示例法》的解释": "司法解释"}
+    assert ArticleStore(path, readonly=True).get_meta("schema_version") == "1"
     store = ArticleStore(path)
     assert store.law_kinds() == {"中华人民共和国示例法": "法律",
                                  "最高人民法院关于适用《中华人民共和国示例法》的解释": "司法解释"}

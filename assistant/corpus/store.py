@@ -307,8 +307,12 @@ class ArticleStore:
 
     def law_kinds(self) -> dict[str, str | None]:
         """Every law's document kind (宪法 / 法律 / 司法解释 …; None where unknown)."""
-        kind = "kind" if self._kind_of_law == _KIND_OF_LAW else "NULL"
-        return {r[0]: r[1] for r in self._query(f"SELECT law, {kind} FROM laws")}
+        if self._kind_of_law == _KIND_OF_LAW:
+            return {r[0]: r[1] for r in self._query("SELECT law, kind FROM laws")}
+        # a read-only store from before schema 2: classify on the fly (what the migration would store)
+        return {r["law"]: _classify(LawInfo(r["law"], "", "", doc_type=r["doc_type"], issuing_body=r["issuing_body"],
+                                            source=r["source"] or ""))
+                for r in self._query("SELECT law, doc_type, issuing_body, source FROM laws")}
 
     def law_names(self) -> list[str]:
         return [r[0] for r in self._query("SELECT law FROM laws ORDER BY law")]
