@@ -210,3 +210,14 @@ def test_an_interpretation_of_a_repealed_law_is_not_served_as_in_force(tmp_path)
     assert laws["最高人民法院关于适用《中华人民共和国合同法》若干问题的解释（示例）"]["status"] == "已废止"
     # adopted 2013, adopted again (revised) 2020: this version is the 2020 one
     assert laws["最高人民法院关于审理示例保险纠纷案件的解释"]["version_date"] == "2020-12-23"
+
+
+def test_a_table_of_contents_inside_a_law_is_skipped(tmp_path):
+    f = tmp_path / "示例条例.md"
+    f.write_text("# 示例条例\n\n<!-- INFO END -->\n\n## 目录\n\n第一章 总则\n\n第二章 附则\n\n## 第一章 总则\n\n"
+                 "第一条 为了示例，制定本条例。\n\n## 第二章 附则\n\n第二条 本条例自公布之日起施行。\n", encoding="utf-8")
+    home = tmp_path / "home"
+    run("corpus", "import", str(f), home=home)
+    first = json.loads(run("corpus", "show", "示例条例第一条", "--json", home=home).stdout)
+    assert first["chapter"] == "第一章 总则" and first["text"] == "为了示例，制定本条例。"
+    assert json.loads(run("corpus", "show", "示例条例第二条", "--json", home=home).stdout)["chapter"] == "第二章 附则"

@@ -173,7 +173,7 @@ def parse_lawrefbook(text: str, file: str = "<markdown>", *, status: str = STATU
             canonical.append("")
             continue
         if is_heading or _FINAL_PROVISIONS.match(line):
-            if _STRUCT_HEADING.match(line):
+            if _STRUCT_HEADING.match(line) or re.fullmatch(r"目[\s　]*录", line):  # 目录: the text parser skips it
                 canonical.append(line)
                 continue
             if is_heading and len(line) > 30:
