@@ -22,6 +22,8 @@ from assistant.webui.assets import CONVERSATION_JS, CSS, SOURCES_JS
 from assistant.webui.config import UPLOAD_TYPES, WebConfig
 from assistant.webui.export import conversation_json, conversation_markdown
 from assistant.webui.render import Turn
+from assistant.answer.history import HistoryError, normalize_history
+from assistant.answer.limits import check_question
 from assistant.corpus.store import DestructiveImportError
 from assistant.webui.statutes import (UploadError, check_uploads, diff_summary_html, law_articles_rows, law_info_html,
                                       lookup_citation, parse_uploads, preview_html, removal_warning_html)
@@ -141,13 +143,24 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         temp = float(temperature) if generative and temperature else None
         return {"top_k": k, "law": law, "include_repealed": bool(include_repealed), "temperature": temp}
 
+    def _api_history(history):
+        try:
+            return normalize_history(history)
+        except HistoryError as exc:
+            raise gr.Error(f"history 格式不正确：{exc}")
+
     def _check_question(message: str) -> str:
+        if message is not None and not isinstance(message, str):
+            raise gr.Error("问题必须是文本。")
         message = (message or "").strip()
         if not message:
             raise gr.Error("请输入问题。")
         if len(message) > config.max_question_chars:
             raise gr.Error(f"问题太长（{len(message)} 字），请控制在 {config.max_question_chars} 字以内。")
-        return message
+        try:
+            return check_question(message)
+        except ValueError as exc:
+            raise gr.Error(f"问题无法处理：{exc}")
 
     def respond(message, turns, top_k, law, include_repealed, temperature):
         turns = list(turns or [])
@@ -210,6 +223,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         final answer (with any notice the pipeline appended). ``history``: earlier [question, answer] pairs."""
         message = _check_question(message)
         options = _options(top_k, law, include_repealed, None)
+        history = _api_history(history)
         text = ""
         for event in holder.current.stream(message, history=history or None, **options):
             if event.kind == "token":
@@ -223,7 +237,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         """The full answer as JSON: text, sources (with [n] markers), citation report, notice, latency."""
         message = _check_question(message)
         options = _options(top_k, law, include_repealed, None)
-        return holder.current.ask(message, history=history or None, **options).to_dict()
+        return holder.current.ask(message, history=_api_history(history) or None, **options).to_dict()
 
     # -- statutes tab ----------------------------------------------------------------------------------------
     def _require_admin(authed: bool) -> None:

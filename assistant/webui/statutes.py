@@ -28,6 +28,7 @@ class UploadError(ValueError):
 
 
 MAX_NAME_CHARS = 120
+MAX_LOOKUP_CHARS = 500
 
 
 def display_name(client_name: str) -> str:
@@ -226,9 +227,14 @@ def lookup_citation(store: ArticleStore, reference: str) -> str:
     """An article card for 民法典第1043条 / 刑法133条之一 / 《中华人民共和国刑法》第一百三十三条之一, or why not."""
     from assistant.corpus.citations import CitationError, find_citations, parse_reference
 
+    if not isinstance(reference, (str, type(None))):
+        return '<div class="admin-error">引用必须是文本。</div>'
     reference = (reference or "").strip()
     if not reference:
         return '<div class="admin-hint">输入法条引用，例如：民法典第1043条、刑法133条之一。</div>'
+    if len(reference) > MAX_LOOKUP_CHARS:
+        return (f'<div class="admin-error">引用太长（{len(reference)} 字）：一次最多查找 {MAX_LOOKUP_CHARS} 字以内的引用，'
+                f'例如：民法典第1043条、第1079条。</div>')
     resolver = store.resolver()
     try:
         targets = [parse_reference(reference, resolver)]
