@@ -143,3 +143,18 @@ def test_cli_import_that_would_wipe_a_law_is_refused_until_replace(tmp_path):
     assert json.loads(_cli("corpus", "stats", "--json", home=home).stdout)["articles"] == 19
     _cli("corpus", "import", str(law), "--replace", home=home)
     assert json.loads(_cli("corpus", "stats", "--json", home=home).stdout)["articles"] == 15
+
+
+def test_gradio_api_bad_argument_types_are_clean_errors(default_server):
+    from gradio_client.exceptions import AppError
+
+    client = default_server["client"]()
+    for args, message in [(("醉驾怎么处罚", [], 3, ["刑法"]), "law 必须是"),
+                          (("醉驾怎么处罚", [1, 2], 3, ""), "history 格式不正确"),
+                          (("醉驾怎么处罚", [], "abc", ""), "top_k 必须是整数"),
+                          (("问" * 3000,), "问题太长")]:
+        with pytest.raises(AppError, match=message) as err:
+            client.predict(*args, api_name="/ask")
+        assert "Traceback" not in str(err.value) and "attribute" not in str(err.value)
+    data = client.predict("冷静期多久？", ["我想协议离婚"], api_name="/ask")  # bare-string history
+    assert any(s["id"] == "中华人民共和国民法典#1077" for s in data["sources"])

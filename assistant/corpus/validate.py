@@ -79,8 +79,10 @@ def clean_text(value: str, field: str, *, keep_newlines: bool = True) -> tuple[s
     for ch in text:
         if ch in "\n\t" and keep_newlines or ch == "\t":
             kept.append(ch)
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in "\u200d":
-            dropped += 1  # NUL, BOM, RTL overrides, zero-width spaces, unassigned code points
+        elif unicodedata.category(ch) in ("Cc", "Cf") and ch != "\u200d":
+            # NUL, BOM, RTL overrides, zero-width spaces (private-use code points stay: GB18030 maps some
+            # rare characters there)
+            dropped += 1
         else:
             kept.append(ch)
     if dropped:

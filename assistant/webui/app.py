@@ -131,16 +131,23 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
     def _options(top_k, law, include_repealed, temperature) -> dict:
         try:
             k = int(top_k or config.default_top_k)
-        except (TypeError, ValueError):
-            raise gr.Error(f"top_k 必须是整数，收到 {top_k!r}")
+        except (TypeError, ValueError, OverflowError):
+            raise gr.Error(f"top_k 必须是整数，收到 {str(top_k)[:20]!r}")
         k = max(1, min(config.max_top_k, k))
+        if law is not None and not isinstance(law, str):
+            raise gr.Error("law 必须是法律名称（文本）。")
+        if len(law or "") > 100:
+            raise gr.Error("法律名称太长。")
         law = (law or "").strip() or None
         if law is not None:
             resolved = store.resolver().try_resolve(law)
             if resolved is None:
                 raise gr.Error(f"法条库中没有名为“{law}”的法律")
             law = resolved
-        temp = float(temperature) if generative and temperature else None
+        try:
+            temp = min(2.0, max(0.0, float(temperature))) if generative and temperature else None
+        except (TypeError, ValueError):
+            raise gr.Error(f"temperature 必须是数字，收到 {str(temperature)[:20]!r}")
         return {"top_k": k, "law": law, "include_repealed": bool(include_repealed), "temperature": temp}
 
     def _api_history(history):
