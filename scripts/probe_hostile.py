@@ -430,7 +430,19 @@ def start_gradio(assistant, store, config):
     return app, start_in_background(app)
 
 
-def run_gradio_strings(strings, url, token) -> Tally:
+def _has_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def run_gradio_strings(app, strings, url, token) -> Tally:
+    """Each string through /ask, /chat and (logged in) /lookup_citation. gradio_client cannot encode a lone
+    surrogate, so those strings go through the raw queue as JSON \\ud800 escapes, as any HTTP client can."""
+    import uuid
+
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
@@ -438,30 +450,44 @@ def run_gradio_strings(strings, url, token) -> Tally:
     user = Client(url, verbose=False)
     admin = Client(url, verbose=False)
     assert "已登录" in str(admin.predict("", token, api_name="/admin_login"))
-    with captured_stderr() as err:
-        for s in strings:
-            for api, client in (("/ask", user), ("/chat", user), ("/lookup_citation", admin)):
-                t0 = time.perf_counter()
-                try:
+    fn_index = {d.get("api_name"): d["id"] for d in app.config["dependencies"]}
+    for s in strings:
+        for api, client in (("/ask", user), ("/chat", user), ("/lookup_citation", admin)):
+            t0 = time.perf_counter()
+            try:
+                if _has_surrogate(s):
+                    data = [s, None] if api == "/lookup_citation" else [s, None, 5, "", False]
+                    session = admin.session_hash if api == "/lookup_citation" else uuid.uuid4().hex[:10]
+                    res = queue_call(url, fn_index[api.strip("/")], data, session)
+                    if res.get("success"):
+                        tally.outcomes["answered"] += 1
+                    else:
+                        raise AppError(json.dumps(res.get("output"), ensure_ascii=False))
+                else:
                     client.predict(s, api_name=api)
                     tally.outcomes["answered"] += 1
-                except AppError as exc:
-                    msg = str(exc)
-                    tally.outcomes["clear error"] += 1
-                    if "Traceback" in msg or re.search(r"[A-Z][a-z]+Error", msg) or "/tmp/" in msg:
-                        tally.traceback(f"{api} {s[:20]!r}", f"raw error to client: {msg[:120]}")
-                except Exception as exc:
-                    tally.outcomes["client exception"] += 1
-                    tally.traceback(f"{api} {s[:20]!r}", exc)
-                tally.time(time.perf_counter() - t0, len(s), f"{api} {s[:20]!r}")
-    # Gradio logs every exception of a streaming handler, including the gr.Error messages meant for the
-    # user; only the others are unhandled
-    for block in err.getvalue().split("Traceback (most recent call last)")[1:]:
+            except AppError as exc:
+                msg = str(exc)
+                tally.outcomes["clear error"] += 1
+                if "Traceback" in msg or re.search(r"[A-Z][a-z]+Error", msg) or "/tmp/" in msg:
+                    tally.traceback(f"{api} {s[:20]!r}", f"raw error to client: {msg[:120]}")
+            except Exception as exc:
+                tally.outcomes["client exception"] += 1
+                tally.traceback(f"{api} {s[:20]!r}", exc)
+            tally.time(time.perf_counter() - t0, len(s), f"{api} {s[:20]!r}")
+    return tally
+
+
+def server_log_tracebacks(log: str, tally: Tally) -> None:
+    """Gradio logs every exception of a handler, including the gr.Error messages meant for the user; only
+    the others are unhandled."""
+    for block in log.split("Traceback (most recent call last)")[1:]:
         last = [ln for ln in block.strip().splitlines() if ln and not ln.startswith(" ")]
         final = last[-1] if last else ""
+        if final.startswith(("During handling of the above", "The above exception was")):
+            continue  # a chained exception: the next block ends with the one that was raised
         if not final.startswith("gradio.exceptions.Error"):
             tally.traceback("server log", f"unhandled exception in a Gradio handler: {final[:160]}")
-    return tally
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -471,10 +497,10 @@ def queue_call(url: str, fn_index: int, data: list, session: str, timeout: float
     import httpx
 
     with httpx.Client(timeout=timeout) as client:
-        r = client.post(f"{url}/gradio_api/queue/join", json={"data": data, "fn_index": fn_index,
-                                                              "session_hash": session,
-                                                              "event_data": {"index": [0, 0], "value": "x", "selected": True},
-                                                              "trigger_id": None})
+        body = {"data": data, "fn_index": fn_index, "session_hash": session,
+                "event_data": {"index": [0, 0], "value": "x", "selected": True}, "trigger_id": None}
+        r = client.post(f"{url}/gradio_api/queue/join", content=json.dumps(body, ensure_ascii=True),
+                        headers={"content-type": "application/json"})
         if r.status_code != 200:
             return {"success": False, "error": f"HTTP {r.status_code}"}
         with client.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}) as stream:
@@ -762,11 +788,13 @@ def main() -> int:
         app, gradio_url = start_gradio(assistant, store, config)
         law_file = work / "xingfa.txt"
         law_file.write_text("中华人民共和国刑法\n第一条　为了惩罚犯罪，制定本法。\n", encoding="utf-8")
-        tallies.append(run_anonymous_admin(app, gradio_url, store, law_file))
         subset = strings[:: max(1, len(strings) // args.gradio_strings)][: args.gradio_strings]
-        tallies.append(run_gradio_strings(subset, gradio_url, config.admin_token))
-        brute, note = run_brute_force(gradio_url, config.admin_token, args.brute_force)
+        with captured_stderr() as server_log:
+            tallies.append(run_anonymous_admin(app, gradio_url, store, law_file))
+            tallies.append(run_gradio_strings(app, subset, gradio_url, config.admin_token))
+            brute, note = run_brute_force(gradio_url, config.admin_token, args.brute_force)
         tallies.append(brute)
+        server_log_tracebacks(server_log.getvalue(), tallies[-2])
         notes.append(f"login brute force: {note}")
         app.close()
 

@@ -154,7 +154,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         try:
             return normalize_history(history)
         except HistoryError as exc:
-            raise gr.Error(f"history 格式不正确：{exc}")
+            raise gr.Error(f"history 格式不正确：{exc}") from None
 
     def _check_question(message: str) -> str:
         if message is not None and not isinstance(message, str):
@@ -167,7 +167,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         try:
             return check_question(message)
         except ValueError as exc:
-            raise gr.Error(f"问题无法处理：{exc}")
+            raise gr.Error(f"问题无法处理：{exc}") from None
 
     def respond(message, turns, top_k, law, include_repealed, temperature):
         turns = list(turns or [])
