@@ -6,9 +6,10 @@ Works on a copy of the store and vector cache under --home (the originals are no
 one index, then ``--rounds`` times starts ``assistant index build --force`` in a child process, drops a
 few hundred cached vectors first (so the kill can land in the embedding stage too), and SIGKILLs the
 child at a random moment. A calibration rebuild first measures when the ``CURRENT`` pointer is swapped
-and when the process ends, so the moments cover all three phases in turn: before the swap (loading,
-embedding, writing), at the swap (within ±0.15 s of it), and after it (garbage collection, exit). After
-every kill it checks that
+and when the process ends; the rounds then cover three phases in turn: before the swap (a random delay:
+loading, embedding, writing), at the swap (the moment the new pointer file appears or has just replaced
+the old one, found by polling every millisecond) and after it (a random moment of the clean-up and exit
+that follow the swap). After every kill it checks that
 
   * ``CURRENT`` still names a complete build and that build answers a query (citation + ranking),
   * the article store passes ``PRAGMA integrity_check`` and its fingerprint is unchanged,
@@ -75,8 +76,6 @@ def main() -> int:
         store = ArticleStore(work / "corpus.sqlite", readonly=True)
         fingerprint = store.fingerprint()
         print(f"work folder {work}; first full build {full:.1f}s (child process, incl. start-up)")
-        print(f"{'round':>5} {'killed after':>12} {'child':>8} {'serving build':>24} {'answers':>8} "
-              f"{'store':>6} {'cache':>6}")
         def drop_vectors():
             if args.drop_vectors:
                 conn = sqlite3.connect(str(work / "vector_cache.sqlite"))
@@ -107,14 +106,24 @@ def main() -> int:
             drop_vectors()
             before = current_build(work / "search").name
             phase = phases[(rnd - 1) % 3]
-            if phase == "before":
-                delay = rng.uniform(0.3, max(0.35, t_swap - 0.15))
-            elif phase == "swap":
-                delay = max(0.05, t_swap + rng.uniform(-0.15, 0.15))
-            else:
-                delay = rng.uniform(t_swap + 0.15, max(t_swap + 0.2, t_end))
             child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
+            t_start = time.perf_counter()
+            if phase == "before":
+                time.sleep(rng.uniform(0.3, max(0.35, t_swap - 0.15)))
+            else:
+                # watch the pointer: "swap" kills the moment the new pointer file is being written or has just
+                # replaced the old one; "after" kills at a random moment of what follows (clean-up, exit)
+                old_name = pointer.read_text()
+                swapped_at = None
+                while child.poll() is None and time.perf_counter() - t_start < 3 * t_end + 30:
+                    writing = any(pointer.parent.glob("CURRENT.*.tmp"))
+                    if pointer.read_text() != old_name or (phase == "swap" and writing):
+                        swapped_at = time.perf_counter()
+                        break
+                    time.sleep(0.001)
+                if phase == "after" and swapped_at is not None:
+                    time.sleep(rng.uniform(0.0, max(0.01, t_end - t_swap)))
+            delay = time.perf_counter() - t_start
             finished = child.poll() is not None
             if not finished:
                 os.kill(child.pid, signal.SIGKILL)
