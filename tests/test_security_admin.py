@@ -77,7 +77,7 @@ def test_the_start_up_token_logs_in_and_a_destructive_import_needs_confirmation(
     preview = admin.predict([handle_file(str(law))], "现行有效", api_name="/preview_statutes")
     assert "将删除" in preview and "确认删除" in preview
     out = admin.predict([handle_file(str(law))], "现行有效", False, api_name="/import_statutes")
-    assert "未导入任何内容" in out[0] and "将删除现有 7 条中的 6 条" in out[0] and "133之一" in out[0]
+    assert "未导入任何内容" in out[0] and "将删除现有 7 条中的 6 条" in out[0] and "第133条之一" in out[0]
     assert store.count() == before and store.find("中华人民共和国刑法", 232) is not None
     out = admin.predict([handle_file(str(law))], "现行有效", True, api_name="/import_statutes")
     assert "导入完成" in out[0] and store.find("中华人民共和国刑法", 232) is None

@@ -126,12 +126,20 @@ class ImportDiff:
     def removes_large_part(self) -> bool:
         return is_large_removal(self.existing, len(self.removed))
 
+    def removed_labels(self, limit: int = 12) -> str:
+        """第2条、第3条、…、第17条之一 … (+474): the removed articles, as a refusal names them."""
+        from assistant.corpus.article import split_article_id
+
+        labels = []
+        for article_id in self.removed[:limit]:
+            _, number, suffix = split_article_id(article_id)
+            labels.append(f"第{number}条{suffix}")
+        more = len(self.removed) - limit
+        return "、".join(labels) + (f" … (+{more})" if more > 0 else "")
+
     def removal_summary(self, limit: int = 12) -> str:
-        """《X》: would remove 503 of 504 articles (#1, #2, … ) — the sentence a refused import prints."""
-        numbers = [i.split("#", 1)[-1] for i in self.removed]
-        shown = "、".join(f"第{n}条" for n in numbers[:limit]) + (f" … (+{len(numbers) - limit})"
-                                                                  if len(numbers) > limit else "")
-        return f"{self.law}: would remove {len(self.removed)} of its {self.existing} articles ({shown})"
+        """X: would remove 503 of its 504 articles (第2条、…) — the sentence a refused import prints."""
+        return f"{self.law}: would remove {len(self.removed)} of its {self.existing} articles ({self.removed_labels(limit)})"
 
     def summary(self) -> str:
         return (f"{self.law}: +{len(self.added)} added, ~{len(self.changed)} changed, "

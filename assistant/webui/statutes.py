@@ -156,8 +156,7 @@ def parse_uploads(uploads: Sequence[Upload], store: ArticleStore, status: str = 
 def removal_warning_html(diffs: Sequence[ImportDiff]) -> str:
     """What a destructive import would remove, and how to go ahead anyway."""
     items = "".join(f"<li>《{esc(d.law)}》：将删除现有 {d.existing} 条中的 {len(d.removed)} 条"
-                    f"（{esc('、'.join(i.split('#', 1)[-1] for i in d.removed[:30]))}"
-                    f"{'…' if len(d.removed) > 30 else ''}）</li>" for d in diffs)
+                    f"（{esc(d.removed_labels(30))}）</li>" for d in diffs)
     return (f'<div class="admin-error"><b>此次导入将删除现有法律的大部分条文：</b><ul>{items}</ul>'
             '请核对文件是否完整。确需替换时，勾选“确认删除上列条文”后再点击“导入并更新索引”。</div>')
 
