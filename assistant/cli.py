@@ -28,7 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _undecodable_argument(argv: list[str]) -> int | None:
+    """The position of an argument that was not valid UTF-8 (Python keeps such bytes as lone surrogates,
+    which nothing downstream can print, tokenise or store)."""
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return i
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    bad = _undecodable_argument(argv)
+    if bad is not None:
+        shown = argv[bad].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        print(f"error: argument {bad + 1} ({shown!r}) is not valid UTF-8 text", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.home:
@@ -43,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `assistant … | head`: the reader left; stop quietly, as Unix tools do
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 141
 
 
 def open_corpus(readonly: bool = True):

@@ -32,6 +32,10 @@ def read_json_records(path: Path | str) -> list[tuple[int, Any]]:
             data = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise JsonRecordsError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise JsonRecordsError(path, None, "JSON nested too deeply") from None
+        except ValueError as exc:  # an integer of thousands of digits
+            raise JsonRecordsError(path, None, f"invalid JSON value: {str(exc)[:120]}") from None
         if not isinstance(data, list):
             raise JsonRecordsError(path, 1, "expected a JSON array of objects")
         return list(enumerate(data, 1))
@@ -43,4 +47,8 @@ def read_json_records(path: Path | str) -> list[tuple[int, Any]]:
             records.append((lineno, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise JsonRecordsError(path, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise JsonRecordsError(path, lineno, "JSON nested too deeply") from None
+        except ValueError as exc:
+            raise JsonRecordsError(path, lineno, f"invalid JSON value: {str(exc)[:120]}") from None
     return records

@@ -5,7 +5,11 @@
 Works on a copy of the store and vector cache under --home (the originals are not touched). It builds
 one index, then ``--rounds`` times starts ``assistant index build --force`` in a child process, drops a
 few hundred cached vectors first (so the kill can land in the embedding stage too), and SIGKILLs the
-child after a random delay up to the length of a full build. After every kill it checks that
+child at a random moment. A calibration rebuild first measures when the ``CURRENT`` pointer is swapped
+and when the process ends; the rounds then cover three phases in turn: before the swap (a random delay:
+loading, embedding, writing), at the swap (the moment the new pointer file appears or has just replaced
+the old one, found by polling every millisecond) and after it (a random moment of the clean-up and exit
+that follow the swap). After every kill it checks that
 
   * ``CURRENT`` still names a complete build and that build answers a query (citation + ranking),
   * the article store passes ``PRAGMA integrity_check`` and its fingerprint is unchanged,
@@ -72,20 +76,54 @@ def main() -> int:
         store = ArticleStore(work / "corpus.sqlite", readonly=True)
         fingerprint = store.fingerprint()
         print(f"work folder {work}; first full build {full:.1f}s (child process, incl. start-up)")
-        print(f"{'round':>5} {'killed after':>12} {'child':>8} {'serving build':>24} {'answers':>8} "
-              f"{'store':>6} {'cache':>6}")
-        failures = 0
-        for rnd in range(1, args.rounds + 1):
+        def drop_vectors():
             if args.drop_vectors:
                 conn = sqlite3.connect(str(work / "vector_cache.sqlite"))
                 conn.execute("DELETE FROM vectors WHERE rowid IN (SELECT rowid FROM vectors ORDER BY random() LIMIT ?)",
                              (args.drop_vectors,))
                 conn.commit()
                 conn.close()
+
+        # calibration: when does a rebuild like the ones below swap the pointer, and when does it end?
+        drop_vectors()
+        pointer = work / "search" / "CURRENT"
+        old = pointer.read_text()
+        t0 = time.perf_counter()
+        child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t_swap = None
+        while child.poll() is None:
+            if t_swap is None and pointer.read_text() != old:
+                t_swap = time.perf_counter() - t0
+            time.sleep(0.005)
+        t_end = time.perf_counter() - t0
+        t_swap = t_swap or t_end
+        print(f"calibration rebuild: pointer swapped after {t_swap:.2f}s, process ended after {t_end:.2f}s")
+        print(f"{'round':>5} {'phase':>7} {'killed after':>12} {'child':>8} {'serving build':>24} {'answers':>8} "
+              f"{'store':>6} {'cache':>6}")
+        failures = 0
+        phases = ("before", "swap", "after")
+        for rnd in range(1, args.rounds + 1):
+            drop_vectors()
             before = current_build(work / "search").name
-            delay = rng.uniform(0.3, full * 1.1)
+            phase = phases[(rnd - 1) % 3]
             child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
+            t_start = time.perf_counter()
+            if phase == "before":
+                time.sleep(rng.uniform(0.3, max(0.35, t_swap - 0.15)))
+            else:
+                # watch the pointer: "swap" kills the moment the new pointer file is being written or has just
+                # replaced the old one; "after" kills at a random moment of what follows (clean-up, exit)
+                old_name = pointer.read_text()
+                swapped_at = None
+                while child.poll() is None and time.perf_counter() - t_start < 3 * t_end + 30:
+                    writing = any(pointer.parent.glob("CURRENT.*.tmp"))
+                    if pointer.read_text() != old_name or (phase == "swap" and writing):
+                        swapped_at = time.perf_counter()
+                        break
+                    time.sleep(0.001)
+                if phase == "after" and swapped_at is not None:
+                    time.sleep(rng.uniform(0.0, max(0.01, t_end - t_swap)))
+            delay = time.perf_counter() - t_start
             finished = child.poll() is not None
             if not finished:
                 os.kill(child.pid, signal.SIGKILL)
@@ -106,7 +144,7 @@ def main() -> int:
                 state += "*"  # killed after the swap: the new build was already complete
             ok = ok_build and answers and store_ok and cache_ok
             failures += not ok
-            print(f"{rnd:>5} {delay:>11.1f}s {state:>8} {name:>24} {str(answers):>8} {str(store_ok):>6} "
+            print(f"{rnd:>5} {phase:>7} {delay:>11.2f}s {state:>8} {name:>24} {str(answers):>8} {str(store_ok):>6} "
                   f"{str(cache_ok):>6}", flush=True)
         leftovers = [p.name for p in (work / "search" / "builds").iterdir()]
         print(f"build folders on disk: {len(leftovers)} (half-written ones are removed by the next build)")

@@ -36,7 +36,8 @@ def app_url(tmp_path_factory):
     retriever = load_retriever(store=store, index_dir=home / "search", build_if_missing=False, progress=False)
     from assistant.webui.config import WebConfig
 
-    config = WebConfig(admin_user=None, admin_password=None)  # open statutes tab (the server tests cover login)
+    # the operator's explicit opt-out on loopback: an open statutes tab (the server tests cover login)
+    config = WebConfig(admin_user=None, admin_password=None, admin_open=True)
     app = create_app(build_assistant("extractive", store=store, retriever=retriever), store, config=config)
     yield start_in_background(app)
     app.close()

@@ -120,9 +120,8 @@ def test_admin_endpoints_refuse_without_login(server, tmp_path):
             client.predict([handle_file(str(law))], "现行有效", api_name=api)
     with pytest.raises(AppError, match="需要管理员登录"):
         client.predict("刑法第1条", api_name="/lookup_citation")
-    started = time.perf_counter()
     result = client.predict("admin", "wrong", api_name="/admin_login")
-    assert "错误" in str(result) and time.perf_counter() - started >= 0.9
+    assert "错误" in str(result)
     with pytest.raises(AppError, match="需要管理员登录"):
         client.predict([handle_file(str(law))], "现行有效", api_name="/import_statutes")
     assert server["store"].count() == before

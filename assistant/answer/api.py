@@ -4,11 +4,17 @@
 the question, earlier user/assistant messages are the history (used for retrieval too). Every response
 carries ``grounding``: the sources given to the model and the citation report. Optional request fields:
 ``top_k``, ``law``, ``include_repealed``.
+
+Every option is type-checked (422 naming the field) and clamped to its documented range (``RANGES``). There
+is no global lock: backends that cannot generate concurrently serialise themselves (the transformers backend
+holds its own lock around ``generate`` only), so a slow request never holds up retrieval or checking of
+another.
 """
 from __future__ import annotations
 
 import json
-import threading
+import logging
+import math
 import time
 import uuid
 from typing import Any
@@ -16,7 +22,89 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request  # module level: FastAPI resolves annotations by name
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from assistant.answer.history import HistoryError, normalize_history
+from assistant.answer.limits import check_question
 from assistant.answer.pipeline import GroundedAssistant
+
+log = logging.getLogger(__name__)
+
+#: documented ranges; a value outside is clamped to the nearest end (as OpenAI-compatible servers do)
+RANGES = {"top_k": (1, 20), "temperature": (0.0, 2.0), "max_tokens": (1, 4096)}
+MAX_MESSAGES = 100
+MAX_BODY_BYTES = 1_000_000
+
+
+class OptionError(ValueError):
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        super().__init__(f"{field}: {problem}")
+
+
+def _number(body: dict, field: str, kind: type):
+    """``body[field]`` as an int / float within RANGES, None when absent; OptionError when not a number."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OptionError(field, f"must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OptionError(field, "must be a finite number")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise OptionError(field, f"must be an integer, got {value}")
+        value = int(value)
+    lo, hi = RANGES["max_tokens" if field == "max_completion_tokens" else field]
+    return kind(min(hi, max(lo, value)))
+
+
+def parse_request(body: dict) -> tuple[str, list, dict]:
+    """(question, history pairs, pipeline options) from a chat-completions body; OptionError names the field."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise OptionError("messages", "a non-empty list of {role, content} is required")
+    if len(messages) > MAX_MESSAGES:
+        raise OptionError("messages", f"at most {MAX_MESSAGES} messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") \
+                or not isinstance(m.get("content", ""), str):
+            raise OptionError(f"messages[{i}]", "needs role system|user|assistant and string content")
+    if messages[-1]["role"] != "user" or not messages[-1].get("content", "").strip():
+        raise OptionError("messages", "the last message must be a non-empty user message")
+    try:
+        question = check_question(messages[-1]["content"])
+    except ValueError as exc:
+        raise OptionError(f"messages[{len(messages) - 1}].content", str(exc)) from None
+    try:
+        history = normalize_history([m for m in messages[:-1] if m["role"] in ("user", "assistant")])
+    except HistoryError as exc:
+        raise OptionError("messages", str(exc)) from None
+    options: dict[str, Any] = {}
+    top_k = _number(body, "top_k", int)
+    if top_k is not None:
+        options["top_k"] = top_k
+    law = body.get("law")
+    if law is not None:
+        if not isinstance(law, str) or len(law) > 100:
+            raise OptionError("law", "must be a law name (a string of at most 100 characters)")
+        if law.strip():
+            options["law"] = law.strip()
+    repealed = body.get("include_repealed")
+    if repealed is not None and not isinstance(repealed, bool):
+        raise OptionError("include_repealed", f"must be true or false, got {type(repealed).__name__}")
+    if repealed:
+        options["include_repealed"] = True
+    temperature = _number(body, "temperature", float)
+    if temperature is not None:
+        options["temperature"] = temperature
+    limit = _number(body, "max_tokens", int)
+    if limit is None:
+        limit = _number(body, "max_completion_tokens", int)
+    if limit is not None:
+        options["max_new_tokens"] = limit
+    stream = body.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise OptionError("stream", f"must be true or false, got {type(stream).__name__}")
+    return question, history, options
 
 
 def grounding(answer) -> dict[str, Any]:
@@ -33,33 +121,13 @@ def create_app(assistant: GroundedAssistant, model_id: str | None = None):
     model_id = model_id or f"grounded-{assistant.backend.name}" + (
         f"-{assistant.backend.model_name}" if assistant.backend.model_name else "")
     app = FastAPI(title="assistant", description="Grounded PRC-law assistant, OpenAI-compatible")
-    # the pipeline's backends are not re-entrant (one model, one generation at a time)
-    lock = threading.Lock()
 
-    def parse(body: dict) -> tuple[str, list[dict], dict]:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise HTTPException(400, "messages: a non-empty list of {role, content} is required")
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") \
-                    or not isinstance(m.get("content", ""), str):
-                raise HTTPException(400, f"messages[{i}]: needs role system|user|assistant and string content")
-        if messages[-1]["role"] != "user" or not messages[-1].get("content", "").strip():
-            raise HTTPException(400, "the last message must be a non-empty user message")
-        history = [m for m in messages[:-1] if m["role"] in ("user", "assistant")]
-        options: dict[str, Any] = {}
-        if body.get("top_k") is not None:
-            options["top_k"] = int(body["top_k"])
-        if body.get("law"):
-            options["law"] = str(body["law"])
-        if body.get("include_repealed"):
-            options["include_repealed"] = True
-        if body.get("temperature") is not None:
-            options["temperature"] = float(body["temperature"])
-        limit = body.get("max_tokens") or body.get("max_completion_tokens")
-        if limit is not None:
-            options["max_new_tokens"] = max(1, int(limit))
-        return messages[-1]["content"], history, options
+    def parse(body: dict) -> tuple[str, list, dict]:
+        try:
+            return parse_request(body)
+        except OptionError as exc:  # a malformed conversation is a 400 (as before); a bad option a 422
+            status = 400 if exc.field.startswith("messages") else 422
+            raise HTTPException(status, {"message": str(exc), "field": exc.field, "type": "invalid_request_error"})
 
     @app.get("/v1/models")
     def models():
@@ -72,9 +140,12 @@ def create_app(assistant: GroundedAssistant, model_id: str | None = None):
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"request body over {MAX_BODY_BYTES} bytes")
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
             raise HTTPException(400, "request body is not JSON")
         if not isinstance(body, dict):
             raise HTTPException(400, "request body must be a JSON object")
@@ -83,15 +154,15 @@ def create_app(assistant: GroundedAssistant, model_id: str | None = None):
         created = int(time.time())
 
         if not body.get("stream"):
-            def run():
-                with lock:
-                    return assistant.ask(question, history, **options)
             from starlette.concurrency import run_in_threadpool
 
             try:
-                answer = await run_in_threadpool(run)
-            except ValueError as exc:
+                answer = await run_in_threadpool(assistant.ask, question, history, **options)
+            except ValueError as exc:  # an unknown law, ... : the client's input
                 raise HTTPException(400, str(exc))
+            except Exception:
+                log.exception("answering failed")
+                raise HTTPException(500, "the answer could not be computed (the server log has the details)")
             return JSONResponse({
                 "id": cid, "object": "chat.completion", "created": created, "model": model_id,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
@@ -105,16 +176,20 @@ def create_app(assistant: GroundedAssistant, model_id: str | None = None):
             return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
         def events():  # a sync generator: Starlette iterates it in a worker thread
-            with lock:
-                yield chunk({"role": "assistant", "content": ""})
-                try:
-                    for event in assistant.stream(question, history, **options):
-                        if event.kind == "token" and event.text:
-                            yield chunk({"content": event.text})
-                        elif event.kind == "done":
-                            yield chunk({}, _finish(event.answer.finish_reason), grounding=grounding(event.answer))
-                except Exception as exc:  # headers are sent: report in-band, as OpenAI does
-                    yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+            yield chunk({"role": "assistant", "content": ""})
+            try:
+                for event in assistant.stream(question, history, **options):
+                    if event.kind == "token" and event.text:
+                        yield chunk({"content": event.text})
+                    elif event.kind == "done":
+                        yield chunk({}, _finish(event.answer.finish_reason), grounding=grounding(event.answer))
+            except ValueError as exc:  # headers are sent: report in-band, as OpenAI does
+                yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'invalid_request_error'}})}\n\n"
+            except Exception:
+                log.exception("streaming an answer failed")
+                msg = {"message": "the answer could not be computed (the server log has the details)",
+                       "type": "server_error"}
+                yield f"data: {json.dumps({'error': msg})}\n\n"
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream",

@@ -7,6 +7,7 @@ the articles given to the model, and does the sentence that cites it say somethi
 """
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Iterable
 from assistant.answer.types import CitationCheck
 from assistant.corpus.article import (STATUS_AMENDED, STATUS_CURRENT, STATUS_HISTORICAL, STATUS_NOT_YET,
                                       STATUS_REPEALED, Article, make_article_id, split_article_id)
-from assistant.corpus.citations import Citation, CitationError, find_citations, parse_reference
+from assistant.corpus.citations import Citation, CitationError, TooManyCitations, find_citations, parse_reference
 from assistant.corpus.laws import REPEALED, normalize_law_name
 from assistant.corpus.store import ArticleStore
 
@@ -41,6 +42,21 @@ class CheckerConfig:
     suggest_margin: float = 0.10
     #: a citing sentence shorter than this (after removing citations) borrows the next sentence
     min_sentence_chars: int = 12
+    #: the citing "sentence" is at most this many characters either side of the citation (a text without
+    #: sentence ends must not make every citation's sentence the whole text)
+    max_sentence_chars: int = 300
+    #: inputs past these limits are refused with ``CheckInputError`` (the check is linear, but unbounded)
+    max_chars: int = 200_000
+    max_citations: int = 2_000
+
+
+class CheckInputError(ValueError):
+    """The text is too long or cites too many articles to check; the message says the limit."""
+
+
+#: a citation span is at most this long (law name ≤ 90 characters before it, a bounded match, a short
+#: list/range joiner); used to find the spans near a sentence by binary search
+_MAX_SPAN = 400
 
 
 def bigrams(text: str) -> set[str]:
@@ -98,6 +114,8 @@ class CitationChecker:
         self.config = config or CheckerConfig()
         self.retriever = retriever
         self._law_index = lru_cache(maxsize=32)(self._build_law_index)
+        # many citations share a sentence (第1条至第30条): their suggestion is computed once
+        self._suggest = lru_cache(maxsize=512)(self._suggest_uncached)
 
     def _law_names(self) -> set[str]:
         version = self.store.resolver()  # rebuilt by the store after imports
@@ -139,15 +157,32 @@ class CitationChecker:
     # -- checking --------------------------------------------------------------------------------------
     def check(self, text: str, context_ids: Iterable[str] | None = None,
               default_law: str | None = None) -> list[CitationCheck]:
+        """Linear in the length of ``text`` and in the number of citations; a text over
+        ``config.max_chars`` or with more than ``config.max_citations`` citations raises ``CheckInputError``."""
+        text = text or ""
+        if len(text) > self.config.max_chars:
+            raise CheckInputError(f"the text is {len(text)} characters long; at most {self.config.max_chars} "
+                                  f"can be checked at once")
         context = None if context_ids is None else set(context_ids)
-        citations = find_citations(text or "", self.store.resolver(), default_law=default_law)
+        try:
+            citations = find_citations(text, self.store.resolver(), default_law=default_law,
+                                       limit=self.config.max_citations)
+        except TooManyCitations as exc:
+            raise CheckInputError(str(exc)) from None
         if context:
             # 本法第X条 inside a verbatim quote of a context article is the statute's cross-reference,
             # not a claim the answer makes: it is left out of the report
-            quoted = self._quoted_ranges(text or "", context)
-            citations = [c for c in citations if not any(s <= c.start and c.end <= e for s, e in quoted)]
+            quoted = _merge(self._quoted_ranges(text, context))
+            q_starts = [s for s, _ in quoted]
+
+            def in_quote(c) -> bool:
+                k = bisect.bisect_right(q_starts, c.start) - 1
+                return k >= 0 and c.end <= quoted[k][1]
+
+            citations = [c for c in citations if not in_quote(c)]
         spans = [(c.start, c.end) for c in citations]
-        return [self._check_one(c, text, spans, context) for c in citations]
+        bounds = _Bounds(text, spans)
+        return [self._check_one(c, text, bounds, context) for c in citations]
 
     def _quoted_ranges(self, text: str, context: set[str], min_chars: int = 8) -> list[tuple[int, int]]:
         """Character ranges of ``text`` that copy a passage of a context article word for word."""
@@ -160,27 +195,22 @@ class CitationChecker:
                 start = text.find(passage)
                 while start != -1:
                     ranges.append((start, start + len(passage)))
-                    start = text.find(passage, start + 1)
+                    start = text.find(passage, start + len(passage))
         return ranges
 
-    def _sentence(self, text: str, cit: Citation, spans: list[tuple[int, int]]) -> str:
-        """The sentence around a citation, without any citation spans (they would match every article)."""
-        start = max(text.rfind(ch, 0, cit.start) for ch in _SENTENCE_END) + 1
-        end = len(text)
-        for ch in _SENTENCE_END:
-            i = text.find(ch, cit.end)
-            if i != -1:
-                end = min(end, i)
-        sentence = self._strip(text, start, end, spans)
+    def _sentence(self, text: str, cit: Citation, spans) -> str:
+        """The sentence around a citation, without any citation spans (they would match every article);
+        at most ``max_sentence_chars`` either side. ``spans`` is a ``_Bounds`` (or a list of spans)."""
+        bounds = spans if isinstance(spans, _Bounds) else _Bounds(text, spans)
+        window = self.config.max_sentence_chars
+        lo, hi = max(0, cit.start - window), min(len(text), cit.end + window)
+        start = max(lo, bounds.end_before(cit.start) + 1)
+        end = min(hi, bounds.end_from(cit.end))
+        sentence = self._strip(text, start, end, bounds.near(start, end))
         # "根据《民法典》第1079条规定：" followed by the content on the next line / sentence
-        while len("".join(_CJK.findall(sentence))) < self.config.min_sentence_chars \
-                and end < len(text):
-            nxt = len(text)
-            for ch in _SENTENCE_END:
-                i = text.find(ch, end + 1)
-                if i != -1:
-                    nxt = min(nxt, i)
-            sentence = self._strip(text, start, nxt, spans)
+        while len("".join(_CJK.findall(sentence))) < self.config.min_sentence_chars and end < hi:
+            nxt = min(hi, bounds.end_from(end + 1))
+            sentence = self._strip(text, start, nxt, bounds.near(start, nxt))
             end = nxt
         return sentence.strip()
 
@@ -211,8 +241,8 @@ class CitationChecker:
             search_law = search_law or (article.law if article is not None else None)
             wanted = verdict in ("not_found", "unresolved", "repealed", "superseded") or \
                 (article is not None and self._label(score) == "unsupported")
-            sugg = self._suggest(sentence, grams, search_law, exclude=article.id if article else None,
-                                 cited_score=score) if wanted else (None, 0.0)
+            sugg = self._suggest(sentence, frozenset(grams), search_law, article.id if article else None,
+                                 score) if wanted else (None, 0.0)
             s_art, s_score = sugg
             return CitationCheck(
                 citation=cit, exists=exists, status=status, in_context=in_context, support_score=score,
@@ -275,8 +305,8 @@ class CitationChecker:
                 if self._label(score) == "weak" else f"; the citing sentence does not match its text (score {score:.2f})"
         return result(True, status, "verified", reason, score, article)
 
-    def _suggest(self, sentence: str, grams: set[str], law: str | None, exclude: str | None,
-                 cited_score: float) -> tuple[Article | None, float]:
+    def _suggest_uncached(self, sentence: str, grams: frozenset[str], law: str | None, exclude: str | None,
+                          cited_score: float) -> tuple[Article | None, float]:
         if not grams or not law:
             return None, 0.0
         if law == "*":  # unknown law: ask the retriever for candidates across the corpus
@@ -297,3 +327,41 @@ class CitationChecker:
                 or best_score < cited_score + self.config.suggest_margin:
             return None, 0.0
         return best, best_score
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping ranges covering the same characters."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+class _Bounds:
+    """Sentence ends and citation spans of one text, for binary search (so that finding each citation's
+    sentence does not rescan the text or every other citation)."""
+
+    def __init__(self, text: str, spans: list[tuple[int, int]]):
+        self.length = len(text)
+        self.ends = [i for i, ch in enumerate(text) if ch in _SENTENCE_END]
+        self.spans = _merge(spans)  # the union is what gets stripped; a range's 30 citations share one span
+        self.starts = [s for s, _ in self.spans]
+
+    def end_before(self, pos: int) -> int:
+        """The last sentence end before ``pos`` (-1 when none)."""
+        k = bisect.bisect_left(self.ends, pos) - 1
+        return self.ends[k] if k >= 0 else -1
+
+    def end_from(self, pos: int) -> int:
+        """The first sentence end at or after ``pos`` (the text's length when none)."""
+        k = bisect.bisect_left(self.ends, pos)
+        return self.ends[k] if k < len(self.ends) else self.length
+
+    def near(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The spans that may overlap [start, end)."""
+        i = bisect.bisect_left(self.starts, start - _MAX_SPAN)
+        j = bisect.bisect_left(self.starts, end)
+        return self.spans[i:j]

@@ -86,12 +86,18 @@ def cmd_check(args) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"cannot read {args.file}: {exc}") from None
     else:
-        text = sys.stdin.read() if args.text == "-" else args.text
+        try:
+            text = sys.stdin.read() if args.text == "-" else args.text
+        except UnicodeDecodeError as exc:
+            raise UserError(f"stdin is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         context = checker.parse_context(args.context)
     except ValueError as exc:
         raise UserError(f"--context: {exc}") from None
-    checks = checker.check(text, context)
+    try:
+        checks = checker.check(text, context)
+    except ValueError as exc:  # too long, too many citations
+        raise UserError(str(exc)) from None
     if args.json:
         print(json.dumps({"citations": [c.to_dict() for c in checks]}, ensure_ascii=False))
     else:
@@ -120,6 +126,11 @@ def _check_batch(checker, args) -> int:
                 if ctx is not None and not isinstance(ctx, (list, str)):
                     raise ValueError('field "context": a list of article references is expected')
                 result = {"citations": [c.to_dict() for c in checker.check(row["text"], checker.parse_context(ctx))]}
+            except RecursionError:
+                bad += 1
+                msg = f"{args.batch}:{lineno}: JSON nested too deeply"
+                print(f"error: {msg}", file=sys.stderr)
+                result = {"error": msg, "line": lineno, "citations": []}
             except ValueError as exc:
                 bad += 1
                 msg = f"{args.batch}:{lineno}: {exc}"

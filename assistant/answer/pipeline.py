@@ -14,6 +14,7 @@ from typing import Any, Iterator, Sequence
 
 from assistant.answer.backends.base import Backend, GenerationRequest, make_backend
 from assistant.answer.check import CitationChecker
+from assistant.answer.limits import check_question
 from assistant.answer.prompt import PromptConfig, build_messages, normalize_history
 from assistant.answer.types import Answer, StreamEvent
 
@@ -59,9 +60,7 @@ class GroundedAssistant:
                law: str | None = None, include_repealed: bool = False,
                temperature: float | None = None, max_new_tokens: int | None = None) -> Iterator[StreamEvent]:
         started = time.perf_counter()
-        question = (question or "").strip()
-        if not question:
-            raise ValueError("empty question")
+        question = check_question(question)
         pairs = normalize_history(history)
         hits = self.retriever.search(question, top_k=top_k or self.config.top_k, law=law,
                                      include_repealed=include_repealed,

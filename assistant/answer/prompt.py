@@ -77,28 +77,10 @@ def user_message(question: str, context: str) -> str:
 
 
 def normalize_history(history: Sequence[Any] | None) -> list[tuple[str, str]]:
-    """(user, assistant) pairs from pairs or OpenAI-style messages ({"role", "content"})."""
-    pairs: list[tuple[str, str]] = []
-    if not history:
-        return pairs
-    pending: str | None = None
-    for turn in history:
-        if isinstance(turn, dict):
-            role, content = turn.get("role"), str(turn.get("content") or "")
-            if role == "user":
-                if pending is not None:
-                    pairs.append((pending, ""))
-                pending = content
-            elif role == "assistant":
-                pairs.append((pending or "", content))
-                pending = None
-        elif isinstance(turn, (list, tuple)) and len(turn) == 2:
-            pairs.append((str(turn[0] or ""), str(turn[1] or "")))
-        else:
-            raise TypeError(f"history turns must be (user, assistant) pairs or role/content dicts, got {turn!r}")
-    if pending is not None:
-        pairs.append((pending, ""))
-    return pairs
+    """(user, assistant) pairs from any history form (see ``assistant.answer.history``)."""
+    from assistant.answer.history import normalize_history as _normalize
+
+    return _normalize(history)
 
 
 def build_messages(question: str, hits: Sequence[Hit], history: Sequence[Any] | None = None,

@@ -6,20 +6,26 @@ and 本法 / 该法 / 同法 resolved to the law last named in the text (or a de
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Iterator
 
 from assistant.corpus.article import make_article_id
 from assistant.corpus.laws import LawNameError, LawResolver
-from assistant.corpus.numerals import NUMERAL_PATTERN, cn_to_int, parse_article_number
+from assistant.corpus.numerals import CN_NUMERAL_CHARS, cn_to_int, parse_article_number
 
-N = NUMERAL_PATTERN
-_SUB = r"之[一二三四五六七八九十]+"
+# Every pattern here runs on untrusted text (questions, model output, uploads), so each is linear: numeral
+# runs are bounded ({1,12}: 一千二百六十 is 6) and may not start inside a longer run (the look-behind), gaps
+# are bounded, and no quantifier is nested. "一"*100000 is then one failed attempt, not 100000 of them.
+_NUM_CHARS = f"{CN_NUMERAL_CHARS}0-9０-９"
+N = f"(?<![{_NUM_CHARS}])[{_NUM_CHARS}]{{1,12}}"
+_SP = r"\s{0,4}"
+_SUB = r"之[一二三四五六七八九十]{1,3}"
 # 第X条 (with optional 之一), or X条 / X-1 right after a law name (checked in code)
 _ARTICLE = re.compile(
-    rf"(?P<di>第\s*)?(?P<num>{N})\s*条(?P<sub>{_SUB})?"
-    rf"(?P<tail>(?:\s*第\s*(?P<para>{N})\s*款)?(?:\s*第\s*[（(]?(?P<item>{N})[)）]?\s*项)?)"
+    rf"(?P<di>第{_SP})?(?P<num>{N}){_SP}条(?P<sub>{_SUB})?"
+    rf"(?P<tail>(?:{_SP}第{_SP}(?P<para>{N}){_SP}款)?(?:{_SP}第{_SP}[（(]?(?P<item>{N})[)）]?{_SP}项)?)"
 )
 _BOOK = re.compile(r"《([^《》]{1,80})》\s*$")
 _UNKNOWN_LAW = re.compile(r"(?:根据|依据|依照|按照|参照|适用|违反|对照|即|如|和|与|及)?([\u4e00-\u9fa5]{1,14}?(?:法|法典|条例|规定|办法|解释))\s*$")
@@ -28,12 +34,22 @@ _ANAPHORA = re.compile(r"(本法|该法|此法|上述法律|前述法律)\s*$")
 _ANAPHORA_WORDS = ("本法", "该法", "此法")  # 转让本法第十条 is 本法, not a law named 转让本法
 _LIST_JOINER = re.compile(r"^\s*(、|，|,|和|及|以及|或者|或|与)\s*$")
 _RANGE_JOINER = re.compile(r"^\s*(至|到|—|－|-|~|～)\s*$")
-_DASH_FORM = re.compile(r"(?P<num>\d+)\s*[-－](?P<dash>\d+)")
-MAX_RANGE = 30
+_DASH_FORM = re.compile(r"(?<!\d)(?P<num>\d{1,5})\s{0,2}[-－](?P<dash>\d{1,2})(?!\d)")
+MAX_RANGE = 30  # 第1条至第30条 lists 30 citations; a wider range keeps only its two ends
+MAX_JOINER_GAP = 12  # characters between two articles joined as a list / range (、 至 …)
+MAX_REFERENCE_CHARS = 200  # one article reference (lookup, --context)
 
 
 class CitationError(ValueError):
     pass
+
+
+class TooManyCitations(CitationError):
+    """A text with more citations than the caller's limit (ranges count as the articles they list)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        super().__init__(f"the text cites more than {limit} articles; split it into smaller parts")
 
 
 @dataclass
@@ -80,8 +96,10 @@ def _resolve(resolver: LawResolver, name: str) -> tuple[str | None, str | None]:
         return None, str(exc)
 
 
-def find_citations(text: str, resolver: LawResolver, default_law: str | None = None) -> list[Citation]:
-    """Every statute citation in ``text``, in order of appearance (ranges expanded)."""
+def find_citations(text: str, resolver: LawResolver, default_law: str | None = None, *,
+                   limit: int | None = None) -> list[Citation]:
+    """Every statute citation in ``text``, in order of appearance (ranges expanded). Linear in the length of
+    the text; more than ``limit`` citations raise ``TooManyCitations``."""
     out: list[Citation] = []
     context_law = default_law  # the law that 本法 / 该法 refer to: the last one named
     prev: Citation | None = None
@@ -97,21 +115,23 @@ def find_citations(text: str, resolver: LawResolver, default_law: str | None = N
         law = law_text = error = None
         via = "explicit"
         start = m.start()
-        gap = text[prev.end:m.start()] if prev is not None else None
+        gap = text[prev.end:m.start()] if prev is not None and m.start() - prev.end <= MAX_JOINER_GAP else None
+        if limit is not None and len(out) >= limit:
+            raise TooManyCitations(limit)
         book = _BOOK.search(before)
         anaphora = _ANAPHORA.search(before)
         if book:
             law_text = book.group(1)
             law, error = _resolve(resolver, law_text)
             start = m.start() - len(before) + book.start()
-        elif prev is not None and gap is not None and _RANGE_JOINER.match(gap) and m.group("di") is not None:
+        elif gap is not None and _RANGE_JOINER.match(gap) and m.group("di") is not None:
             law, law_text, error, via = prev.law, prev.law_text, prev.error, "range"
             lo = prev.number
             if prev.law and not prev.suffix and not suffix and 0 < number - lo <= MAX_RANGE:
                 for k in range(lo + 1, number):
                     out.append(Citation(text[prev.start:m.end()], prev.start, m.end(), law, k, "",
                                         law_text=law_text, via="range"))
-        elif prev is not None and gap is not None and _LIST_JOINER.match(gap) and \
+        elif gap is not None and _LIST_JOINER.match(gap) and \
                 (m.group("di") is not None or gap.strip() == "、"):
             law, law_text, error, via = prev.law, prev.law_text, prev.error, "list"
         else:
@@ -147,16 +167,27 @@ def find_citations(text: str, resolver: LawResolver, default_law: str | None = N
                        error=None if law else error, via=via)
         out.append(cit)
         prev = cit
-    # 刑法 133-1 style (digits with a dash) right after a law name
+    # 刑法 133-1 style (digits with a dash) right after a law name; "inside an earlier citation" is a
+    # binary search over the citations' starts with the running maximum of their ends
+    starts = [c.start for c in out]
+    reach = []
+    for c in out:
+        reach.append(max(c.end, reach[-1]) if reach else c.end)
+    dashes: list[Citation] = []
     for m in _DASH_FORM.finditer(text):
         before = text[max(0, m.start() - 40):m.start()]
         clause = re.split(r"[。；;！？!?\n，,：:]", before)[-1].rstrip()
         found = resolver.resolve_suffix(clause) if clause else None
         dash = int(m.group("dash"))
-        if found and 0 < dash <= 10 and not any(c.start <= m.start() < c.end for c in out):
+        k = bisect.bisect_right(starts, m.start()) - 1
+        inside = k >= 0 and reach[k] > m.start()
+        if found and 0 < dash <= 10 and not inside:
+            if limit is not None and len(out) + len(dashes) >= limit:
+                raise TooManyCitations(limit)
             start = m.start() - len(before) + before.rfind(found[0])
-            out.append(Citation(text[start:m.end()], start, m.end(), found[1], int(m.group("num")),
+            dashes.append(Citation(text[start:m.end()], start, m.end(), found[1], int(m.group("num")),
                                 "之" + "一二三四五六七八九十"[dash - 1], law_text=found[0]))
+    out += dashes
     out.sort(key=lambda c: (c.start, c.number))
     return out
 
@@ -167,13 +198,16 @@ def iter_article_ids(text: str, resolver: LawResolver) -> Iterator[str]:
             yield c.id
 
 
-_REF = re.compile(rf"^\s*(?P<law>.*?)\s*(?P<art>(?:第\s*)?{N}\s*条?\s*(?:{_SUB}|[-－]\d+)?)\s*$")
+_REF = re.compile(rf"^\s*(?P<law>.*?)\s*(?P<art>(?:第{_SP})?{N}{_SP}条?{_SP}(?:{_SUB}|[-－]\d{{1,2}})?)\s*$")
 
 
 def parse_reference(reference: str, resolver: LawResolver) -> tuple[str, int, str]:
     """One article reference (民法典第1043条, 刑法 133-1, 《中华人民共和国刑法》第一百三十三条之一)
     -> (full law name, number, suffix). Raises ``CitationError`` saying what is wrong."""
     ref = reference.strip()
+    if len(ref) > MAX_REFERENCE_CHARS:
+        raise CitationError(f"a reference of {len(ref)} characters is not an article reference "
+                            f"(at most {MAX_REFERENCE_CHARS}; e.g. 民法典第1043条)")
     m = _REF.match(ref)
     if not m or not m.group("law"):
         raise CitationError(f"not an article reference: {reference!r} (expected e.g. 民法典第1043条)")

@@ -19,6 +19,8 @@ def register(sub) -> None:
     imp.add_argument("--status", default="现行有效", help="status for imported text files (default 现行有效)")
     imp.add_argument("--strict", action="store_true",
                      help="all or nothing: import no file when any file fails (default: each file on its own)")
+    imp.add_argument("--replace", action="store_true",
+                     help="allow an import that removes a large part of a stored law (refused otherwise, with the diff)")
     imp.add_argument("--json", action="store_true", help="print the outcome of every file as JSON")
     imp.set_defaults(func=cmd_import)
 
@@ -77,6 +79,7 @@ def cmd_import(args) -> int:
 
     from assistant.cli import UserError
     from assistant.corpus.importer import FAILED, import_files, statute_files, summarise
+    from assistant.corpus.store import DestructiveImportError
 
     if not args.default and not args.paths:
         raise UserError("give --default or statute files to import")
@@ -99,8 +102,14 @@ def cmd_import(args) -> int:
         if not files:
             raise UserError("no statute files given (txt, md, docx, jsonl)")
         with tqdm(total=len(files), desc="importing files", unit="file", disable=args.json or None) as bar:
-            results = import_files(store, files, law=args.law, status=args.status, strict=args.strict,
-                                   progress=lambda _r: bar.update())
+            try:
+                results = import_files(store, files, law=args.law, status=args.status, strict=args.strict,
+                                       replace=args.replace, progress=lambda _r: bar.update())
+            except DestructiveImportError as exc:  # --strict: the one transaction is refused whole
+                lines = "\n".join("  " + d.removal_summary(limit=30) for d in exc.diffs)
+                raise UserError(f"this import would remove a large part of {len(exc.diffs)} stored law(s):\n"
+                                f"{lines}\nnothing was imported; check the file (`assistant corpus diff`), or run "
+                                f"again with --replace to accept") from None
         if args.strict and any(r.outcome == FAILED for r in results):
             failed = [r for r in results if r.outcome == FAILED]
             raise UserError("\n".join(r.reason for r in failed) + f"\n{len(failed)} file(s) failed — nothing was "
@@ -301,10 +310,12 @@ def cmd_diff(args) -> int:
     store = open_corpus(readonly=False)
     diffs = [store.diff(doc) for parsed in _parse_paths(args.paths, args.law) for doc in parsed.documents]
     if args.json:
-        print_json([d.to_dict() for d in diffs])
+        print_json([{**d.to_dict(), "needs_replace": d.removes_large_part} for d in diffs])
     else:
         for d in diffs:
             print(d.summary())
+            if d.removes_large_part:
+                print(f"  needs --replace: {d.removal_summary(limit=30)}")
             for w in d.warnings:
                 print(f"  warning: {w}")
     return 0

@@ -108,13 +108,17 @@ def drop_older_versions(store: ArticleStore, docs: list[LawDocument], *, same_ve
 
 
 def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str | None = None,
-                 status: str = STATUS_CURRENT, strict: bool = False,
+                 status: str = STATUS_CURRENT, strict: bool = False, replace: bool = False,
                  progress: Callable[[FileResult], None] | None = None) -> list[FileResult]:
     """Import statute files (folders recursively); one ``FileResult`` per file, in file order.
 
     Without ``strict`` each file is its own transaction: a file that fails to parse or import leaves the
     store as it was for that file only. With ``strict`` nothing is imported when any file failed.
+    An import that would remove a large part of a stored law fails (naming what it would remove; with
+    ``strict`` it raises ``DestructiveImportError``) unless ``replace``.
     """
+    from assistant.corpus.store import DestructiveImportError
+
     results: list[FileResult] = []
     pending: list[tuple[FileResult, list[LawDocument]]] = []
     for path in statute_files(paths):
@@ -127,8 +131,13 @@ def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str |
                 result.outcome, result.reason = SKIPPED, "; ".join(reasons)
         if docs and not strict:
             try:
-                result.diffs = store.import_laws(docs)
+                result.diffs = store.import_laws(docs, replace=replace)
                 result.outcome = IMPORTED if any(not d.is_noop for d in result.diffs) else UNCHANGED
+            except DestructiveImportError as exc:
+                removals = "; ".join(d.removal_summary(limit=10) for d in exc.diffs)
+                result.outcome = FAILED
+                result.reason = (f"{result.file}: not imported: {removals} — check it (`assistant corpus diff`) "
+                                 "or give --replace to accept")
             except ValueError as exc:
                 result.outcome, result.reason = FAILED, f"{result.file}: {exc}"
         elif docs:
@@ -138,7 +147,7 @@ def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str |
         if progress is not None:
             progress(result)
     if strict and pending and not any(r.outcome == FAILED for r in results):
-        diffs = store.import_laws([d for _, docs in pending for d in docs])
+        diffs = store.import_laws([d for _, docs in pending for d in docs], replace=replace)
         it = iter(diffs)
         for result, docs in pending:
             result.diffs = [next(it) for _ in docs]

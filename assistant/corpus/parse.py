@@ -17,6 +17,7 @@ from assistant.corpus.laws import normalize_law_name, short_name
 from assistant.corpus.markdown import NotAStatute, is_lawrefbook, parse_lawrefbook  # noqa: F401 (re-exported)
 from assistant.corpus.numerals import NUMERAL_PATTERN, article_number_text, cn_to_int, parse_article_number
 from assistant.corpus.store import LawDocument, LawInfo
+from assistant.corpus import validate as V
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".jsonl")
 
@@ -35,6 +36,28 @@ class StatuteParseError(ValueError):
         self.file, self.line, self.problem = file, line, message
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {message}")
+
+
+def _law_name(raw, file: str, line: int | None, warnings: list[str], field: str = "law") -> str:
+    """A title line / law field as a clean law name (validate.clean_law_name, then the title rules);
+    says in a warning what was normalised, refuses what cannot be a name."""
+    try:
+        cleaned, notes = V.clean_law_name(raw, field, strip_version_note=True)
+        name = normalize_title(cleaned)
+        name, more = V.clean_law_name(name, field)
+    except V.FieldError as exc:
+        raise StatuteParseError(file, line, str(exc)) from None
+    for note in notes + more:
+        warnings.append(f"{file}:{line}: law name normalised to {name!r}: {note}" if line
+                        else f"{file}: law name normalised to {name!r}: {note}")
+    return name
+
+
+def _field(check, value, file: str, line: int | None, *args):
+    try:
+        return check(value, *args)
+    except V.FieldError as exc:
+        raise StatuteParseError(file, line, str(exc)) from None
 
 
 @dataclass
@@ -88,14 +111,15 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
     lines = [_clean_line(ln, markdown) for ln in text.splitlines()]
     if not any(lines):
         raise StatuteParseError(file, None, "empty file")
-    title, title_line = law, None
+    warnings: list[str] = []
+    title, title_line = (_law_name(law, file, None, warnings, "--law") if law is not None else None), None
+    status = _field(V.check_status, status, file, None)
     part = chapter = section = None
     sub_part = None
     articles: list[dict] = []
     notes: list[str] = []
     in_toc = False
     toc_first_heading: str | None = None
-    warnings: list[str] = []
 
     for lineno, line in enumerate(lines, 1):
         if not line:
@@ -117,11 +141,11 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
             if heading or article:
                 raise StatuteParseError(file, lineno, "no title line before the first heading or article "
                                                       "(the first line must name the law)")
-            title, title_line = normalize_title(line), lineno
+            title, title_line = _law_name(line, file, lineno, warnings), lineno
             continue
         if heading:
             kind = heading.group(2)
-            name = line
+            name = line[:V.MAX_HEADING_CHARS]
             if kind == "编":
                 part, sub_part, chapter, section = name, None, None, None
             elif kind == "分编":
@@ -132,12 +156,17 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
                 section = name
             continue
         if article:
+            numeral = article.group(1)
+            if len(numeral) > 12:
+                raise StatuteParseError(file, lineno, f"article number {numeral[:12]!r}… is {len(numeral)} characters "
+                                                      f"long (not an article number)")
             try:
-                number = cn_to_int(article.group(1))
+                number = cn_to_int(numeral)
             except ValueError as exc:
-                raise StatuteParseError(file, lineno, f"bad article number {article.group(1)!r}: {exc}") from None
+                raise StatuteParseError(file, lineno, f"bad article number {numeral!r}: {exc}") from None
             if number <= 0:
                 raise StatuteParseError(file, lineno, "article numbers start at 第一条")
+            _field(V.check_article_number, number, file, lineno)
             suffix = article.group(2) or ""
             body = article.group(3).strip()
             articles.append({"number": number, "suffix": suffix, "lines": [body] if body else [], "line": lineno,
@@ -160,6 +189,10 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
 
     seen: dict[tuple[int, str], int] = {}
     for a in articles:
+        text = "\n".join(a["lines"])
+        if len(text) > V.MAX_ARTICLE_CHARS:
+            raise StatuteParseError(file, a["line"], f"{a['number_text']} is {len(text)} characters long "
+                                                     f"(at most {V.MAX_ARTICLE_CHARS})")
         key = (a["number"], a["suffix"])
         if key in seen:
             raise StatuteParseError(file, a["line"], f"duplicate article number {article_number_text(*key)} "
@@ -184,7 +217,13 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
                                 f"{prev['number_text']} (line {prev['line']}) and {a['number_text']}")
         prev = a
 
-    dates = [f"{y}-{int(m):02d}-{int(d):02d}" for note in notes for y, m, d in _DATE_RE.findall(note)]
+    dates = []
+    for note in notes:
+        for y, m, d in _DATE_RE.findall(note):
+            try:
+                dates.append(V.check_date(f"{y}-{int(m):02d}-{int(d):02d}", "date"))
+            except V.FieldError as exc:
+                warnings.append(f"{file}: {exc.problem} in the note {note[:60]!r}: ignored")
     full = title
     info = LawInfo(law=full, short_name=short_name(full), status=status, promulgated=dates[0] if dates else None,
                    version_date=max(dates) if dates else None, source=source or file)
@@ -205,34 +244,70 @@ def normalize_title(line: str) -> str:
 
 
 # -- docx ------------------------------------------------------------------------------------------------
-def docx_to_text(path: Path) -> str:
+#: a .docx is a zip; refuse one that would inflate past this (a zip bomb) before python-docx reads it
+MAX_DOCX_UNZIPPED_BYTES = 200 * 1024 * 1024
+
+
+def docx_to_text(path: Path, name: str | None = None) -> str:
+    """The paragraphs of a .docx. Anything that is not a readable Word 2007+ file (a renamed .doc, an empty
+    or truncated zip, broken XML, a zip bomb) is a ``StatuteParseError`` naming the file by ``name``, never
+    by its server path."""
     import zipfile
 
     try:
         import docx
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise RuntimeError("reading .docx needs python-docx") from exc
+    name = name or str(path)
+    head = path.read_bytes()[:8] if path.stat().st_size else b""
+    if not head:
+        raise StatuteParseError(name, None, "empty file")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise StatuteParseError(name, None, "an old Word .doc (OLE) file renamed .docx: save it as .docx first")
+    if not zipfile.is_zipfile(path):
+        raise StatuteParseError(name, None, "not a .docx file (a .docx is a zip archive; this is not one)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            unzipped = sum(i.file_size for i in zf.infolist())
+            if "word/document.xml" not in zf.namelist():
+                raise StatuteParseError(name, None, "not a Word document (the archive has no word/document.xml)")
+    except zipfile.BadZipFile:
+        raise StatuteParseError(name, None, "a damaged .docx (the zip archive cannot be read)") from None
+    if unzipped > MAX_DOCX_UNZIPPED_BYTES:
+        raise StatuteParseError(name, None, f"the .docx unpacks to {unzipped / 1048576:.0f} MB "
+                                            f"(at most {MAX_DOCX_UNZIPPED_BYTES // 1048576} MB)")
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise StatuteParseError(str(path), None, f"not a readable .docx file ({exc.__class__.__name__}: {exc})") from None
-    return "\n".join(p.text for p in document.paragraphs)
+        return "\n".join(p.text for p in document.paragraphs)
+    except Exception as exc:  # python-docx / lxml raise many types for broken parts; the file is at fault
+        kind = "malformed XML inside the .docx" if "XML" in type(exc).__name__ else "not a readable .docx file"
+        raise StatuteParseError(name, None, f"{kind} ({type(exc).__name__})") from None
 
 
 # -- JSONL -----------------------------------------------------------------------------------------------
 _JSONL_OPTIONAL = ("part", "chapter", "section", "status", "promulgated", "effective", "version_date")
 
 
+def _json_line(line: str, file: str, lineno: int):
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise StatuteParseError(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise StatuteParseError(file, lineno, "JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise StatuteParseError(file, lineno, f"invalid JSON value: {str(exc)[:120]}") from None
+
+
 def parse_jsonl(text: str, file: str = "<jsonl>", source: str | None = None) -> list[LawDocument]:
-    """One article per line: {"law", "number" (int or 第N条之一 text), "text", optional "suffix", "chapter", …}."""
+    """One article per line: {"law", "number" (int or 第N条之一 text), "text", optional "suffix", "chapter", …}.
+    Every field's type and range is checked (validate.py); errors name the line and the field."""
     by_law: dict[str, list[tuple[int, dict]]] = {}
+    warnings: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise StatuteParseError(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        row = _json_line(line, file, lineno)
         if not isinstance(row, dict):
             raise StatuteParseError(file, lineno, "each line must be a JSON object")
         for key in ("law", "number", "text"):
@@ -240,7 +315,27 @@ def parse_jsonl(text: str, file: str = "<jsonl>", source: str | None = None) -> 
                 raise StatuteParseError(file, lineno, f"missing field {key!r}")
         if not isinstance(row["law"], str) or not isinstance(row["text"], str):
             raise StatuteParseError(file, lineno, "fields 'law' and 'text' must be strings")
-        by_law.setdefault(normalize_title(row["law"]), []).append((lineno, row))
+        law = _law_name(row["law"], file, lineno, warnings)
+        row = dict(row)
+        row["text"], notes = _field(V.clean_text, row["text"], file, lineno, "text")
+        row["text"] = _field(V.check_article_text, row["text"].strip(), file, lineno, "text")
+        warnings += [f"{file}:{lineno}: field 'text': {n}" for n in notes]
+        for key in _JSONL_OPTIONAL:
+            value = row.get(key)
+            if value is None or value == "":
+                row.pop(key, None)
+            elif key == "status":
+                row[key] = _field(V.check_status, value, file, lineno, key)
+            elif key in ("promulgated", "effective", "version_date"):
+                row[key] = _field(V.check_date, value, file, lineno, key)
+            else:
+                cleaned, notes = _field(V.clean_text, value, file, lineno, key)
+                row[key] = _field(V.check_optional_text, cleaned.strip() or None, file, lineno, key)
+                warnings += [f"{file}:{lineno}: field {key!r}: {n}" for n in notes]
+        if row.get("suffix") is not None and not isinstance(row["suffix"], str):
+            raise StatuteParseError(file, lineno, f"field 'suffix': must be a string like 之一, "
+                                                  f"got {type(row['suffix']).__name__}")
+        by_law.setdefault(law, []).append((lineno, row))
     if not by_law:
         raise StatuteParseError(file, None, "empty file" if not text.strip() else "no articles found")
     docs = []
@@ -254,11 +349,18 @@ def parse_jsonl(text: str, file: str = "<jsonl>", source: str | None = None) -> 
                     number, suffix = row["number"], str(row.get("suffix") or "")
                     if number <= 0:
                         raise ValueError("article numbers start at 1")
-                else:
-                    number, suffix = parse_article_number(str(row["number"]))
+                elif isinstance(row["number"], str):
+                    if len(row["number"]) > 40:
+                        raise ValueError(f"{row['number'][:20]!r}… is not an article number")
+                    number, suffix = parse_article_number(row["number"])
                     suffix = suffix or str(row.get("suffix") or "")
+                else:
+                    raise ValueError(f"must be an integer or text like 第十条, got {type(row['number']).__name__}")
+                V.check_article_number(number)
                 if suffix and not re.fullmatch(r"之[一二三四五六七八九十]+", suffix):
                     raise ValueError(f"bad suffix {suffix!r} (expected 之一, 之二 …)")
+            except V.FieldError as exc:
+                raise StatuteParseError(file, lineno, str(exc)) from None
             except ValueError as exc:
                 raise StatuteParseError(file, lineno, f"field 'number': {exc}") from None
             if (number, suffix) in seen:
@@ -267,9 +369,9 @@ def parse_jsonl(text: str, file: str = "<jsonl>", source: str | None = None) -> 
             seen[(number, suffix)] = lineno
             extra = {k: row.get(k) for k in _JSONL_OPTIONAL if row.get(k)}
             extra.setdefault("status", info.status)
-            arts.append(Article(law=law, number=number, suffix=suffix, text=row["text"].strip(),
+            arts.append(Article(law=law, number=number, suffix=suffix, text=row["text"],
                                 law_short=info.short_name, source=info.source, position=pos, **extra))
-        docs.append(LawDocument(info, arts))
+        docs.append(LawDocument(info, arts, warnings if not docs else []))
     return docs
 
 
@@ -286,17 +388,27 @@ def parse_file(path: str | Path, *, law: str | None = None, status: str = STATUS
     if not path.exists():
         raise StatuteParseError(name, None, "file not found")
     if suffix == ".docx":
-        text = docx_to_text(path)
+        text = docx_to_text(path, name)
         if not text.strip():
             raise StatuteParseError(name, None, "empty file")
-        docs = [parse_statute_text(text, name, law=law, status=status, source=name)]
     else:
         text = decode_bytes(path.read_bytes(), name)
-        if suffix == ".jsonl":
-            docs = parse_jsonl(text, name, source=name)
-        elif suffix != ".txt" and is_lawrefbook(text):
+    if suffix == ".jsonl":
+        docs = parse_jsonl(text, name, source=name)
+    else:
+        # NUL, ANSI colour codes, RTL overrides ... are dropped before parsing, and the file says so
+        text, notes = V.clean_text(text, "text")
+        if suffix not in (".txt", ".docx") and is_lawrefbook(text):
             # collection layout (LawRefBook): info block, 一、 articles, annexes, several versions
             docs = parse_lawrefbook(text, name, status=status, source=name, law=law)
         else:
-            docs = [parse_statute_text(text, name, law=law, status=status, markdown=suffix != ".txt", source=name)]
+            docs = [parse_statute_text(text, name, law=law, status=status, markdown=suffix not in (".txt", ".docx"),
+                                       source=name)]
+        if docs:
+            docs[0].warnings[:0] = [f"{name}: {n}" for n in notes]
+    for doc in docs:  # the store's own checks, so that a file that parses is a file that imports
+        try:
+            V.validate_document(doc)
+        except V.DocumentError as exc:
+            raise StatuteParseError(name, None, str(exc)) from None
     return ParsedFile(name, docs, [w for d in docs for w in d.warnings])

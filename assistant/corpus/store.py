@@ -106,6 +106,16 @@ class LawDocument:
         return self.info.law
 
 
+#: an import may remove at most this share of a stored law's articles (and more than LARGE_REMOVAL_MIN of
+#: them) without ``replace=True``: a one-article file titled 中华人民共和国刑法 must not silently replace 刑法
+LARGE_REMOVAL_SHARE = 0.2
+LARGE_REMOVAL_MIN = 2
+
+
+def is_large_removal(existing: int, removed: int) -> bool:
+    return removed > LARGE_REMOVAL_MIN and removed > LARGE_REMOVAL_SHARE * existing
+
+
 @dataclass
 class ImportDiff:
     law: str
@@ -114,10 +124,30 @@ class ImportDiff:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     warnings: list[str] = field(default_factory=list)
+    existing: int = 0  # articles the law had before
 
     @property
     def is_noop(self) -> bool:
         return not (self.added or self.changed or self.removed)
+
+    @property
+    def removes_large_part(self) -> bool:
+        return is_large_removal(self.existing, len(self.removed))
+
+    def removed_labels(self, limit: int = 12) -> str:
+        """第2条、第3条、…、第17条之一 … (+474): the removed articles, as a refusal names them."""
+        from assistant.corpus.article import split_article_id
+
+        labels = []
+        for article_id in self.removed[:limit]:
+            _, number, suffix = split_article_id(article_id)
+            labels.append(f"第{number}条{suffix}")
+        more = len(self.removed) - limit
+        return "、".join(labels) + (f" … (+{more})" if more > 0 else "")
+
+    def removal_summary(self, limit: int = 12) -> str:
+        """X: would remove 503 of its 504 articles (第2条、…) — the sentence a refused import prints."""
+        return f"{self.law}: would remove {len(self.removed)} of its {self.existing} articles ({self.removed_labels(limit)})"
 
     def summary(self) -> str:
         return (f"{self.law}: +{len(self.added)} added, ~{len(self.changed)} changed, "
@@ -126,6 +156,20 @@ class ImportDiff:
     def to_dict(self) -> dict:
         return {"law": self.law, "added": self.added, "changed": self.changed, "removed": self.removed,
                 "unchanged": self.unchanged, "warnings": self.warnings}
+
+
+class DestructiveImportError(ValueError):
+    """The import would remove a large part of stored laws; ``diffs`` says which and what. Nothing was
+    changed; import again with ``replace=True`` (CLI ``--replace``, a confirmation in the web app)."""
+
+    def __init__(self, diffs: list):
+        self.diffs = diffs
+        super().__init__("refusing to remove a large part of a stored law without replace: "
+                         + "; ".join(d.removal_summary() for d in diffs))
+
+
+class _DryRun(Exception):
+    """Rolls back a dry-run import."""
 
 
 @dataclass
@@ -356,7 +400,7 @@ class ArticleStore:
         """What importing ``doc`` would change, without changing anything."""
         existing = {r["id"]: (r["content_hash"], r["status"]) for r in self._query(
             "SELECT id, content_hash, status FROM articles WHERE law = ?", (doc.law,))}
-        diff = ImportDiff(doc.law, warnings=list(doc.warnings))
+        diff = ImportDiff(doc.law, warnings=list(doc.warnings), existing=len(existing))
         seen = set()
         for art in doc.articles:
             seen.add(art.id)
@@ -370,14 +414,31 @@ class ArticleStore:
         diff.removed = [i for i in existing if i not in seen]
         return diff
 
-    def import_laws(self, docs: Iterable[LawDocument], progress=None) -> list[ImportDiff]:
-        """Import several laws in one transaction; any exception rolls every one of them back."""
-        diffs = []
-        with self._transaction() as conn:
-            for doc in docs:
-                diffs.append(self._import_one(conn, doc))
-                if progress is not None:
-                    progress(doc)
+    def import_laws(self, docs: Iterable[LawDocument], progress=None, *, replace: bool = False,
+                    dry_run: bool = False) -> list[ImportDiff]:
+        """Import several laws in one transaction; any exception rolls every one of them back.
+
+        An import that would remove a large part of a stored law (``ImportDiff.removes_large_part``) raises
+        ``DestructiveImportError`` naming what it would remove unless ``replace``. ``dry_run`` runs the
+        whole import (every check, every write) and rolls it back: a preview that passes is an import that
+        passes."""
+        from assistant.corpus.validate import validate_document
+
+        diffs: list[ImportDiff] = []
+        try:
+            with self._transaction() as conn:
+                for doc in docs:
+                    validate_document(doc)
+                    diffs.append(self._import_one(conn, doc))
+                    if progress is not None:
+                        progress(doc)
+                destructive = [d for d in diffs if d.removes_large_part]
+                if destructive and not replace:
+                    raise DestructiveImportError(destructive)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            return diffs
         self._local_writes += 1
         return diffs
 

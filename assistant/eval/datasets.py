@@ -39,7 +39,7 @@ class EvalRow:
     reference: str | None  # the reference answer ('' / None when the file has none)
     law: str | None = None
     gold: list[ArticleKey] = field(default_factory=list)  # normalised gold articles
-    history: list[str] = field(default_factory=list)
+    history: list = field(default_factory=list)  # [question, answer] pairs (answer '' when unknown)
     prompt: str | None = None  # LawBench's origin_prompt (instruction + question)
     line: int = 0
 
@@ -120,13 +120,12 @@ def _row(obj: Any, fmt: str, default_id: str) -> EvalRow:
         gold = sorted(gold_keys(law, articles or []))
     except ValueError as exc:
         raise ValueError(f"field 'articles': {exc}") from None
-    history = obj.get("history") or []
-    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-        # ChatGLM2's ptuning history is [[q, a], ...]: keep the user turns
-        if isinstance(history, list) and all(isinstance(h, list) and h and isinstance(h[0], str) for h in history):
-            history = [h[0] for h in history]
-        else:
-            raise ValueError("field 'history' must be a list of earlier user turns")
+    from assistant.answer.history import HistoryError, normalize_history
+
+    try:  # the one normaliser the pipeline, API and web app use: strings, [q, a] pairs, role/content dicts
+        history = [list(pair) for pair in normalize_history(obj.get("history") or [])]
+    except HistoryError as exc:
+        raise ValueError(f"field 'history': {exc}") from None
     return EvalRow(id=row_id, question=question, reference=reference, law=law, gold=gold, history=history,
                    prompt=prompt)
 

@@ -10,6 +10,9 @@ numbers people publish for ChatGLM2 fine-tunes:
 
 One deliberate difference: ``rouge-chinese`` raises on an empty hypothesis; here an empty (or whitespace
 only) prediction or reference scores 0 on every metric, so one bad generation cannot abort a whole run.
+ROUGE-L's longest common subsequence costs the product of the two lengths, so both texts are scored on
+their first ``MAX_SCORED_CHARS`` characters (no dev-set reference or answer comes near it; a 200,000-character
+reference would otherwise take minutes).
 
 Citation metrics work on citation-check dicts (``assistant.answer.types.CitationCheck.to_dict()``) and on
 gold articles given as a law name plus article numbers, compared as (short law name, article number).
@@ -28,6 +31,7 @@ from assistant.corpus.laws import normalize_law_name
 from assistant.corpus.numerals import parse_article_number
 
 TEXT_METRICS = ("rouge-1", "rouge-2", "rouge-l", "bleu-4")
+MAX_SCORED_CHARS = 10_000
 
 # ---------------------------------------------------------------------------------------------------
 # ROUGE / BLEU-4
@@ -76,8 +80,8 @@ def _scorers():
 
 def score_pair(prediction: str, reference: str) -> dict[str, float]:
     """ROUGE-1/2/L F and char BLEU-4 (×100, 4 decimals) of one prediction against one reference."""
-    prediction = prediction or ""
-    reference = reference or ""
+    prediction = (prediction or "")[:MAX_SCORED_CHARS]
+    reference = (reference or "")[:MAX_SCORED_CHARS]
     zero = {k: 0.0 for k in TEXT_METRICS}
     if not prediction.strip() or not reference.strip():
         return zero

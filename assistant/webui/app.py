@@ -9,7 +9,6 @@ API (``gradio_client.Client(url)``):
   /admin_login, /preview_statutes, /import_statutes, /lookup_citation: the statutes tab (login first when set)
 """
 import datetime as _dt
-import hmac
 import logging
 import tempfile
 import threading
@@ -18,12 +17,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assistant.webui import render
+from assistant.webui.auth import LoginLimiter, client_key, credentials_match
 from assistant.webui.assets import CONVERSATION_JS, CSS, SOURCES_JS
 from assistant.webui.config import UPLOAD_TYPES, WebConfig
 from assistant.webui.export import conversation_json, conversation_markdown
 from assistant.webui.render import Turn
+from assistant.answer.history import HistoryError, normalize_history
+from assistant.answer.limits import check_question
+from assistant.corpus.store import DestructiveImportError
 from assistant.webui.statutes import (UploadError, check_uploads, diff_summary_html, law_articles_rows, law_info_html,
-                                      lookup_citation, parse_uploads, preview_html)
+                                      lookup_citation, parse_uploads, preview_html, removal_warning_html)
 
 log = logging.getLogger(__name__)
 
@@ -121,31 +124,50 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
     info = assistant_info(assistant)
     generative = (info.get("backend") or "extractive") != "extractive"
     import_lock = threading.Lock()
+    limiter = LoginLimiter(free_failures=config.login_free_failures)
     welcome = _welcome(config)
 
     # -- chat --------------------------------------------------------------------------------------------
     def _options(top_k, law, include_repealed, temperature) -> dict:
         try:
             k = int(top_k or config.default_top_k)
-        except (TypeError, ValueError):
-            raise gr.Error(f"top_k 必须是整数，收到 {top_k!r}")
+        except (TypeError, ValueError, OverflowError):
+            raise gr.Error(f"top_k 必须是整数，收到 {str(top_k)[:20]!r}")
         k = max(1, min(config.max_top_k, k))
+        if law is not None and not isinstance(law, str):
+            raise gr.Error("law 必须是法律名称（文本）。")
+        if len(law or "") > 100:
+            raise gr.Error("法律名称太长。")
         law = (law or "").strip() or None
         if law is not None:
             resolved = store.resolver().try_resolve(law)
             if resolved is None:
                 raise gr.Error(f"法条库中没有名为“{law}”的法律")
             law = resolved
-        temp = float(temperature) if generative and temperature else None
+        try:
+            temp = min(2.0, max(0.0, float(temperature))) if generative and temperature else None
+        except (TypeError, ValueError):
+            raise gr.Error(f"temperature 必须是数字，收到 {str(temperature)[:20]!r}")
         return {"top_k": k, "law": law, "include_repealed": bool(include_repealed), "temperature": temp}
 
+    def _api_history(history):
+        try:
+            return normalize_history(history)
+        except HistoryError as exc:
+            raise gr.Error(f"history 格式不正确：{exc}") from None
+
     def _check_question(message: str) -> str:
+        if message is not None and not isinstance(message, str):
+            raise gr.Error("问题必须是文本。")
         message = (message or "").strip()
         if not message:
             raise gr.Error("请输入问题。")
         if len(message) > config.max_question_chars:
             raise gr.Error(f"问题太长（{len(message)} 字），请控制在 {config.max_question_chars} 字以内。")
-        return message
+        try:
+            return check_question(message)
+        except ValueError as exc:
+            raise gr.Error(f"问题无法处理：{exc}") from None
 
     def respond(message, turns, top_k, law, include_repealed, temperature):
         turns = list(turns or [])
@@ -181,7 +203,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
                     turn.hits = list(event.answer.sources)
         except Exception as exc:  # shown in the turn; the session carries on
             log.exception("answering %r failed", message)
-            turn.error = f"{type(exc).__name__}: {exc}"
+            turn.error = "回答时出错（详情已记录在服务器日志中），请重试或换个问法。"
         yield render.conversation_html(turns), render.source_panel_html(turns), turns, gr.update()
 
     def clear():
@@ -208,6 +230,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         final answer (with any notice the pipeline appended). ``history``: earlier [question, answer] pairs."""
         message = _check_question(message)
         options = _options(top_k, law, include_repealed, None)
+        history = _api_history(history)
         text = ""
         for event in holder.current.stream(message, history=history or None, **options):
             if event.kind == "token":
@@ -221,21 +244,29 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         """The full answer as JSON: text, sources (with [n] markers), citation report, notice, latency."""
         message = _check_question(message)
         options = _options(top_k, law, include_repealed, None)
-        return holder.current.ask(message, history=history or None, **options).to_dict()
+        return holder.current.ask(message, history=_api_history(history) or None, **options).to_dict()
 
     # -- statutes tab ----------------------------------------------------------------------------------------
     def _require_admin(authed: bool) -> None:
         if config.auth_required and not authed:
             raise gr.Error("需要管理员登录。")
 
-    def login(user, password, authed):
-        ok = (config.auth_required and hmac.compare_digest(str(user or "").encode(), str(config.admin_user).encode())
-              and hmac.compare_digest(str(password or "").encode(), str(config.admin_password).encode()))
+    def login(user, password, authed, request: gr.Request):
+        """The only login: every route to it (button, API) goes through the per-client limiter."""
         if not config.auth_required:
-            ok = True
-        if not ok:
-            time.sleep(1.0)  # slows down guessing
-            return False, gr.update(visible=True), gr.update(visible=False), "用户名或密码错误。", ""
+            return True, gr.update(visible=False), gr.update(visible=True), "已登录。", ""
+        client = client_key(request)
+        wait = limiter.wait_seconds(client)
+        if wait > 0:  # refused without looking at the password: a guess during a lockout tells nothing
+            return (False, gr.update(visible=True), gr.update(visible=False),
+                    f"登录失败次数过多，请 {wait:.0f} 秒后再试。", "")
+        if not credentials_match(user, password, admin_user=config.admin_user,
+                                 admin_password=config.admin_password, admin_token=config.admin_token):
+            lockout = limiter.failure(client)
+            log.warning("failed admin login from %s%s", client, f" (locked out {lockout:.0f}s)" if lockout else "")
+            note = f"登录失败次数过多，请 {lockout:.0f} 秒后再试。" if lockout else "用户名或密码错误。"
+            return False, gr.update(visible=True), gr.update(visible=False), note, ""
+        limiter.success(client)
         return True, gr.update(visible=False), gr.update(visible=True), "已登录。", ""
 
     def logout():
@@ -249,7 +280,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
             return f'<div class="admin-error"><b>未导入任何内容。</b>\n{render.esc(exc)}</div>'
         return preview_html(parse_uploads(uploads, store, status or "现行有效"))
 
-    def do_import(files, status, authed, progress=gr.Progress(track_tqdm=True)):
+    def do_import(files, status, confirm_removal, authed, progress=gr.Progress(track_tqdm=True)):
         _require_admin(authed)
         if not import_lock.acquire(blocking=False):
             raise gr.Error("另一个导入正在进行，请稍后再试。")
@@ -263,8 +294,18 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
             parsed = parse_uploads(uploads, store, status or "现行有效")
             if not parsed.ok:
                 return preview_html(parsed), gr.update(), gr.update(), gr.update()
+            if parsed.destructive and not confirm_removal:
+                return (removal_warning_html(parsed.destructive) + '<div class="admin-error"><b>未导入任何内容。</b></div>',
+                        gr.update(), gr.update(), gr.update())
             progress(0.15, desc="写入法条库")
-            diffs = store.import_laws(parsed.documents)
+            try:
+                diffs = store.import_laws(parsed.documents, replace=bool(confirm_removal))
+            except DestructiveImportError as exc:  # the store changed between the check and the import
+                return removal_warning_html(exc.diffs), gr.update(), gr.update(), gr.update()
+            except Exception:
+                log.exception("import failed")
+                return ('<div class="admin-error"><b>导入失败，未导入任何内容。</b>详情已记录在服务器日志中。</div>',
+                        gr.update(), gr.update(), gr.update())
             if all(d.is_noop for d in diffs):
                 note = "内容与现有法条库一致，索引无需更新。"
             elif reindex is None:
@@ -274,9 +315,9 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
                 started = time.perf_counter()
                 try:
                     new_assistant = reindex(store, holder.current)
-                except Exception as exc:
+                except Exception:
                     log.exception("index update failed")
-                    note = (f"法条已写入法条库，但索引更新失败：{exc}。聊天继续使用原索引；"
+                    note = ("法条已写入法条库，但索引更新失败（详情已记录在服务器日志中）。聊天继续使用原索引；"
                             "可运行 assistant index update 重试。")
                 else:
                     holder.swap(new_assistant)
@@ -354,7 +395,8 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
             with gr.Tab("法规管理", id="statutes"):
                 authed = gr.State(not config.auth_required)
                 with gr.Column(visible=config.auth_required, elem_id="login-gate") as gate:
-                    gr.Markdown("### 管理员登录\n法规管理需要登录（由 `ASSISTANT_ADMIN_USER` / `ASSISTANT_ADMIN_PASSWORD` 设置）。")
+                    gr.Markdown("### 管理员登录\n法规管理需要登录：`ASSISTANT_ADMIN_USER` / `ASSISTANT_ADMIN_PASSWORD`，"
+                                "或服务器启动时打印的管理员令牌（填入密码框，用户名可留空）。")
                     user = gr.Textbox(label="用户名", elem_id="admin-user")
                     password = gr.Textbox(label="密码", type="password", elem_id="admin-password")
                     login_btn = gr.Button("登录", variant="primary", elem_id="admin-login")
@@ -367,6 +409,8 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
                             files = gr.File(file_count="multiple", file_types=list(UPLOAD_TYPES), label="法规文件",
                                             elem_id="statute-files")
                             status = gr.Dropdown(STATUS_CHOICES, value="现行有效", label="导入后的效力状态")
+                            confirm_removal = gr.Checkbox(False, label="确认删除上列条文（导入将删除现有法律的大部分条文时需要）",
+                                                          elem_id="confirm-removal")
                             with gr.Row():
                                 preview_btn = gr.Button("解析预览", elem_id="preview-btn")
                                 import_btn = gr.Button("导入并更新索引", variant="primary", elem_id="import-btn")
@@ -415,12 +459,14 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
         login_outputs = [authed, gate, panel, login_msg, password]
         login_btn.click(login, [user, password, authed], login_outputs, api_name="admin_login",
                         concurrency_limit=4)
-        password.submit(login, [user, password, authed], login_outputs, api_visibility="private")
+        # Enter in the password box clicks the button in the browser: no second login handler on the server
+        password.submit(None, None, None, js="() => document.querySelector('#admin-login')?.click()",
+                        api_visibility="private")
         if config.auth_required:
             logout_btn.click(logout, None, [authed, gate, panel, login_msg], api_visibility="private")
         admin_kw = dict(concurrency_id="admin", concurrency_limit=1)
         preview_btn.click(preview, [files, status, authed], result, api_name="preview_statutes", **admin_kw)
-        import_btn.click(do_import, [files, status, authed], [result, law_filter, browse_law, corpus_stats],
+        import_btn.click(do_import, [files, status, confirm_removal, authed], [result, law_filter, browse_law, corpus_stats],
                          api_name="import_statutes", **admin_kw)
         browse_law.change(browse, [browse_law, authed], [law_info, articles_table], api_visibility="private")
         articles_table.select(browse_select, [browse_law, authed], article_view, api_visibility="private")
@@ -447,6 +493,7 @@ def launch(app, *, host: str = "127.0.0.1", port: int | None = 7860, prevent_thr
     from assistant.webui.assets import theme
 
     config: WebConfig = getattr(app, "web_config", WebConfig())
+    config.validate(host=host)  # an open statutes tab is refused beyond loopback, however the app was built
     return app.launch(server_name=host, server_port=port, prevent_thread_lock=prevent_thread_lock, quiet=quiet,
                       theme=theme(), css=CSS, show_error=True, max_file_size=config.max_upload_bytes,
                       footer_links=["api"], app_kwargs={"docs_url": None, "redoc_url": None})

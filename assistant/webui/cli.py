@@ -13,8 +13,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("serve", help="run the web app (imports the default corpus and builds the index on first run)")
     p.add_argument("--host", default=os.environ.get("ASSISTANT_HOST", "127.0.0.1"),
-                   help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network, "
-                        "set ASSISTANT_ADMIN_USER/PASSWORD then)")
+                   help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ASSISTANT_PORT", "7860")))
     add_model_arguments(p)
     p.add_argument("--embedder", default=None,
@@ -57,12 +56,9 @@ def cmd_serve(args) -> int:
         config = WebConfig()
         if args.concurrency is not None:
             config.concurrency = args.concurrency
-        config.validate()
+        config.validate(host=args.host)  # refuses ASSISTANT_ADMIN_OPEN beyond loopback; makes the admin token
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not config.auth_required:
-        print("warning: serving beyond this machine with an open statutes tab; "
-              "set ASSISTANT_ADMIN_USER and ASSISTANT_ADMIN_PASSWORD", file=sys.stderr)
 
     store = prepare_store()
     index_dir = Paths().index_dir
@@ -93,9 +89,17 @@ def cmd_serve(args) -> int:
 
     app = create_app(assistant, store, config=config, reindex=make_reindexer(index_dir, args.embedder))
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    if config.token_generated:  # like a notebook server: the operator's console gets the one-time token
+        print(f"statutes tab admin token (this run only; enter it as the password): {config.admin_token}",
+              file=sys.stderr, flush=True)
+    elif not config.auth_required:
+        print("warning: ASSISTANT_ADMIN_OPEN=1: anyone who can reach this port may import statutes",
+              file=sys.stderr)
     if args.json:
         print(json.dumps({"url": url, "backend": args.backend, "model": args.model, "articles": store.count(),
-                          "admin_login": config.auth_required}, ensure_ascii=False), flush=True)
+                          "admin_login": config.auth_required,
+                          "admin_token": config.admin_token if config.token_generated else None},
+                         ensure_ascii=False), flush=True)
     else:
         print(f"serving {url} ({args.backend} backend, {store.count()} articles); Ctrl-C to stop", file=sys.stderr)
     try:

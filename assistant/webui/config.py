@@ -43,9 +43,15 @@ def _env_float(name: str, default: float) -> float:
 @dataclass
 class WebConfig:
     title: str = "法律助手 · 有据可查"
-    #: login for the statutes tab; both unset = the tab is open (fine on 127.0.0.1, not on a shared host)
+    #: login for the statutes tab; both unset = a one-time admin token is made at start-up (``admin_token``)
     admin_user: str | None = field(default_factory=lambda: _env("ASSISTANT_ADMIN_USER"))
     admin_password: str | None = field(default_factory=lambda: _env("ASSISTANT_ADMIN_PASSWORD"))
+    #: the admin token (also accepted as the password); generated when neither it nor user/password is set
+    admin_token: str | None = field(default_factory=lambda: _env("ASSISTANT_ADMIN_TOKEN"))
+    #: explicit opt-out: the statutes tab open to anyone, allowed only when serving on a loopback address
+    admin_open: bool = field(default_factory=lambda: _env("ASSISTANT_ADMIN_OPEN", "0").lower() in ("1", "true", "yes"))
+    #: failed logins per client before lockouts start (each further failure doubles the lockout)
+    login_free_failures: int = field(default_factory=lambda: _env_int("ASSISTANT_LOGIN_FREE_FAILURES", 5))
     #: per uploaded file; Gradio also refuses larger uploads before they reach a handler
     max_upload_mb: float = field(default_factory=lambda: _env_float("ASSISTANT_MAX_UPLOAD_MB", 20.0))
     #: chat requests answered at the same time; others wait in Gradio's queue
@@ -59,15 +65,31 @@ class WebConfig:
 
     @property
     def auth_required(self) -> bool:
-        return bool(self.admin_user or self.admin_password)
+        return not self.admin_open
+
+    @property
+    def token_generated(self) -> bool:
+        return getattr(self, "_token_generated", False)
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
-    def validate(self) -> "WebConfig":
+    def validate(self, host: str | None = None) -> "WebConfig":
+        """Check the settings; ``host`` (where the app will listen) refuses an open statutes tab beyond
+        loopback. Makes the one-time admin token when no credentials are configured."""
+        from assistant.webui.auth import is_loopback, new_admin_token
+
         if bool(self.admin_user) != bool(self.admin_password):
             raise ValueError("set both ASSISTANT_ADMIN_USER and ASSISTANT_ADMIN_PASSWORD (or neither)")
+        if self.admin_open and host is not None and not is_loopback(host):
+            raise ValueError(f"ASSISTANT_ADMIN_OPEN leaves the statutes tab open to anyone; it is allowed only on "
+                             f"a loopback address, not {host}")
+        if not self.admin_open and not self.admin_password and not self.admin_token:
+            self.admin_token = new_admin_token()
+            self._token_generated = True
+        if self.login_free_failures < 1:
+            raise ValueError("ASSISTANT_LOGIN_FREE_FAILURES must be at least 1")
         if self.concurrency < 1:
             raise ValueError("ASSISTANT_WEB_CONCURRENCY must be at least 1")
         if self.max_upload_mb <= 0:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import json
 from typing import Any, Sequence
 
@@ -34,12 +35,18 @@ def conversation_json(turns: Sequence[Turn], info: dict) -> str:
     return json.dumps(conversation_dict(turns, info), ensure_ascii=False, indent=2)
 
 
+def _md(text: Any) -> str:
+    """Text as Markdown that renders as the same text: raw HTML in a statute, a question or an answer
+    (<script>, <img onerror>) becomes entities, which every CommonMark viewer shows literally."""
+    return html.escape(str(text or ""), quote=False)
+
+
 def _quote(text: str) -> str:
-    return "\n".join("> " + line if line else ">" for line in text.split("\n"))
+    return "\n".join("> " + line if line else ">" for line in _md(text).split("\n"))
 
 
 def _cell(text: Any) -> str:
-    return str(text or "").replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("|", "\\|").replace("\n", " ")
 
 
 def conversation_markdown(turns: Sequence[Turn], info: dict) -> str:
@@ -48,18 +55,18 @@ def conversation_markdown(turns: Sequence[Turn], info: dict) -> str:
     for i, t in enumerate(turns, 1):
         ans = t.answer
         lines += [f"## 第 {i} 问", "", _quote(t.question), "", "### 回答", "",
-                  ans.text if ans is not None else (t.text or "（未完成）"), ""]
+                  _md(ans.text if ans is not None else (t.text or "（未完成）")), ""]
         if t.error:
-            lines += [f"**出错：** {t.error}", ""]
+            lines += [f"**出错：** {_md(t.error)}", ""]
         if ans is not None and ans.notice:
-            lines += [f"*{ans.notice}*", ""]
+            lines += [f"*{_md(ans.notice)}*", ""]
         if t.hits:
             lines += ["### 来源", ""]
             for n, hit in enumerate(t.hits, 1):
                 a = hit.article
                 where = " › ".join(a.headings)
-                lines += [f"**[{n}] {a.label}** · {a.status} · {VIA_LABELS.get(hit.via, hit.via)}"
-                          + (f" · {where}" if where else ""), "", _quote(a.text), ""]
+                lines += [f"**[{n}] {_md(a.label)}** · {_md(a.status)} · {_md(VIA_LABELS.get(hit.via, hit.via))}"
+                          + (f" · {_md(where)}" if where else ""), "", _quote(a.text), ""]
         if ans is not None and ans.citations:
             lines += ["### 引用核查", "", "| 引用 | 结论 | 说明 |", "|---|---|---|"]
             for c in ans.citations:

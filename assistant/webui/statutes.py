@@ -7,6 +7,7 @@ unless every file parses: the store's import is one transaction.
 """
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -19,15 +20,27 @@ from assistant.webui.config import UPLOAD_TYPES
 from assistant.webui.render import article_card, esc, status_badge
 
 
+log = logging.getLogger(__name__)
+
+
 class UploadError(ValueError):
     """One or more uploads were refused; the message lists every problem, one per line."""
 
 
+MAX_NAME_CHARS = 120
+MAX_LOOKUP_CHARS = 500
+
+
 def display_name(client_name: str) -> str:
-    """The file's base name only, without directories, control characters or an absurd length."""
+    """The file's base name only, without directories, control characters or an absurd length (a long name
+    is cut in its stem, so it keeps its extension: the type check and the parser go by the extension)."""
     name = re.split(r"[\\/]", str(client_name))[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
-    return (name[:120] or "upload")
+    if len(name) > MAX_NAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        ext = dot + ext if dot and 0 < len(ext) <= 10 else ""
+        name = (stem if ext else name)[:MAX_NAME_CHARS - len(ext) - 1] + "…" + ext
+    return name or "upload"
 
 
 @dataclass
@@ -86,6 +99,8 @@ class Preview:
     documents: list[LawDocument] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)  # one per law found
     errors: list[str] = field(default_factory=list)  # one per file that failed; nothing may be imported then
+    #: laws the import would remove a large part of (``ImportDiff``s): importing needs a confirmation
+    destructive: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -108,8 +123,9 @@ def parse_uploads(uploads: Sequence[Upload], store: ArticleStore, status: str = 
         except StatuteParseError as exc:
             preview.errors.append(str(exc))
             continue
-        except Exception as exc:  # a corrupt .docx raises from python-docx: still the file's fault
-            preview.errors.append(f"{up.name}: 无法读取（{type(exc).__name__}: {exc}）")
+        except Exception:  # still the file's fault; the detail (with server paths) goes to the log only
+            log.exception("reading upload %s (%s) failed", up.name, up.path)
+            preview.errors.append(f"{up.name}: 无法读取该文件（格式不受支持或文件已损坏）")
             continue
         for doc in parsed.documents:
             if doc.law in seen:
@@ -122,8 +138,27 @@ def parse_uploads(uploads: Sequence[Upload], store: ArticleStore, status: str = 
                                  "status": doc.info.status, "new_law": store.law(doc.law) is None,
                                  "added": len(diff.added), "changed": len(diff.changed),
                                  "removed": len(diff.removed), "unchanged": diff.unchanged,
-                                 "warnings": list(doc.warnings)})
+                                 "warnings": list(doc.warnings), "needs_confirm": diff.removes_large_part})
+            if diff.removes_large_part:
+                preview.destructive.append(diff)
+    if preview.ok:
+        # the import itself, rolled back: whatever the store would refuse, the preview refuses too
+        try:
+            store.import_laws(preview.documents, dry_run=True, replace=True)
+        except ValueError as exc:
+            preview.errors.append(f"导入检查未通过：{exc}")
+        except Exception:
+            log.exception("dry-run import of %s failed", [u.name for u in uploads])
+            preview.errors.append("导入检查未通过（服务器内部错误，详情已记录在服务器日志中）")
     return preview
+
+
+def removal_warning_html(diffs: Sequence[ImportDiff]) -> str:
+    """What a destructive import would remove, and how to go ahead anyway."""
+    items = "".join(f"<li>《{esc(d.law)}》：将删除现有 {d.existing} 条中的 {len(d.removed)} 条"
+                    f"（{esc(d.removed_labels(30))}）</li>" for d in diffs)
+    return (f'<div class="admin-error"><b>此次导入将删除现有法律的大部分条文：</b><ul>{items}</ul>'
+            '请核对文件是否完整。确需替换时，勾选“确认删除上列条文”后再点击“导入并更新索引”。</div>')
 
 
 def preview_html(preview: Preview) -> str:
@@ -145,6 +180,8 @@ def preview_html(preview: Preview) -> str:
                 f'<td>{f"<ul class=warnings>{warn}{more}</ul>" if warn else "无"}</td></tr>')
         parts.append('<table class="preview-table"><thead><tr><th>文件</th><th>法律</th><th>条数</th><th>状态</th>'
                      '<th>与现有库相比</th><th>警告</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
+        if preview.ok and preview.destructive:
+            parts.append(removal_warning_html(preview.destructive))
         if preview.ok:
             parts.append(f'<div class="admin-ok">解析成功：{len(preview.documents)} 部法律，共 {preview.article_count} 条。'
                          f'确认无误后点击“导入并更新索引”。</div>')
@@ -192,9 +229,14 @@ def lookup_citation(store: ArticleStore, reference: str) -> str:
     """An article card for 民法典第1043条 / 刑法133条之一 / 《中华人民共和国刑法》第一百三十三条之一, or why not."""
     from assistant.corpus.citations import CitationError, find_citations, parse_reference
 
+    if not isinstance(reference, (str, type(None))):
+        return '<div class="admin-error">引用必须是文本。</div>'
     reference = (reference or "").strip()
     if not reference:
         return '<div class="admin-hint">输入法条引用，例如：民法典第1043条、刑法133条之一。</div>'
+    if len(reference) > MAX_LOOKUP_CHARS:
+        return (f'<div class="admin-error">引用太长（{len(reference)} 字）：一次最多查找 {MAX_LOOKUP_CHARS} 字以内的引用，'
+                f'例如：民法典第1043条、第1079条。</div>')
     resolver = store.resolver()
     try:
         targets = [parse_reference(reference, resolver)]
