@@ -11,7 +11,7 @@ def register(sub):
     esub = p.add_subparsers(dest="eval_command", required=True, metavar="WHAT")
 
     r = esub.add_parser("retrieval", help="recall@k / MRR / nDCG of the search index on labelled rows")
-    r.add_argument("--data", required=True, help='JSONL rows {"query", "law", "articles": [int]}')
+    r.add_argument("--data", required=True, help='JSONL rows {"query", "law", "articles": [int]} or {"query", "citations": [{"law", "article", "in_db"}]}')
     r.add_argument("--top-k", type=int, default=10)
     r.add_argument("--law-filter", action="store_true",
                    help="pass each row's gold law as a filter (oracle routing, for analysis)")
