@@ -40,7 +40,11 @@ def _check_row(row: Any, where: str) -> None:
         if not isinstance(cits, list):
             raise RetrievalDataError(f"{where}: field 'citations' must be a list of {{law, article}} objects")
         for i, c in enumerate(cits):
-            if not isinstance(c, dict) or not isinstance(c.get("law"), str) or not c["law"].strip():
+            if not isinstance(c, dict):
+                raise RetrievalDataError(f"{where}: citations[{i}] must be an object {{law, article}}")
+            if c.get("law") is None and c.get("article") is None:
+                continue  # a label the source could not resolve: counted as a gold article outside the corpus
+            if not isinstance(c.get("law"), str) or not c["law"].strip():
                 raise RetrievalDataError(f"{where}: citations[{i}].law must be a non-empty string")
             if not isinstance(c.get("article"), int) or isinstance(c.get("article"), bool):
                 raise RetrievalDataError(f"{where}: citations[{i}].article must be an integer")
@@ -77,7 +81,8 @@ def gold_articles(row: dict, store) -> tuple[set[tuple[str, int]], set[tuple[str
         # single-law rows score the data set as given: every label counts, a law the corpus lacks is a miss
         law = resolver.try_resolve(row["law"]) or row["law"]
         return {(law, int(n)) for n in row["articles"]}, set()
-    pairs = [(c["law"], int(c["article"]), c.get("in_db")) for c in row["citations"]]
+    pairs = [(c["law"], int(c["article"]), c.get("in_db")) if c.get("law") is not None else ("?", 0, False)
+             for c in row["citations"]]
     found: set[tuple[str, int]] = set()
     missing: set[tuple[str, str | int]] = set()
     for law, number, in_db in pairs:

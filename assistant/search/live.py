@@ -26,12 +26,16 @@ from assistant.search.retriever import Retriever, SearchConfig
 log = logging.getLogger(__name__)
 
 
-def open_current(store, index_dir: Path, config: SearchConfig | None = None, *, check_corpus: bool = True) -> Retriever:
+def open_current(store, index_dir: Path, config: SearchConfig | None = None, *, check_corpus: bool = True,
+                 rescorer=None) -> Retriever:
     """A ``Retriever`` over the build ``CURRENT`` names, with the embedder that build was made with.
 
     ``check_corpus=False`` opens an index built from an earlier state of the corpus (articles removed since
     are skipped at search time): what ``serve`` answers from while the up-to-date build is made.
+    ``rescorer``: a ``CandidateRescorer`` to keep (default: the one ``$ASSISTANT_RESCORER`` names, if any).
     """
+    from assistant.search.retriever import make_rescorer
+
     from assistant.search.index import read_manifest
 
     manifest = read_manifest(index_dir) or {}
@@ -39,7 +43,9 @@ def open_current(store, index_dir: Path, config: SearchConfig | None = None, *, 
     index = open_index(index_dir, store if check_corpus else None, embedder)
     if embedder is None and index.manifest.get("embedder_id"):
         raise IndexMismatch("the index has dense vectors but its embedder could not be recreated")
-    return Retriever(store, index, embedder, config)
+    if rescorer is None:
+        rescorer = make_rescorer(None, index_dir, embedder)
+    return Retriever(store, index, embedder, config, rescorer=rescorer)
 
 
 class LiveRetriever:
@@ -118,7 +124,9 @@ class LiveRetriever:
 
     def _load(self, st) -> None:
         try:
-            new = open_current(self._retriever.store, self._index_dir, self._retriever.config, check_corpus=False)
+            old = self._retriever
+            new = open_current(old.store, self._index_dir, old.config, check_corpus=False,
+                               rescorer=getattr(old, "rescorer", None))
         except Exception as exc:  # e.g. the build was replaced again while loading: the next poll retries
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("could not load the new index build: %s", self.last_error)

