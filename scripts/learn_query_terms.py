@@ -27,6 +27,8 @@ def main() -> int:
     ap.add_argument("--data", nargs="+", required=True)
     ap.add_argument("--holdout", type=float, default=0.3, help="fraction of rows kept out of learning")
     ap.add_argument("--out", help="default: HOME/learned_terms.json")
+    ap.add_argument("--max-map-tokens", type=int, default=40,
+                    help="longer questions (case facts) feed article associations only, not the term map")
     args = ap.parse_args()
     os.environ["ASSISTANT_HOME"] = args.home
 
@@ -34,7 +36,7 @@ def main() -> int:
     from assistant.corpus.article import make_article_id
     from assistant.eval.retrieval import gold_articles, load_retrieval_rows
     from assistant.search import load_retriever
-    from assistant.search.learned import held_out, learn, save
+    from assistant.search.learned import LearnConfig, held_out, learn, save
 
     home = Path(args.home)
     store = open_store(home / "corpus.sqlite", readonly=True)
@@ -51,7 +53,7 @@ def main() -> int:
             if rows:
                 pairs.append((retriever.query_tokens(row["query"]), rows))
                 used += 1
-    artefact = learn(pairs, retriever.index.lexical, retriever.index.ids)
+    artefact = learn(pairs, retriever.index.lexical, retriever.index.ids, LearnConfig(max_map_tokens=args.max_map_tokens))
     out = Path(args.out) if args.out else home / "learned_terms.json"
     save(artefact, out)
     print(f"learned from {used} rows ({skipped} held out): {len(artefact['term_map'])} question words mapped, "

@@ -34,7 +34,10 @@ class LearnConfig:
     min_pairs: int = 2  # a (question word, statute word) link must be seen in this many pairs
     min_pmi: float = 1.0  # natural-log lift over the statute word's corpus frequency
     per_term: int = 6  # statute words kept per question word
-    min_question_df: int = 1
+    #: questions with more distinct words than this (case descriptions) feed the article associations and
+    #: the map used for long queries (``term_map_facts``), not the one for short questions: every word of a
+    #: 400-character fact is linked to every word of its article, which helps facts and drowns questions
+    max_map_tokens: int = 40
 
 
 def learn(pairs: Iterable[tuple[list[str], list[int]]], lexical, ids: list[str],
@@ -46,8 +49,10 @@ def learn(pairs: Iterable[tuple[list[str], list[int]]], lexical, ids: list[str],
     inv_vocab = {i: t for t, i in lexical.vocab.items()}
     n_docs = presence.shape[0]
     df = np.bincount(presence.indices, minlength=presence.shape[1]).astype(np.float64)
-    co: dict[str, Counter] = defaultdict(Counter)
+    co: dict[str, Counter] = defaultdict(Counter)  # from short questions
+    co_all: dict[str, Counter] = defaultdict(Counter)  # from every question, case descriptions included
     q_count: Counter = Counter()
+    q_count_all: Counter = Counter()
     art: dict[str, Counter] = defaultdict(Counter)
     question_df: Counter = Counter()
     n_pairs = 0
@@ -61,27 +66,35 @@ def learn(pairs: Iterable[tuple[list[str], list[int]]], lexical, ids: list[str],
             words.update(presence.indices[presence.indptr[r]:presence.indptr[r + 1]].tolist())
             art[ids[r]].update(qset)
         for t in qset:
-            q_count[t] += 1
-            co[t].update(words)
+            q_count_all[t] += 1
+            co_all[t].update(words)
+            if len(qset) <= config.max_map_tokens:
+                q_count[t] += 1
+                co[t].update(words)
         n_pairs += 1
-    term_map: dict[str, list[list]] = {}
-    for t, counter in co.items():
-        scored = []
-        for w, c in counter.items():
-            if c < config.min_pairs:
-                continue
-            word = inv_vocab[w]
-            if word == t:
-                continue
-            pmi = math.log((c / q_count[t]) / max(df[w] / n_docs, 1e-9))
-            if pmi >= config.min_pmi:
-                scored.append((pmi * c / q_count[t], word))
-        scored.sort(reverse=True)
-        if scored:
-            top = scored[:config.per_term]
-            best = top[0][0]
-            term_map[t] = [[w, round(s / best, 4)] for s, w in top]
-    return {"format": FORMAT, "pairs": n_pairs, "term_map": term_map,
+
+    def term_map(co, q_count) -> dict[str, list[list]]:
+        out: dict[str, list[list]] = {}
+        for t, counter in co.items():
+            scored = []
+            for w, c in counter.items():
+                if c < config.min_pairs:
+                    continue
+                word = inv_vocab[w]
+                if word == t:
+                    continue
+                pmi = math.log((c / q_count[t]) / max(df[w] / n_docs, 1e-9))
+                if pmi >= config.min_pmi:
+                    scored.append((pmi * c / q_count[t], word))
+            scored.sort(reverse=True)
+            if scored:
+                top = scored[:config.per_term]
+                best = top[0][0]
+                out[t] = [[w, round(s / best, 4)] for s, w in top]
+        return out
+
+    return {"format": FORMAT, "pairs": n_pairs, "term_map": term_map(co, q_count),
+            "term_map_facts": term_map(co_all, q_count_all),
             "articles": {a: dict(c) for a, c in art.items()}, "question_df": dict(question_df)}
 
 
@@ -109,6 +122,8 @@ class LearnedTerms:
         if artefact.get("format") != FORMAT:
             raise ValueError(f"learned terms format {artefact.get('format')} is not {FORMAT}; relearn them")
         self.term_map = {t: [(w, float(s)) for w, s in v if w in vocab] for t, v in artefact["term_map"].items()}
+        self.term_map_facts = {t: [(w, float(s)) for w, s in v if w in vocab]
+                               for t, v in artefact.get("term_map_facts", artefact["term_map"]).items()}
         row_of = {doc_id: i for i, doc_id in enumerate(ids)}
         n_q = max(int(artefact.get("pairs", 1)), 1)
         qdf = artefact.get("question_df", {})
@@ -136,12 +151,14 @@ class LearnedTerms:
             return None
         return cls(json.loads(path.read_text("utf-8")), ids, vocab)
 
-    def expansion(self, tokens: list[str]) -> list[tuple[str, float]]:
-        """Statute words (with weights in (0, 1]) for the query's words; each word once, at its best weight."""
+    def expansion(self, tokens: list[str], facts: bool = False) -> list[tuple[str, float]]:
+        """Statute words (with weights in (0, 1]) for the query's words; each word once, at its best weight.
+        ``facts``: the query is a case description (use the map learned from every question)."""
         out: dict[str, float] = {}
         present = set(tokens)
+        term_map = self.term_map_facts if facts else self.term_map
         for t in dict.fromkeys(tokens):
-            for w, s in self.term_map.get(t, ()):
+            for w, s in term_map.get(t, ()):
                 if w not in present:
                     out[w] = max(out.get(w, 0.0), s)
         return list(out.items())
