@@ -136,7 +136,7 @@ def main() -> int:
                         rescorer_obj = make_rescorer(args.rescorer, index_dir, shared.embedder)
                     rescorer = rescorer_obj
                 retriever = type(shared)(store, shared.index, shared.embedder, cfg, rescorer=rescorer,
-                                         learned=None if mode == "hybrid-plain" else shared.learned)
+                                         learned=shared.learned if mode in ("hybrid", "rescore") else None)
             m = evaluate_retrieval(retriever, rows, top_k=args.top_k, progress=False)
             results.append((name, mode, m))
             print(f"{name:32s} {mode:12s} n={m['n']:4d} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
