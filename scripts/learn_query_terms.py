@@ -27,6 +27,7 @@ def main() -> int:
     ap.add_argument("--data", nargs="+", required=True)
     ap.add_argument("--holdout", type=float, default=0.3, help="fraction of rows kept out of learning")
     ap.add_argument("--out", help="default: HOME/learned_terms.json")
+    ap.add_argument("--min-pairs", type=int, default=2, help="pairs a question word -> statute word link needs")
     ap.add_argument("--max-map-tokens", type=int, default=40,
                     help="longer questions (case facts) feed article associations only, not the term map")
     args = ap.parse_args()
@@ -53,7 +54,7 @@ def main() -> int:
             if rows:
                 pairs.append((retriever.query_tokens(row["query"]), rows))
                 used += 1
-    artefact = learn(pairs, retriever.index.lexical, retriever.index.ids, LearnConfig(max_map_tokens=args.max_map_tokens))
+    artefact = learn(pairs, retriever.index.lexical, retriever.index.ids, LearnConfig(max_map_tokens=args.max_map_tokens, min_pairs=args.min_pairs))
     out = Path(args.out) if args.out else home / "learned_terms.json"
     save(artefact, out)
     print(f"learned from {used} rows ({skipped} held out): {len(artefact['term_map'])} question words mapped, "

@@ -125,6 +125,9 @@ class LearnedTerms:
         self.term_map_facts = {t: [(w, float(s)) for w, s in v if w in vocab]
                                for t, v in artefact.get("term_map_facts", artefact["term_map"]).items()}
         row_of = {doc_id: i for i, doc_id in enumerate(ids)}
+        self._ids = ids
+        self._law_matrix = None
+        self._law_names: list[str] | None = None
         n_q = max(int(artefact.get("pairs", 1)), 1)
         qdf = artefact.get("question_df", {})
         self._qvocab: dict[str, int] = {}
@@ -143,6 +146,27 @@ class LearnedTerms:
         self._assoc = sp.csc_matrix((np.asarray(vals), (np.asarray(rows, dtype=np.int64),
                                                          np.asarray(cols, dtype=np.int64))),
                                     shape=(len(ids), max(1, len(self._qvocab))))
+
+    def law_scores(self, tokens: list[str], laws: list[str]) -> np.ndarray | None:
+        """Per-law score in [0, 1] (order of ``laws``): how strongly earlier questions with these words were
+        about each law (the article associations summed per law), or None."""
+        cols = [self._qvocab[t] for t in dict.fromkeys(tokens) if t in self._qvocab]
+        if not cols:
+            return None
+        if getattr(self, "_law_matrix", None) is None or self._law_names != laws:
+            code = {law: i for i, law in enumerate(laws)}
+            doc_law = np.fromiter((code.get(doc_id.rsplit("#", 1)[0], -1) for doc_id in self._ids), dtype=np.int64,
+                                  count=len(self._ids))
+            keep = np.flatnonzero(doc_law >= 0)
+            agg = sp.csr_matrix((np.ones(len(keep)), (doc_law[keep], keep)), shape=(len(laws), len(self._ids)))
+            self._law_matrix = (agg @ self._assoc).tocsc()
+            self._law_names = laws
+        cols_arr = np.asarray(cols, dtype=np.int64)
+        sub = self._law_matrix[:, cols_arr].copy()
+        sub.data = np.log1p(sub.data)
+        scores = np.asarray(sub @ self._idf[cols_arr]).ravel()
+        top = scores.max()
+        return scores / top if top > 0 else None
 
     @classmethod
     def load(cls, path: str | Path, ids: list[str], vocab: dict[str, int]) -> "LearnedTerms | None":
