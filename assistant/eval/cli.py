@@ -11,10 +11,12 @@ def register(sub):
     esub = p.add_subparsers(dest="eval_command", required=True, metavar="WHAT")
 
     r = esub.add_parser("retrieval", help="recall@k / MRR / nDCG of the search index on labelled rows")
-    r.add_argument("--data", required=True, help='JSONL rows {"query", "law", "articles": [int]}')
+    r.add_argument("--data", required=True, help='JSONL rows {"query", "law", "articles": [int]} or {"query", "citations": [{"law", "article", "in_db"}]}')
     r.add_argument("--top-k", type=int, default=10)
     r.add_argument("--law-filter", action="store_true",
                    help="pass each row's gold law as a filter (oracle routing, for analysis)")
+    r.add_argument("--holdout", type=float, default=0.0,
+                   help="score only the rows scripts/learn_query_terms.py --holdout F kept out of learning")
     r.add_argument("--out", help="also write the metrics with per-row results to this JSON file")
     r.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     r.set_defaults(func=cmd_retrieval)
@@ -64,6 +66,10 @@ def cmd_retrieval(args) -> int:
         raise _user_error(f"{args.data}: file not found") from None
     except ValueError as exc:
         raise _user_error(str(exc)) from None
+    if args.holdout:
+        from assistant.search.learned import held_out
+
+        rows = [r for r in rows if held_out(r, args.holdout)]
     if not rows:
         raise _user_error(f"{args.data}: no rows")
     from assistant.corpus import open_store

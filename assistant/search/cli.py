@@ -95,9 +95,21 @@ def cmd_info(args) -> int:
     from assistant.config import Paths
     from assistant.search import read_manifest
 
+    from assistant.search.index import read_build_status
+
+    building = read_build_status(Paths().index_dir)
     manifest = read_manifest(Paths().index_dir)
-    if manifest is None:
+    if manifest is None and building is None:
         raise UserError(f"no index in {Paths().index_dir}; run `assistant index build`")
+    if manifest is None:
+        manifest = {"build": None, "counts": None, "building": building, "index_dir": str(Paths().index_dir)}
+        if args.json:
+            print(json.dumps(manifest, ensure_ascii=False, indent=2))
+        else:
+            print(f"index     {manifest['index_dir']}: nothing serving yet")
+            print(_building_line(building))
+        return 0
+    manifest["building"] = building
     try:
         fp = open_corpus().fingerprint()
         manifest["matches_corpus"] = fp == manifest.get("corpus_fingerprint")
@@ -115,7 +127,21 @@ def cmd_info(args) -> int:
               f"{c['embedded']} embedded in the last build, {c['from_cache']} from the vector cache")
         print(f"corpus    fingerprint {manifest['corpus_fingerprint']}  "
               f"{'matches the store' if manifest['matches_corpus'] else 'DOES NOT match the store: run `assistant index update`'}")
+        print(f"serving   build {manifest['build']} (what `assistant serve` answers from; it follows CURRENT)")
+        print(_building_line(building))
     return 0
+
+
+def _building_line(building: dict | None) -> str:
+    if building is None:
+        return "building  nothing"
+    what = f"embedder {building.get('embedder_id') or 'none (BM25 only)'}, stage {building.get('stage')}"
+    if building.get("total"):
+        what += f", {building.get('done', 0)}/{building['total']} articles embedded or from the cache"
+    if not building.get("alive"):
+        return (f"building  an interrupted build (pid {building.get('pid')} is gone; {what}); the index above "
+                "still serves")
+    return f"building  pid {building.get('pid')} since {building.get('started_at')}: {what}"
 
 
 def cmd_search(args) -> int:

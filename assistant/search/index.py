@@ -33,6 +33,9 @@ from assistant.search.vector_cache import VectorCache, embed_with_cache, tokenis
 
 FORMAT_VERSION = 2  # bump when tokenisation or the files of a build change
 CURRENT = "CURRENT"
+#: written by a running build (pid, embedder, stage, progress) and removed when it ends; a file whose
+#: process is gone is a build that was killed
+BUILDING = "BUILDING.json"
 
 
 class IndexError_(RuntimeError):
@@ -171,7 +174,76 @@ def build_index(store, index_dir: str | Path | None = None, embedder: Embedder |
 
     index_dir.mkdir(parents=True, exist_ok=True)
     with _build_lock(index_dir):
-        return _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint, stage, t0)
+        status = BuildStatus(index_dir, embedder_spec(embedder), embedder.id if embedder else None)
+
+        def on_stage_and_status(name: str) -> None:
+            status.update(stage=name)
+            stage(name)
+
+        try:
+            return _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint,
+                                 on_stage_and_status, t0, status)
+        finally:
+            status.clear()
+
+
+class BuildStatus:
+    """``BUILDING.json`` beside ``CURRENT``: what a running build makes, its stage and progress.
+
+    Written atomically (a reader sees a whole file) and at most twice a second for progress.
+    """
+
+    def __init__(self, index_dir: Path, spec: str, embedder_id: str | None):
+        self.path = Path(index_dir) / BUILDING
+        self.data = {"pid": os.getpid(), "embedder_spec": spec, "embedder_id": embedder_id, "started_at": _now(),
+                     "stage": "start", "done": 0, "total": 0}
+        self._last = 0.0
+        self._write()
+
+    def _write(self) -> None:
+        tmp = self.path.with_name(f"{BUILDING}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.data, ensure_ascii=False), "utf-8")
+            os.replace(tmp, self.path)
+        except OSError:  # status is advisory: a read-only or full disk must not fail the build
+            pass
+
+    def update(self, force: bool = True, **fields) -> None:
+        self.data.update(fields)
+        now = time.monotonic()
+        if force or now - self._last >= 0.5:
+            self._last = now
+            self._write()
+
+    def advance(self, n: int) -> None:
+        self.data["done"] += n
+        self.update(force=False)
+
+    def clear(self) -> None:
+        try:
+            if json.loads(self.path.read_text("utf-8")).get("pid") == os.getpid():
+                self.path.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def read_build_status(index_dir: str | Path) -> dict | None:
+    """The running build's status, or None. ``alive`` is False when its process is gone (killed)."""
+    path = Path(index_dir) / BUILDING
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    pid = int(data.get("pid") or 0)
+    try:
+        os.kill(pid, 0)
+        alive = pid > 0
+    except ProcessLookupError:
+        alive = False
+    except PermissionError:
+        alive = True
+    data["alive"] = alive
+    return data
 
 
 @contextmanager
@@ -187,7 +259,8 @@ def _build_lock(index_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint, stage, t0) -> BuildReport:
+def _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint, stage, t0,
+                  status: "BuildStatus | None" = None) -> BuildReport:
     from tqdm import tqdm
 
     config_dict = _config_dict(config)
@@ -227,11 +300,19 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
 
             cache = VectorCache(cache_path or default_cache_path(index_dir))
             try:
+                if status is not None:
+                    status.update(total=len(articles), done=0)
+
                 with tqdm(total=len(articles), desc=f"embedding ({embedder.id})", unit="art",
                           disable=not progress, mininterval=0.5) as bar:
+                    def advance(n: int) -> None:
+                        bar.update(n)
+                        if status is not None:
+                            status.advance(n)
+
                     vectors, embedded = embed_with_cache(
                         embedder, cache, [dense_text(a) for a in articles], [a.content_hash for a in articles],
-                        batch_size=config.embed_batch, progress=bar.update, workers=config.embed_workers)
+                        batch_size=config.embed_batch, progress=advance, workers=config.embed_workers)
             finally:
                 cache.close()
             stage("faiss")

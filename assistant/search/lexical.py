@@ -76,6 +76,15 @@ class LexicalIndex:
         q = 1.0 + np.log(q)
         return np.asarray(self.weights[:, ids] @ q).ravel()
 
+    def weighted_scores(self, terms: list[tuple[str, float]]) -> np.ndarray:
+        """BM25 scores of a query given as (term, weight) pairs (e.g. expansion words)."""
+        known = [(self.vocab[t], w) for t, w in terms if t in self.vocab]
+        if not known:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        ids = np.fromiter((i for i, _ in known), dtype=np.int64, count=len(known))
+        q = np.fromiter((w for _, w in known), dtype=np.float32, count=len(known))
+        return np.asarray(self.weights[:, ids] @ q).ravel()
+
     # -- persistence --------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
         sp.save_npz(folder / "bm25.npz", self.weights, compressed=False)

