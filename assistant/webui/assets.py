@@ -80,11 +80,15 @@ a.marker:hover { background: #c7d2fe; }
   font-weight: 600; white-space: nowrap; line-height: 1.6; }
 .verdict-badge.v-verified { background: #dcfce7; color: #166534; }
 .verdict-badge.v-outside { background: #fef3c7; color: #92400e; }
+.verdict-badge.v-partial { background: #fef9c3; color: #854d0e; }
+.verdict-badge.v-mismatch { background: #fee2e2; color: #991b1b; }
+.cite.v-partial { border-color: #ca8a04; } .cite.v-partial .cite-icon { color: #ca8a04; }
+.cite.v-mismatch { border-color: #dc2626; background: #fef2f2; } .cite.v-mismatch .cite-icon { color: #dc2626; }
 .verdict-badge.v-superseded, .verdict-badge.v-repealed { background: #fee2e2; color: #991b1b; }
 .verdict-badge.v-notfound { background: #dc2626; color: #fff; }
 .verdict-badge.v-unresolved { background: #e2e8f0; color: #334155; }
 .status-badge.s-current { background: #dcfce7; color: #166534; }
-.status-badge.s-amended { background: #fef3c7; color: #92400e; }
+.status-badge.s-amended { background: #dcfce7; color: #166534; }
 .status-badge.s-repealed { background: #fee2e2; color: #991b1b; }
 .status-badge.s-historical, .status-badge.s-unknown { background: #e2e8f0; color: #334155; }
 .status-badge.s-notyet { background: #e0f2fe; color: #075985; }

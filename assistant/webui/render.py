@@ -17,19 +17,14 @@ from assistant.corpus.article import (STATUS_AMENDED, STATUS_CURRENT, STATUS_HIS
 #: status -> (css class, label shown on the badge)
 STATUS_BADGES = {
     STATUS_CURRENT: ("s-current", "现行有效"),
-    STATUS_AMENDED: ("s-amended", "已修改"),
+    # 已被修改 is law in force that has been amended: green like current law, with the amendment date
+    STATUS_AMENDED: ("s-current s-amended", "现行有效（经修改）"),
     STATUS_REPEALED: ("s-repealed", "已废止"),
     STATUS_HISTORICAL: ("s-historical", "历史版本"),
     STATUS_NOT_YET: ("s-notyet", "尚未生效"),
 }
 
-#: how a source was found
-VIA_LABELS = {
-    "citation": "问题中直接引用",
-    "bm25": "关键词检索 (BM25)",
-    "dense": "语义检索",
-    "both": "关键词 + 语义检索",
-}
+from assistant.answer.labels import BADGE_STYLE, VIA_LABELS, citation_badge  # noqa: E402  (re-exported)
 
 #: citation-checker verdict -> (css class, icon, short label)
 VERDICT_BADGES = {
@@ -50,8 +45,10 @@ def esc(text: Any) -> str:
 
 
 # -- small pieces ---------------------------------------------------------------------------------------
-def status_badge(status: str | None) -> str:
+def status_badge(status: str | None, last_amended: str | None = None) -> str:
     cls, label = STATUS_BADGES.get(status or "", ("s-unknown", status or "状态未知"))
+    if status == STATUS_AMENDED and last_amended:
+        label = f"现行有效（{last_amended} 修改）"
     return f'<span class="status-badge {cls}">{esc(label)}</span>'
 
 
@@ -101,7 +98,7 @@ def article_card(article: Article, *, dom_id: str | None = None, marker: int | N
         head.append(f'<span class="src-n">[{marker}]</span>')
     head.append(f'<span class="src-law" title="{esc(article.law)}">《{esc(_short_law(article))}》</span>')
     head.append(f'<span class="src-num">{esc(article.number_text)}</span>')
-    head.append(status_badge(article.status))
+    head.append(status_badge(article.status, article.version_date))
     meta = []
     path = article_path(article)
     if path:
@@ -160,10 +157,12 @@ def answer_text_html(text: str, checks: Sequence = (), *, turn: int = 0, n_sourc
         if c.start < pos:  # overlapping spans (a list 第X、Y条 yields one check per number): badge the first only
             continue
         out.append(_markers(text[pos:c.start], turn, n_sources))
-        cls, icon, label = VERDICT_BADGES.get(check.verdict, ("v-unresolved", "?", check.verdict))
-        tip = f"{label}：{check.reason}" if check.reason else label
-        out.append(f'<span class="cite {cls}" title="{esc(tip)}" data-verdict="{esc(check.verdict)}">'
-                   f'{esc(text[c.start:c.end])}<sup class="cite-icon">{esc(icon)}</sup></span>')
+        badge = citation_badge(check)
+        cls = BADGE_STYLE[badge.key][0]
+        tip = f"{badge.label}：{badge.explanation}"
+        out.append(f'<span class="cite {cls}" title="{esc(tip)}" data-verdict="{esc(check.verdict)}" '
+                   f'data-badge="{esc(badge.key)}">'
+                   f'{esc(text[c.start:c.end])}<sup class="cite-icon">{esc(badge.icon)}</sup></span>')
         pos = c.end
     out.append(_markers(text[pos:], turn, n_sources))
     return "".join(out)
@@ -186,18 +185,24 @@ def citation_report_html(checks: Sequence) -> str:
     """A one-line summary of verdicts plus an expandable list with each citation's reason."""
     if not checks:
         return ""
+    badges = [citation_badge(c) for c in checks]
     counts: dict[str, int] = {}
-    for c in checks:
-        counts[c.verdict] = counts.get(c.verdict, 0) + 1
-    summary = " ".join(verdict_badge(v, f"{n} 处引用：{VERDICT_BADGES.get(v, ('', '', v))[2]}")
-                       .replace("</span>", f" ×{n}</span>", 1) for v, n in counts.items())
+    for b in badges:
+        counts[b.key] = counts.get(b.key, 0) + 1
+    label_of = {b.key: b for b in badges}
+
+    def pill(key: str, title: str, suffix: str = "") -> str:
+        b = label_of[key]
+        return (f'<span class="verdict-badge {BADGE_STYLE[key][0]}" title="{esc(title)}">'
+                f'{esc(b.icon + " " + b.label)}{esc(suffix)}</span>')
+
+    summary = " ".join(pill(k, f"{n} 处引用：{label_of[k].label}", f" ×{n}") for k, n in counts.items())
     rows = []
-    for c in checks:
-        suggestion = f'<div class="cite-suggest">可能是指：{esc(c.suggestion)}</div>' if c.suggestion else ""
+    for c, b in zip(checks, badges):
         label = c.article_label or c.citation.span
-        rows.append(f'<li>{verdict_badge(c.verdict, c.reason)} <span class="cite-span">{esc(c.citation.span)}</span>'
+        rows.append(f'<li>{pill(b.key, b.explanation)} <span class="cite-span">{esc(c.citation.span)}</span>'
                     f'<span class="cite-label">{esc(label) if label != c.citation.span else ""}</span>'
-                    f'<div class="cite-reason">{esc(c.reason)}</div>{suggestion}</li>')
+                    f'<div class="cite-reason">{esc(b.explanation)}</div></li>')
     return (f'<details class="cite-report"><summary><span class="cite-report-title">引用核查</span>{summary}'
             f'</summary><ul>{"".join(rows)}</ul></details>')
 
