@@ -177,3 +177,21 @@ def test_uncited_sources_are_labelled_as_search_results_only(fixture_store):
     assert not ans.citations
     panel = render.source_panel_html([Turn(ans.question, text=ans.text, hits=ans.sources, answer=ans)])
     assert "回答没有引用下列任何条文" in panel and 'id="src-0-1"' in panel
+
+
+def test_progress_stages_and_the_extractive_notice_shown_once(fixture_store):
+    from assistant.answer.backends.extractive import NOTICE
+
+    turn = Turn("醉驾怎么处罚？")
+    assert 'data-stage="0"' in render.turn_html(turn, 0) and "正在检索相关条文" in render.turn_html(turn, 0)
+    ans = _answer(fixture_store, "依据《中华人民共和国刑法》第一百三十三条之一[1]。", [DRUNK])
+    turn.hits = ans.sources
+    reading = render.turn_html(turn, 0)
+    assert 'data-stage="1"' in reading and "正在阅读 1 条相关条文" in reading
+    turn.text = "依据"
+    assert 'data-stage="2"' in render.turn_html(turn, 0) and "正在撰写回答" in render.turn_html(turn, 0)
+    # the page banner says "no generative model" once; each answer does not repeat it
+    ans.notice = NOTICE
+    done = render.turn_html(Turn(ans.question, text=ans.text, hits=ans.sources, answer=ans), 0)
+    assert NOTICE not in done and "data-stage" not in done
+    assert "摘录模式" in render.banner_html({"backend": "extractive"})

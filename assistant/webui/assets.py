@@ -94,7 +94,16 @@ a.marker:hover { background: #c7d2fe; }
 .status-badge.s-notyet { background: #e0f2fe; color: #075985; }
 
 /* sources */
-#source-panel { max-height: 72vh; overflow-y: auto; }
+/* the panel scrolls inside itself: an expanded card never grows under the settings below it */
+#source-panel { height: auto !important; overflow: visible; }
+#source-panel .source-panel { max-height: 60vh; overflow-y: auto; overflow-x: hidden; padding-right: 4px; }
+#settings { position: relative; z-index: 1; margin-top: 12px; background: var(--block-background-fill, #fff); }
+.stages { display: inline-flex; gap: 6px; list-style: none; margin: 0 8px 0 0; padding: 0; font-size: .78rem; }
+.stages li { padding: 1px 8px; border-radius: 999px; background: #e2e8f0; color: #64748b; }
+.stages li.done { background: #dcfce7; color: #166534; }
+.stages li.active { background: #e0e7ff; color: #3730a3; font-weight: 600; }
+.answer-flag { margin-top: 6px; font-size: .85rem; color: #991b1b; background: #fef2f2; border-radius: 6px;
+  padding: 4px 8px; }
 .source-panel.empty { color: #64748b; font-size: .9rem; padding: 14px; line-height: 1.7; background: #f8fafc;
   border-radius: 10px; }
 .group-nav { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: 8px; }

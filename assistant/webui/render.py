@@ -233,12 +233,14 @@ def turn_html(turn: Turn, index: int) -> str:
     if text:
         parts.append(f'<div class="answer-text">{answer_text_html(text, checks, turn=index, n_sources=len(turn.hits))}'
                      f'{"" if turn.done else "<span class=cursor></span>"}</div>')
-    elif not turn.done:
-        stage = f"已找到 {len(turn.hits)} 条相关条文，正在组织回答…" if turn.hits else "正在检索相关条文…"
-        parts.append(f'<div class="answer-pending"><span class="spinner"></span>{stage}</div>')
+    if not turn.done:
+        parts.append(progress_html(turn))
     if turn.answer is not None:
-        if turn.answer.notice and turn.answer.notice not in (turn.answer.text or ""):
-            parts.append(f'<div class="answer-notice">{esc(turn.answer.notice)}</div>')
+        notice = answer_notice(turn.answer)
+        if notice and notice not in (turn.answer.text or ""):
+            parts.append(f'<div class="answer-notice">{esc(notice)}</div>')
+        for flag in getattr(turn.answer, "fact_flags", None) or ():
+            parts.append(f'<div class="answer-flag">⚠ {esc(flag.reason)}</div>')
         parts.append(citation_report_html(turn.answer.citations))
         ms = turn.answer.latency_ms
         meta = [f"{len(turn.hits)} 条来源", f"用时 {ms:.0f} 毫秒" if ms < 1000 else f"用时 {ms / 1000:.1f} 秒"]
@@ -246,6 +248,34 @@ def turn_html(turn: Turn, index: int) -> str:
     state = "done" if turn.done else "streaming"
     a = f'<div class="msg bot" data-state="{state}"><div class="bubble">{"".join(parts)}</div></div>'
     return f'<div class="turn" data-turn="{index}">{q}{a}</div>'
+
+
+#: the stages of an answer, shown while it is being made (retrieving / reading N articles / writing)
+STAGES = ("检索", "阅读条文", "撰写回答")
+
+
+def progress_html(turn: Turn) -> str:
+    """Which stage the answer is in: 1 retrieving, 2 reading the N articles found (a model's prefill, the
+    longest wait on a CPU), 3 writing (tokens are arriving)."""
+    if turn.text:
+        stage, line = 2, "正在撰写回答…"
+    elif turn.hits:
+        stage, line = 1, f"正在阅读 {len(turn.hits)} 条相关条文…"
+    else:
+        stage, line = 0, "正在检索相关条文…"
+    steps = "".join(f'<li class="{"done" if i < stage else ("active" if i == stage else "todo")}">{esc(name)}</li>'
+                    for i, name in enumerate(STAGES))
+    spinner = '<span class="spinner"></span>' if not turn.text else ""
+    return (f'<div class="answer-pending" data-stage="{stage}">{spinner}<ol class="stages">{steps}</ol>'
+            f'<span class="stage-line">{esc(line)}</span></div>')
+
+
+def answer_notice(answer) -> str | None:
+    """The answer's notice without the extractive backend's fixed one: the page banner says that once."""
+    from assistant.answer.backends.extractive import NOTICE
+
+    notice = (answer.notice or "").replace(NOTICE, "").strip("；; ")
+    return notice or None
 
 
 def conversation_html(turns: Sequence[Turn], *, welcome: str = "") -> str:
@@ -283,13 +313,23 @@ def _uncited_note(turn: Turn) -> str:
             '不能作为依据。</div>')
 
 
+BACKEND_LABELS = {"extractive": "摘录模式（无生成式模型）", "llamacpp": "本地 GGUF 模型（llama.cpp）",
+                  "transformers": "本地模型（transformers）", "openai": "OpenAI 兼容接口"}
+
+
+def backend_label(info: dict) -> str:
+    backend = info.get("backend") or "extractive"
+    label = BACKEND_LABELS.get(backend, backend)
+    return label if backend == "extractive" else f"{label} · {info.get('model') or '（未命名）'}"
+
+
 def banner_html(info: dict) -> str:
     """Which backend answers; a clear warning in extractive mode (no generative model configured)."""
     backend = info.get("backend") or "extractive"
     if backend == "extractive":
         return ('<div class="banner banner-extractive"><b>摘录模式</b>：未配置生成式模型。回答由检索到的法条原文摘录组成，'
-                '每一句都标明出处；不做推理或改写。配置模型：<code>assistant serve --backend transformers --model 路径</code>'
-                ' 或 <code>--backend openai</code>。</div>')
+                '每一句都标明出处；不做推理或改写。配置模型：<code>assistant serve --model 模型.gguf</code>'
+                '（或 Hugging Face 模型文件夹、<code>--backend openai</code>）。</div>')
     model = info.get("model") or "（未命名）"
     return (f'<div class="banner banner-model">生成式模型：<b>{esc(backend)}</b> · {esc(model)}。'
             f'回答中的每一处法条引用都经过核查，见引用旁的标记。</div>')

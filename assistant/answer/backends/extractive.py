@@ -136,8 +136,10 @@ class ExtractiveBackend(Backend):
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         text = self.compose(request.question, request.hits, getattr(request, "selection", None))
         request.finish_reason = "stop"
-        for line in text.splitlines(keepends=True):
-            yield line
+        # clause by clause, as a model would stream it (a one-line answer still arrives in pieces)
+        for piece in re.findall(r"[^，。；：\n]*[，。；：\n]?", text):
+            if piece:
+                yield piece
 
 
 #: question types whose fact reads as "<topic>为<fact>" (离婚冷静期为三十日)
