@@ -215,3 +215,15 @@ def test_llamacpp_streams_a_checked_answer(store, retriever):
     for c in answer.citations:
         assert c.verdict in ("verified", "not_in_context", "superseded", "repealed", "not_found", "unresolved")
     bot.close()
+
+
+def test_a_broken_gate_or_selector_never_costs_the_answer(store, retriever):
+    bot = build_assistant("extractive", store=store, retriever=retriever)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("classifier file unreadable")
+
+    bot.gate.judge = boom
+    bot.gate.law_notes = boom
+    answer = bot.ask("离婚冷静期是多久")
+    assert answer.finish_reason == "stop" and "三十日" in answer.text

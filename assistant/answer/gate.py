@@ -200,7 +200,8 @@ class RelevanceGate:
         p = self.classifier().probability(expand_question(question)) if text_probability is None \
             else text_probability
         spec = self.specificity()
-        max_spec, share = spec.features(question) if spec is not None else (0.0, 0.0)
+        # on the question with its statute wording, like the text probability (假货 -> 欺诈 消费者 …)
+        max_spec, share = spec.features(expand_question(question)) if spec is not None else (0.0, 0.0)
         cos = selection.top_cosine if selection is not None else 0.0
         cov = selection.top_coverage if selection is not None else 0.0
         return [p, cos, cov, max_spec, share]

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from assistant.answer.check import CitationChecker
 from assistant.answer.prompt import (SHORT_INSTRUCTION, SYSTEM_INSTRUCTION, PromptConfig, build_messages,
                                      normalize_history, short_context_texts)
 from assistant.answer.types import Answer, StreamEvent
+
+log = logging.getLogger(__name__)
 
 EMPTY_OUTPUT = "（模型没有生成任何内容。请参考下列检索到的法条。）"
 CUT_OFF = "（回答因长度限制被截断。）"
@@ -111,7 +114,15 @@ class GroundedAssistant:
 
         # a follow-up (那如果是醉驾呢？) is judged and matched with the turn it follows
         standalone = contextualise(question, [q for q, _ in pairs]) if pairs else question
-        notes = self.gate.law_notes(standalone) if self.config.relevance_gate and self.gate is not None else None
+        notes = None
+        if self.config.relevance_gate and self.gate is not None:
+            try:
+                notes = self.gate.law_notes(standalone)
+            except Exception as exc:  # law-name notes are a courtesy; never fail the answer for them
+                log.warning("law notes failed: %s", exc)
+                from assistant.answer.gate import LawNotes
+
+                notes = LawNotes()
         query = question
         if notes is not None and notes.law and not law:
             # a repealed law named: search its successor, by subject (the old article number means nothing there)
@@ -126,8 +137,14 @@ class GroundedAssistant:
         else:
             hits = self.retriever.search(query, top_k=k, **search)
         if notes is not None:
-            gate = self.gate.judge(standalone, selection, hits, law=law, include_repealed=include_repealed,
-                                   notes=notes)
+            try:
+                gate = self.gate.judge(standalone, selection, hits, law=law, include_repealed=include_repealed,
+                                       notes=notes)
+            except Exception as exc:  # a broken gate must not cost the answer: answer, and say so
+                log.warning("relevance gate failed: %s", exc)
+                from assistant.answer.gate import GateResult
+
+                gate = GateResult(False, 1.0, 1.0, f"gate failed: {exc}")
             gate.note = notes.note
             if gate.refuse:
                 yield from self._refusal(question, gate, started)

@@ -109,7 +109,7 @@ def topic_of(question: str) -> str | None:
     if not m or m.start() < 2:
         return None
     head = q[:m.start()].strip("，,？? ")
-    if not 2 <= len(head) <= 12 or re.search(r"[，,。我你他她被把]|了$|[赔罚判要能会给付算拿签退]$|买到|遇到", head):
+    if not 2 <= len(head) <= 12 or re.search(r"[，,。我你他她被把]|了$|[赔罚判要能会给付算拿签退满到达]$|买到|遇到", head):
         return None
     return head
 
