@@ -113,6 +113,8 @@ def test_fact_check_compares_chinese_and_arabic_numbers():
     assert "没有出现" in flags[0].reason
     assert check_facts("罚款2万元", ["处二万元以下罚款"]) == []
     assert check_facts("百分之五十", ["按50%支付"]) == []
+    # a number from the user's own question is a fact of the case, not an invented rule
+    assert check_facts("你有两个孩子，离婚冷静期为三十日", ["三十日内"], question="我有两个孩子，冷静期多久") == []
 
 
 class Scripted(Backend):

@@ -88,13 +88,15 @@ def _known(articles: Iterable) -> set[tuple[float, str]]:
     return known
 
 
-def check_facts(answer: str, cited: Iterable, context: Iterable | None = None) -> list[FactFlag]:
+def check_facts(answer: str, cited: Iterable, context: Iterable | None = None,
+                question: str = "") -> list[FactFlag]:
     """Numbers in ``answer`` that no cited article (``cited``: articles or texts) states. When the answer
-    cites nothing, the articles it was given (``context``) are the reference instead."""
+    cites nothing, the articles it was given (``context``) are the reference instead. Numbers the user's
+    ``question`` states (我有两个孩子) are facts of the case, not claims about the law: never flagged."""
     cited = list(cited)
     reference = cited if cited else list(context or [])
     where = "所引用的法条" if cited else "提供给模型的法条"
-    known = _known(reference)
+    known = _known(reference + [question])
     flags = []
     for text, value, kind, start, end in quantities(answer):
         if (value, kind) in known:
@@ -104,8 +106,8 @@ def check_facts(answer: str, cited: Iterable, context: Iterable | None = None) -
     return flags
 
 
-def answer_flags(answer_text: str, citations, sources) -> list[FactFlag]:
+def answer_flags(answer_text: str, citations, sources, question: str = "") -> list[FactFlag]:
     """The pipeline's call: cited articles are the verified / in-context citations' articles."""
     by_id = {h.id: h.article for h in sources}
     cited = [by_id[c.citation.id] for c in citations if c.citation.id in by_id]
-    return check_facts(answer_text, cited, [h.article for h in sources])
+    return check_facts(answer_text, cited, [h.article for h in sources], question)

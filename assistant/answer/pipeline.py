@@ -203,7 +203,7 @@ class GroundedAssistant:
         from assistant.answer.facts import answer_flags
 
         try:
-            fact_flags = answer_flags(generated, checks, used)
+            fact_flags = answer_flags(generated, checks, used, standalone)
         except Exception as exc:  # the extra check must never cost the answer
             fact_flags = []
             notices.append(f"数字核查失败：{exc}")
