@@ -21,7 +21,7 @@ from assistant.corpus.laws import REPEALED, normalize_law_name
 
 DATA = Path(__file__).parent / "data" / "gate_questions.txt"
 
-REFUSAL = ("这个问题看起来不是法律问题，法条库中没有可以回答它的条文。我只能依据中国法律法规回答法律问题，"
+REFUSAL = ("这不是法律问题，法条库中没有相关条文，无法回答。我只能依据中国法律法规回答法律问题，"
            "例如：离婚冷静期是多久？醉驾怎么处罚？")
 NOT_IN_CORPUS = "法条库中没有《{name}》，无法引用它的条文；以下是检索到的其他相关条文。"
 REPEALED_NOTE = "《{name}》已废止，现由《{successor}》取代（{when}）；以下依据《{successor}》作答，原条文编号不再适用。"
