@@ -229,3 +229,13 @@ def test_a_broken_gate_or_selector_never_costs_the_answer(store, retriever):
     bot.gate.law_notes = boom
     answer = bot.ask("离婚冷静期是多久")
     assert answer.finish_reason == "stop" and "三十日" in answer.text
+
+
+def test_citation_on_a_basis_line_is_supported_by_the_answer_above_it(store, retriever):
+    text = "离婚冷静期是三十日：自婚姻登记机关收到离婚登记申请之日起三十日内，任何一方不愿意离婚的，可以撤回申请。\n依据：《中华人民共和国民法典》第一千零七十七条[1]"
+    answer = GroundedAssistant(retriever, Scripted(text), store).ask("离婚冷静期是多久")
+    [c] = answer.citations
+    assert c.verdict == "verified" and c.support_label == "supported" and "basis line" in c.reason
+    unrelated = "你可以去买一份保险。\n依据：《中华人民共和国民法典》第一千零七十七条[1]"
+    [c] = GroundedAssistant(retriever, Scripted(unrelated), store).ask("离婚冷静期是多久").citations
+    assert c.support_label != "supported"  # a claim the article does not make stays unsupported

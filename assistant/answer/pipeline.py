@@ -200,7 +200,13 @@ class GroundedAssistant:
                 generated += extra
                 yield StreamEvent("token", text=extra)
         checks = self.checker.check(generated, context_ids=[h.id for h in used])
+        from assistant.answer.basis import rescore_basis_citations
         from assistant.answer.facts import answer_flags
+
+        try:  # 依据：《…》第N条 on its own line: the claim above it is what the citation supports
+            rescore_basis_citations(checks, generated, self.checker, self.store)
+        except Exception as exc:
+            log.warning("basis-line support failed: %s", exc)
 
         try:
             fact_flags = answer_flags(generated, checks, used, standalone)
