@@ -287,7 +287,8 @@ def test_undecodable_arguments_and_broken_pipes_are_not_tracebacks(tmp_path):
 
 # -- API: validated options, no global lock ---------------------------------------------------------------
 class _SlowWhenAsked:
-    """A backend that blocks on the question "慢" until released: one slow generation in flight."""
+    """A backend that blocks on a question ending in "慢" until released: one slow generation in flight.
+    (The question is a legal one, so that the relevance gate lets it through to the backend.)"""
 
     name, model_name, notice = "slow-test", None, None
 
@@ -298,7 +299,7 @@ class _SlowWhenAsked:
         return getattr(self.inner, item)
 
     def stream(self, request):
-        if request.question == "慢":
+        if request.question.endswith("慢"):
             self.entered.set()
             assert self.release.wait(60)
         yield from self.inner.stream(request)
@@ -359,7 +360,7 @@ def test_a_slow_request_does_not_block_other_requests(api):
 
     backend = api["backend"]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(_ask, api["url"], messages=[{"role": "user", "content": "慢"}])
+        slow = pool.submit(_ask, api["url"], messages=[{"role": "user", "content": "醉驾怎么处罚？慢"}])
         try:
             assert backend.entered.wait(30)
             quick = _ask(api["url"])  # answered while the slow one is still generating

@@ -71,7 +71,8 @@ def test_chat_in_browser(page, artifacts_dir):
     assert "摘录模式" in page.inner_text("#mode-banner")
     _ask(page, "醉驾怎么处罚？", 0)
     answer = page.locator('.turn[data-turn="0"] .msg.bot')
-    expect(answer).to_contain_text("《中华人民共和国刑法》第一百三十三条之一")
+    expect(answer).to_contain_text("《刑法》第一百三十三条之一")
+    expect(answer).to_contain_text("处拘役")  # the answer leads with the penalty
     expect(page.locator("#question textarea")).to_have_value("")
 
     # the [n] marker opens source card n in the panel, with the matched 款 highlighted
@@ -101,6 +102,14 @@ def test_chat_in_browser(page, artifacts_dir):
     expect(page.locator('.source-group[data-turn="0"]')).to_be_hidden()
     page.locator('.turn[data-turn="1"] a.marker').first.click()
     page.wait_for_timeout(500)  # let the smooth scroll settle before the screenshot
+    # with cards expanded and the settings open, the settings sit below the source cards, not over them
+    for card_el in page.locator('.source-group[data-turn="1"] details.source-card').all():
+        card_el.evaluate("el => el.open = true")
+    page.locator("#settings").get_by_text("设置").first.click()
+    page.wait_for_timeout(300)
+    panel_box = page.locator("#source-panel .source-panel").bounding_box()  # the scrolling list of cards
+    settings_box = page.locator("#settings").bounding_box()
+    assert settings_box["y"] >= panel_box["y"] + panel_box["height"] - 1, (panel_box, settings_box)
     page.screenshot(path=str(artifacts_dir / "webui_chat.png"), full_page=True)
 
     # export: the JSON file carries both turns with their sources and citation reports

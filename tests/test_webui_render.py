@@ -47,13 +47,24 @@ def test_citation_badges_carry_verdict_and_reason(fixture_store):
     verdicts = {c.citation.span: c.verdict for c in ans.citations}
     assert "verified" in verdicts.values() and "not_found" in verdicts.values()
     out = render.answer_text_html(ans.text, ans.citations, turn=0, n_sources=1)
-    ok = re.search(r'<span class="cite v-verified" title="([^"]+)" data-verdict="verified">([^<]+)<', out)
+    ok = re.search(r'<span class="cite v-verified" title="([^"]+)" data-verdict="verified" data-badge="verified">'
+                   r'([^<]+)<', out)
     assert ok and "第一百三十三条之一" in ok.group(2)
+    # the tooltip says, in Chinese, each of the four checks
+    assert "条文存在✓" in ok.group(1) and "在检索来源中✓" in ok.group(1) and "与句子相符✓" in ok.group(1)
     bad = re.search(r'<span class="cite v-notfound" title="([^"]+)"', out)
-    bad_check = next(c for c in ans.citations if c.verdict == "not_found")
-    assert bad and render.esc(bad_check.reason) in bad.group(1)
+    assert bad and "法条库中没有这一条" in bad.group(1) and "条文存在✗" in bad.group(1)
     report = render.citation_report_html(ans.citations)
-    assert "条文不存在" in report and "已核实" in report and render.esc(bad_check.reason) in report
+    assert "条文不存在" in report and "已核实" in report and "supported" not in report
+
+
+def test_verified_badge_needs_the_sentence_to_match(fixture_store):
+    # an existing, in-force, in-context article cited for something it does not say is not "已核实"
+    ans = _answer(fixture_store, "根据《中华人民共和国刑法》第一百三十三条之一[1]，房屋租赁合同的租期最长为二十年。", [DRUNK])
+    [c] = ans.citations
+    assert c.verdict == "verified" and c.support_label != "supported"
+    out = render.answer_text_html(ans.text, ans.citations, turn=0, n_sources=1)
+    assert 'data-badge="verified"' not in out and ("内容不符" in out or "部分相符" in out)
 
 
 def test_source_card_shows_law_headings_status_and_highlights(fixture_store):
@@ -72,7 +83,9 @@ def test_source_card_shows_law_headings_status_and_highlights(fixture_store):
 
 def test_status_badges_for_repealed_and_amended():
     assert "s-repealed" in render.status_badge("已废止") and "已废止" in render.status_badge("已废止")
-    assert "已修改" in render.status_badge("已被修改")
+    # an amended law in force reads as current law, with its last amendment, not as a warning
+    amended = render.status_badge("已被修改", "2020-12-26")
+    assert "现行有效（2020-12-26 修改）" in amended and "s-current" in amended and "已修改" not in amended
     assert "s-unknown" in render.status_badge("某种状态")
 
 
@@ -164,3 +177,21 @@ def test_uncited_sources_are_labelled_as_search_results_only(fixture_store):
     assert not ans.citations
     panel = render.source_panel_html([Turn(ans.question, text=ans.text, hits=ans.sources, answer=ans)])
     assert "回答没有引用下列任何条文" in panel and 'id="src-0-1"' in panel
+
+
+def test_progress_stages_and_the_extractive_notice_shown_once(fixture_store):
+    from assistant.answer.backends.extractive import NOTICE
+
+    turn = Turn("醉驾怎么处罚？")
+    assert 'data-stage="0"' in render.turn_html(turn, 0) and "正在检索相关条文" in render.turn_html(turn, 0)
+    ans = _answer(fixture_store, "依据《中华人民共和国刑法》第一百三十三条之一[1]。", [DRUNK])
+    turn.hits = ans.sources
+    reading = render.turn_html(turn, 0)
+    assert 'data-stage="1"' in reading and "正在阅读 1 条相关条文" in reading
+    turn.text = "依据"
+    assert 'data-stage="2"' in render.turn_html(turn, 0) and "正在撰写回答" in render.turn_html(turn, 0)
+    # the page banner says "no generative model" once; each answer does not repeat it
+    ans.notice = NOTICE
+    done = render.turn_html(Turn(ans.question, text=ans.text, hits=ans.sources, answer=ans), 0)
+    assert NOTICE not in done and "data-stage" not in done
+    assert "摘录模式" in render.banner_html({"backend": "extractive"})

@@ -66,7 +66,7 @@ def server(tmp_path_factory):
 def test_chat_returns_final_answer_with_citation(server):
     client = server["client"]()
     text = client.predict("醉驾怎么处罚？", api_name="/chat")
-    assert "《中华人民共和国刑法》第一百三十三条之一" in text and "醉酒驾驶机动车" in text
+    assert text.startswith("依法处拘役，并处罚金：依据《刑法》第一百三十三条之一[1]") and "醉酒驾驶机动车" in text
     assert "[1]" in text
 
 
@@ -263,3 +263,11 @@ def test_prepare_store_imports_default_corpus_once(monkeypatch, tmp_path):
     store = prepare_store(quiet=True)  # second run: nothing re-imported
     assert store.count() == count and not store.history("中华人民共和国刑法#133之一")
     store.close()
+
+
+def test_api_description_does_not_list_every_law(server):
+    """The dropdowns of law names are not part of any public endpoint's description."""
+    info = server["client"]().view_api(print_info=False, return_format="dict")
+    text = str(info)
+    assert "/ask" in text and "/import_statutes" in text
+    assert "中华人民共和国刑法" not in text and len(text) < 20_000

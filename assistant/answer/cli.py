@@ -44,29 +44,40 @@ def _backend_args(p) -> None:
 
 def add_model_arguments(p) -> None:
     """--backend / --model / --adapter / --base-url / --api-key: shared by ask, chat, api and serve."""
-    p.add_argument("--backend", choices=("extractive", "transformers", "openai"),
+    p.add_argument("--backend", choices=("extractive", "llamacpp", "transformers", "openai"),
                    default=os.environ.get("ASSISTANT_BACKEND", "extractive"),
-                   help="extractive (default, no model), transformers (local model folder) or openai "
+                   help="extractive (default, no model), llamacpp (a GGUF file; chosen for a .gguf --model), "
+                        "transformers (local model folder; chosen for a folder --model) or openai "
                         "(any OpenAI-compatible endpoint); env ASSISTANT_BACKEND")
     p.add_argument("--model", default=os.environ.get("ASSISTANT_MODEL"),
-                   help="transformers: model folder; openai: model name (env ASSISTANT_MODEL)")
+                   help="llamacpp: FILE.gguf; transformers: model folder; openai: model name (env ASSISTANT_MODEL)")
+    p.add_argument("--n-ctx", type=int, default=None, help="llamacpp: context size (default 4096, env ASSISTANT_N_CTX)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="llamacpp: threads (default ASSISTANT_THREADS, i.e. 1)")
     p.add_argument("--adapter", default=os.environ.get("ASSISTANT_ADAPTER"),
                    help="LoRA / P-Tuning v2 adapter folder for the transformers backend (env ASSISTANT_ADAPTER)")
     p.add_argument("--base-url", help="openai backend: endpoint base URL (env OPENAI_BASE_URL)")
     p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
 
 
+def resolve_backend(backend: str, model: str | None) -> str:
+    """--model without --backend: a .gguf file runs on llama.cpp, a folder on transformers."""
+    if backend == "extractive" and model:
+        if str(model).lower().endswith(".gguf"):
+            return "llamacpp"
+        if os.path.isdir(model):
+            return "transformers"
+    return backend
+
+
 def _print_checks(checks, out=sys.stdout) -> None:
+    from assistant.answer.labels import citation_badge
+
     if not checks:
-        print("no statute citations found", file=out)
-    marks = {"verified": "OK ", "not_in_context": "CTX", "superseded": "OLD", "repealed": "REP",
-             "not_found": "BAD", "unresolved": "???"}
+        print("（回答中没有法条引用）", file=out)
     for c in checks:
-        line = f"[{marks.get(c.verdict, c.verdict)}] {c.citation.span}: {c.verdict}, support {c.support_label} " \
-               f"({c.support_score:.2f}) - {c.reason}"
-        if c.suggestion:
-            line += f"; did you mean {c.suggestion}?"
-        print(line, file=out)
+        badge = citation_badge(c)
+        print(f"[{badge.label}] {c.citation.span}：{badge.explanation}", file=out)
 
 
 def cmd_check(args) -> int:
@@ -153,8 +164,11 @@ def _assistant(args):
     from assistant.cli import UserError
 
     options = {}
-    if args.backend == "openai":
+    backend = resolve_backend(args.backend, args.model)
+    if backend == "openai":
         options = {"base_url": args.base_url, "api_key": args.api_key}
+    elif backend == "llamacpp":
+        options = {"n_ctx": getattr(args, "n_ctx", None), "n_threads": getattr(args, "threads", None)}
     store = open_corpus()
     from assistant.search import load_retriever
 
@@ -163,7 +177,7 @@ def _assistant(args):
     except Exception as exc:  # a missing / mismatched index: say which, without a traceback
         raise UserError(f"cannot open the search index: {exc}") from None
     try:
-        return build_assistant(args.backend, model=args.model, adapter=args.adapter, store=store,
+        return build_assistant(backend, model=args.model, adapter=args.adapter, store=store,
                                retriever=retriever,
                                config=PipelineConfig(top_k=args.top_k, max_new_tokens=args.max_new_tokens),
                                **options)
@@ -177,11 +191,20 @@ def _options(args) -> dict:
 
 
 def _print_report(answer, out=sys.stdout) -> None:
+    from assistant.answer.labels import VIA_LABELS, status_label
+
+    if answer.finish_reason == "refused":
+        print(f"\n注意：{answer.notice}" if answer.notice else "", file=out)
+        return
     print("\n\n来源：", file=out)
     for i, h in enumerate(answer.sources, 1):
-        print(f"  [{i}] {h.article.label}（{h.article.status}，{h.via}）", file=out)
+        a = h.article
+        print(f"  [{i}] {a.label}（{status_label(a.status, a.version_date)}，{VIA_LABELS.get(h.via, h.via)}）",
+              file=out)
     print("引用核查：", file=out)
     _print_checks(answer.citations, out)
+    for f in answer.fact_flags:
+        print(f"[数字存疑] {f.reason}", file=out)
     if answer.notice:
         print(f"注意：{answer.notice}", file=out)
 

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,8 +16,11 @@ from typing import Any, Iterator, Sequence
 from assistant.answer.backends.base import Backend, GenerationRequest, make_backend
 from assistant.answer.check import CitationChecker
 from assistant.answer.limits import check_question
-from assistant.answer.prompt import PromptConfig, build_messages, normalize_history
+from assistant.answer.prompt import (SHORT_INSTRUCTION, SYSTEM_INSTRUCTION, PromptConfig, build_messages,
+                                     normalize_history, short_context_texts)
 from assistant.answer.types import Answer, StreamEvent
+
+log = logging.getLogger(__name__)
 
 EMPTY_OUTPUT = "（模型没有生成任何内容。请参考下列检索到的法条。）"
 CUT_OFF = "（回答因长度限制被截断。）"
@@ -30,6 +34,14 @@ class PipelineConfig:
     top_k: int = 5
     max_new_tokens: int = 512
     prompt: PromptConfig = field(default_factory=PromptConfig)
+    #: retrieval candidates reranked by the clause selector before the top_k are kept
+    candidates: int = 15
+    #: rerank by the 款 that answer (embedder, term mappings, question type); False keeps retrieval's order
+    select_clauses: bool = True
+    #: refuse questions the relevance gate judges not to be legal questions
+    relevance_gate: bool = True
+    #: articles given to a small model (backends with short_context)
+    short_context_articles: int = 3
 
 
 def looks_garbled(text: str) -> bool:
@@ -52,6 +64,40 @@ class GroundedAssistant:
         self.store = store
         self.checker = checker or CitationChecker(store, retriever=retriever)
         self.config = config or PipelineConfig()
+        from assistant.answer.gate import RelevanceGate
+        from assistant.answer.select import ClauseSelector
+
+        self.selector = ClauseSelector.for_retriever(retriever)
+        self.gate = RelevanceGate(store, retriever=retriever)
+
+    def _candidates(self, question: str, n: int, search: dict):
+        """Retrieval over the question and over its statute wording, merged (named articles first)."""
+        from assistant.answer.select import expand_question
+
+        hits = self.retriever.search(question, top_k=n, **search)
+        expanded = expand_question(question)
+        if expanded != question:
+            seen = {h.id for h in hits}
+            more = [h for h in self.retriever.search(expanded, top_k=n, **search) if h.id not in seen]
+            # interleave so that both lists' best candidates are considered by rank
+            merged, a, b = [], [h for h in hits if h.via != "citation"], more
+            while a or b:
+                if a:
+                    merged.append(a.pop(0))
+                if b:
+                    merged.append(b.pop(0))
+            hits = [h for h in hits if h.via == "citation"] + merged
+            for i, h in enumerate(hits, 1):
+                h.rank = i
+        return hits
+
+    def _refusal(self, question: str, gate, started: float) -> Iterator[StreamEvent]:
+        yield StreamEvent("sources", hits=[])
+        yield StreamEvent("token", text=gate.message)
+        yield StreamEvent("done", answer=Answer(
+            question=question, text=gate.message, sources=[], citations=[], backend=self.backend.name,
+            model=self.backend.model_name, notice=gate.notice, latency_ms=(time.perf_counter() - started) * 1000,
+            finish_reason="refused"))
 
     def info(self) -> dict[str, Any]:
         return self.backend.info()
@@ -62,20 +108,67 @@ class GroundedAssistant:
         started = time.perf_counter()
         question = check_question(question)
         pairs = normalize_history(history)
-        hits = self.retriever.search(question, top_k=top_k or self.config.top_k, law=law,
-                                     include_repealed=include_repealed,
-                                     history=[q for q, _ in pairs] or None)
+        k = top_k or self.config.top_k
+        from assistant.search.retriever import contextualise
+
+        # a follow-up (那如果是醉驾呢？) is judged and matched with the turn it follows
+        standalone = contextualise(question, [q for q, _ in pairs]) if pairs else question
+        notes = None
+        if self.config.relevance_gate and self.gate is not None:
+            try:
+                notes = self.gate.law_notes(standalone)
+            except Exception as exc:  # law-name notes are a courtesy; never fail the answer for them
+                log.warning("law notes failed: %s", exc)
+                from assistant.answer.gate import LawNotes
+
+                notes = LawNotes()
+        query = question
+        if notes is not None and notes.law and not law:
+            # a repealed law named: search its successor, by subject (the old article number means nothing there)
+            law, query = notes.law, notes.query or question
+        search = dict(law=law, include_repealed=include_repealed, history=[q for q, _ in pairs] or None)
+        selection = None
+        gate = None
+        if self.config.select_clauses and self.selector is not None:
+            hits = self._candidates(query, max(k, self.config.candidates), search)
+            selection = self.selector.select(standalone if query == question else query, hits, top_k=k)
+            hits = selection.hits
+        else:
+            hits = self.retriever.search(query, top_k=k, **search)
+        if notes is not None:
+            try:
+                gate = self.gate.judge(standalone, selection, hits, law=law, include_repealed=include_repealed,
+                                       notes=notes)
+            except Exception as exc:  # a broken gate must not cost the answer: answer, and say so
+                log.warning("relevance gate failed: %s", exc)
+                from assistant.answer.gate import GateResult
+
+                gate = GateResult(False, 1.0, 1.0, f"gate failed: {exc}")
+            gate.note = notes.note
+            if gate.refuse:
+                yield from self._refusal(question, gate, started)
+                return
         max_new = max_new_tokens or self.config.max_new_tokens
         budget = self.backend.context_budget(self.config.prompt.context_budget, max_new)
         prompt_config = PromptConfig(context_budget=budget, template=self.config.prompt.template,
                                      system=self.config.prompt.system)
-        messages, used = build_messages(question, hits, pairs, prompt_config, self.backend.count_tokens)
+        texts = None
+        if getattr(self.backend, "short_context", False) and selection is not None:
+            # small models: the few best 款, not whole long articles, and an answer-first instruction
+            hits, texts = short_context_texts(selection, self.config.short_context_articles)
+            if prompt_config.system == SYSTEM_INSTRUCTION:
+                prompt_config.system = SHORT_INSTRUCTION
+        messages, used = build_messages(question, hits, pairs, prompt_config, self.backend.count_tokens, texts)
         yield StreamEvent("sources", hits=used)
 
         request = GenerationRequest(question=question, hits=used, messages=messages, history=pairs,
-                                    max_new_tokens=max_new, temperature=temperature)
+                                    max_new_tokens=max_new, temperature=temperature, selection=selection)
         chunks: list[str] = []
         notices = [self.backend.notice] if self.backend.notice else []
+        if gate is not None and gate.note:
+            # 《工伤保险条例》 not in the corpus / 婚姻法 repealed: said before the answer, once
+            chunks.append(gate.note + "\n")
+            yield StreamEvent("token", text=gate.note + "\n")
         finish = "stop"
         try:
             for delta in self.backend.stream(request):
@@ -85,7 +178,7 @@ class GroundedAssistant:
         except Exception as exc:  # a broken model or endpoint must not take the answer down with it
             finish = "error"
             tail = FAILED.format(error=str(exc)[:200])
-            notices.append(f"generation failed: {exc}")
+            notices.append(f"生成失败：{exc}")
             tail = ("\n" if chunks else "") + tail
             chunks.append(tail)
             yield StreamEvent("token", text=tail)
@@ -94,22 +187,38 @@ class GroundedAssistant:
             extra = None
             if not generated.strip():
                 finish, extra = "empty", EMPTY_OUTPUT
-                notices.append("the model returned an empty answer")
+                notices.append("模型返回了空回答")
             elif finish == "length":
                 extra = CUT_OFF
-                notices.append(f"the answer was cut off at {max_new} new tokens")
+                notices.append(f"回答在 {max_new} 个新词元处被截断")
             elif looks_garbled(generated):
                 extra = GARBLED
-                notices.append("the model's output looks malformed")
+                notices.append("模型输出格式异常")
             if extra:
                 extra = ("\n" if generated.strip() else "") + extra
                 generated += extra
                 yield StreamEvent("token", text=extra)
         checks = self.checker.check(generated, context_ids=[h.id for h in used])
+        from assistant.answer.basis import rescore_basis_citations
+        from assistant.answer.facts import answer_flags
+
+        try:  # 依据：《…》第N条 on its own line: the claim above it is what the citation supports
+            rescore_basis_citations(checks, generated, self.checker, self.store)
+        except Exception as exc:
+            log.warning("basis-line support failed: %s", exc)
+
+        try:
+            fact_flags = answer_flags(generated, checks, used, standalone)
+        except Exception as exc:  # the extra check must never cost the answer
+            fact_flags = []
+            notices.append(f"数字核查失败：{exc}")
+        if fact_flags:
+            notices.append("回答中有法条未载明的数字：" + "、".join(f.text for f in fact_flags))
         answer = Answer(question=question, text=generated, sources=used, citations=checks,
                         backend=self.backend.name, model=self.backend.model_name,
-                        notice="; ".join(notices) or None,
-                        latency_ms=(time.perf_counter() - started) * 1000, finish_reason=finish)
+                        notice="；".join(notices) or None,
+                        latency_ms=(time.perf_counter() - started) * 1000, finish_reason=finish,
+                        fact_flags=fact_flags)
         yield StreamEvent("done", answer=answer)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, **options) -> Answer:

@@ -16,6 +16,13 @@ SYSTEM_INSTRUCTION = (
     "格式为《法名》第N条，并在引用后标注其编号，如[1]。如果列出的法条都不适用，请直接说明现有法条中"
     "没有可适用的规定，不要编造法条。"
 )
+#: for small local models (1-2B): answer first in plain words with the key fact, then the basis
+SHORT_INSTRUCTION = (
+    "你是中国法律助手，只能依据下面列出的法条回答。第一句直接回答问题，说出法条规定的期限、金额、倍数、条件或责任人；"
+    "然后用两三句通俗的话结合法条解释（适用条件、例外、当事人可以怎么做）；最后一行写“依据：”并列出引用的法条，"
+    "格式为《法名》第N条[1]，方括号里是法条的编号，只能引用列出的法条。"
+    "如果列出的法条都不适用，直接回答“现有法条中没有可适用的规定”，不要编造法条或数字。"
+)
 NO_CONTEXT = "（没有检索到相关法条。）"
 TRUNCATED_MARK = "……（条文过长，以下省略）"
 OMITTED_NOTE = "（另有{n}条检索结果因篇幅所限未列出。）"
@@ -30,6 +37,19 @@ class PromptConfig:
     system: str = SYSTEM_INSTRUCTION
 
 
+def short_context_texts(selection, max_articles: int = 3, max_chars: int = 300) -> tuple[list[Hit], dict[str, str]]:
+    """For small models: the first ``max_articles`` reranked hits, each reduced to the 款 that answers
+    (an article the question names stays whole)."""
+    hits = list(selection.hits[:max_articles])
+    texts = {}
+    for clause in selection.clauses[:max_articles]:
+        if clause.hit.via == "citation":
+            continue
+        text = clause.text
+        texts[clause.hit.id] = text if len(text) <= max_chars else text[:max_chars] + TRUNCATED_MARK
+    return hits, texts
+
+
 def format_article(marker: int, hit: Hit, text: str | None = None) -> str:
     """``[1] 《中华人民共和国刑法》第一百三十三条之一（现行有效）`` then the article text."""
     a = hit.article
@@ -37,14 +57,17 @@ def format_article(marker: int, hit: Hit, text: str | None = None) -> str:
 
 
 def pack_context(hits: Sequence[Hit], budget: int,
-                 count_tokens: Callable[[str], int] = len) -> tuple[str, list[Hit]]:
+                 count_tokens: Callable[[str], int] = len,
+                 texts: dict[str, str] | None = None) -> tuple[str, list[Hit]]:
     """The context block and the hits it holds. Whole articles in rank order while they fit; the first
-    article is truncated (and marked) when even it alone is over budget; what did not fit is counted."""
+    article is truncated (and marked) when even it alone is over budget; what did not fit is counted.
+    ``texts`` (article id -> text) replaces an article's text with an excerpt (its best 款)."""
     blocks: list[str] = []
     used_hits: list[Hit] = []
     used = 0
+    texts = texts or {}
     for hit in hits:
-        block = format_article(len(blocks) + 1, hit)
+        block = format_article(len(blocks) + 1, hit, texts.get(hit.id))
         cost = count_tokens(block) + 1
         if used + cost <= budget:
             blocks.append(block)
@@ -85,11 +108,12 @@ def normalize_history(history: Sequence[Any] | None) -> list[tuple[str, str]]:
 
 def build_messages(question: str, hits: Sequence[Hit], history: Sequence[Any] | None = None,
                    config: PromptConfig | None = None,
-                   count_tokens: Callable[[str], int] = len) -> tuple[list[dict], list[Hit]]:
+                   count_tokens: Callable[[str], int] = len,
+                   texts: dict[str, str] | None = None) -> tuple[list[dict], list[Hit]]:
     """OpenAI-style messages (system, earlier turns, the user turn with the context block) and the hits
-    that made it into the context (their order gives the [n] markers)."""
+    that made it into the context (their order gives the [n] markers). ``texts``: see ``pack_context``."""
     config = config or PromptConfig()
-    context, used = pack_context(hits, config.context_budget, count_tokens)
+    context, used = pack_context(hits, config.context_budget, count_tokens, texts)
     messages = [{"role": "system", "content": config.system}]
     for q, a in normalize_history(history):
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]

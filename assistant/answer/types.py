@@ -57,12 +57,14 @@ class Answer:
     model: str | None = None
     notice: str | None = None  # e.g. "no generative model is configured", "the model's output was cut off"
     latency_ms: float = 0.0
-    finish_reason: str = "stop"  # stop / length / error / empty
+    finish_reason: str = "stop"  # stop / length / error / empty / refused
+    #: numbers (periods, amounts, multiples ...) the answer states that no cited article states
+    fact_flags: list = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        """Every citation verified (and at least the answer has no flagged citation)."""
-        return all(c.ok for c in self.citations)
+        """Every citation verified and no number flagged."""
+        return all(c.ok for c in self.citations) and not self.fact_flags
 
     def citation_summary(self) -> dict[str, int]:
         out = {v: 0 for v in VERDICTS}
@@ -77,6 +79,7 @@ class Answer:
             "sources": [dict(h.to_dict(), marker=i) for i, h in enumerate(self.sources, 1)],
             "citations": [c.to_dict() for c in self.citations],
             "citation_summary": self.citation_summary(), "clean": self.clean,
+            "fact_check": [f.to_dict() for f in self.fact_flags],
         }
 
 

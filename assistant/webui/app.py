@@ -293,23 +293,22 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
             try:
                 uploads = check_uploads(files or [], config.max_upload_bytes, _upload_root())
             except UploadError as exc:
-                return (f'<div class="admin-error"><b>未导入任何内容。</b>\n{render.esc(exc)}</div>',
-                        gr.update(), gr.update(), gr.update())
+                return f'<div class="admin-error"><b>未导入任何内容。</b>\n{render.esc(exc)}</div>', gr.update()
             parsed = parse_uploads(uploads, store, status or "现行有效")
             if not parsed.ok:
-                return preview_html(parsed), gr.update(), gr.update(), gr.update()
+                return preview_html(parsed), gr.update()
             if parsed.destructive and not confirm_removal:
                 return (removal_warning_html(parsed.destructive) + '<div class="admin-error"><b>未导入任何内容。</b></div>',
-                        gr.update(), gr.update(), gr.update())
+                        gr.update())
             progress(0.15, desc="写入法条库")
             try:
                 diffs = store.import_laws(parsed.documents, replace=bool(confirm_removal))
             except DestructiveImportError as exc:  # the store changed between the check and the import
-                return removal_warning_html(exc.diffs), gr.update(), gr.update(), gr.update()
+                return removal_warning_html(exc.diffs), gr.update()
             except Exception:
                 log.exception("import failed")
                 return ('<div class="admin-error"><b>导入失败，未导入任何内容。</b>详情已记录在服务器日志中。</div>',
-                        gr.update(), gr.update(), gr.update())
+                        gr.update())
             if all(d.is_noop for d in diffs):
                 note = "内容与现有法条库一致，索引无需更新。"
             elif reindex is None:
@@ -327,11 +326,13 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
                     holder.swap(new_assistant)
                     note = f"检索索引已更新并启用（{time.perf_counter() - started:.1f} 秒），新的提问将使用新条文。"
             progress(1.0, desc="完成")
-            choices = _law_choices(store)
-            return (diff_summary_html(diffs, note), gr.update(choices=choices), gr.update(choices=choices[1:]),
-                    _corpus_stats(store))
+            return diff_summary_html(diffs, note), _corpus_stats(store)
         finally:
             import_lock.release()
+
+    def refresh_law_lists():
+        choices = _law_choices(store)
+        return gr.update(choices=choices), gr.update(choices=choices[1:])
 
     def browse(law, authed):
         _require_admin(authed)
@@ -384,7 +385,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
                         gr.Markdown("#### 来源条文")
                         sources = gr.HTML(render.source_panel_html([]), elem_id="source-panel", js_on_load=SOURCES_JS)
                         with gr.Accordion("设置", open=False, elem_id="settings"):
-                            gr.Textbox(value=f"{info.get('backend')} · {info.get('model') or '无生成式模型'}",
+                            gr.Textbox(value=render.backend_label(info),
                                        label="回答方式（由服务器配置，只读）", interactive=False)
                             top_k = gr.Slider(1, config.max_top_k, value=config.default_top_k, step=1,
                                               label="检索条文数 (top-k)")
@@ -470,8 +471,11 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
             logout_btn.click(logout, None, [authed, gate, panel, login_msg], api_visibility="private")
         admin_kw = dict(concurrency_id="admin", concurrency_limit=1)
         preview_btn.click(preview, [files, status, authed], result, api_name="preview_statutes", **admin_kw)
-        import_btn.click(do_import, [files, status, confirm_removal, authed], [result, law_filter, browse_law, corpus_stats],
-                         api_name="import_statutes", **admin_kw)
+        # the law lists are refreshed by a private step: as outputs of the public endpoint they would put
+        # every law's name (twice) into its API description
+        import_btn.click(do_import, [files, status, confirm_removal, authed], [result, corpus_stats],
+                         api_name="import_statutes", **admin_kw) \
+            .then(refresh_law_lists, None, [law_filter, browse_law], api_visibility="private")
         browse_law.change(browse, [browse_law, authed], [law_info, articles_table], api_visibility="private")
         articles_table.select(browse_select, [browse_law, authed], article_view, api_visibility="private")
         lookup_kw = dict(api_name="lookup_citation")

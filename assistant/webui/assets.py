@@ -80,11 +80,15 @@ a.marker:hover { background: #c7d2fe; }
   font-weight: 600; white-space: nowrap; line-height: 1.6; }
 .verdict-badge.v-verified { background: #dcfce7; color: #166534; }
 .verdict-badge.v-outside { background: #fef3c7; color: #92400e; }
+.verdict-badge.v-partial { background: #fef9c3; color: #854d0e; }
+.verdict-badge.v-mismatch { background: #fee2e2; color: #991b1b; }
+.cite.v-partial { border-color: #ca8a04; } .cite.v-partial .cite-icon { color: #ca8a04; }
+.cite.v-mismatch { border-color: #dc2626; background: #fef2f2; } .cite.v-mismatch .cite-icon { color: #dc2626; }
 .verdict-badge.v-superseded, .verdict-badge.v-repealed { background: #fee2e2; color: #991b1b; }
 .verdict-badge.v-notfound { background: #dc2626; color: #fff; }
 .verdict-badge.v-unresolved { background: #e2e8f0; color: #334155; }
 .status-badge.s-current { background: #dcfce7; color: #166534; }
-.status-badge.s-amended { background: #fef3c7; color: #92400e; }
+.status-badge.s-amended { background: #dcfce7; color: #166534; }
 .status-badge.s-repealed { background: #fee2e2; color: #991b1b; }
 .status-badge.s-historical, .status-badge.s-unknown { background: #e2e8f0; color: #334155; }
 .status-badge.s-notyet { background: #e0f2fe; color: #075985; }
@@ -92,7 +96,16 @@ a.marker:hover { background: #c7d2fe; }
   border: 1px solid #cbd5e1; color: #475569; }
 
 /* sources */
-#source-panel { max-height: 72vh; overflow-y: auto; }
+/* the panel scrolls inside itself: an expanded card never grows under the settings below it */
+#source-panel { height: auto !important; overflow: visible; }
+#source-panel .source-panel { max-height: 60vh; overflow-y: auto; overflow-x: hidden; padding-right: 4px; }
+#settings { position: relative; z-index: 1; margin-top: 12px; background: var(--block-background-fill, #fff); }
+.stages { display: inline-flex; gap: 6px; list-style: none; margin: 0 8px 0 0; padding: 0; font-size: .78rem; }
+.stages li { padding: 1px 8px; border-radius: 999px; background: #e2e8f0; color: #64748b; }
+.stages li.done { background: #dcfce7; color: #166534; }
+.stages li.active { background: #e0e7ff; color: #3730a3; font-weight: 600; }
+.answer-flag { margin-top: 6px; font-size: .85rem; color: #991b1b; background: #fef2f2; border-radius: 6px;
+  padding: 4px 8px; }
 .source-panel.empty { color: #64748b; font-size: .9rem; padding: 14px; line-height: 1.7; background: #f8fafc;
   border-radius: 10px; }
 .group-nav { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: 8px; }

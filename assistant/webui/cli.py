@@ -78,9 +78,14 @@ def cmd_serve(args) -> int:
         raise UserError(f"{exc} (rebuild with `assistant index build`)") from None
     except EmbedderError as exc:
         raise UserError(f"{exc} (choose one with --embedder)") from None
+    from assistant.answer.cli import resolve_backend
+
     options = {}
+    args.backend = resolve_backend(args.backend, args.model)
     if args.backend == "openai":
         options = {"base_url": args.base_url, "api_key": args.api_key}
+    elif args.backend == "llamacpp":
+        options = {"n_ctx": getattr(args, "n_ctx", None), "n_threads": getattr(args, "threads", None)}
     try:
         assistant = build_assistant(args.backend, model=args.model, adapter=args.adapter, store=store,
                                     retriever=retriever, **options)
@@ -89,7 +94,7 @@ def cmd_serve(args) -> int:
 
     # the first question loads lazy parts (tokeniser dictionaries, embedder session): pay for it before serving
     t0 = time.perf_counter()
-    assistant.ask("醉驾怎么处罚")
+    assistant.ask("醉驾怎么处罚", max_new_tokens=1)  # one token: a generative model is loaded, not run
     print(f"warm-up answer in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
     from assistant.webui.app import create_app, launch, make_reindexer

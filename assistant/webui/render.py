@@ -17,19 +17,14 @@ from assistant.corpus.article import (STATUS_AMENDED, STATUS_CURRENT, STATUS_HIS
 #: status -> (css class, label shown on the badge)
 STATUS_BADGES = {
     STATUS_CURRENT: ("s-current", "现行有效"),
-    STATUS_AMENDED: ("s-amended", "已修改"),
+    # 已被修改 is law in force that has been amended: green like current law, with the amendment date
+    STATUS_AMENDED: ("s-current s-amended", "现行有效（经修改）"),
     STATUS_REPEALED: ("s-repealed", "已废止"),
     STATUS_HISTORICAL: ("s-historical", "历史版本"),
     STATUS_NOT_YET: ("s-notyet", "尚未生效"),
 }
 
-#: how a source was found
-VIA_LABELS = {
-    "citation": "问题中直接引用",
-    "bm25": "关键词检索 (BM25)",
-    "dense": "语义检索",
-    "both": "关键词 + 语义检索",
-}
+from assistant.answer.labels import BADGE_STYLE, VIA_LABELS, citation_badge  # noqa: E402  (re-exported)
 
 #: citation-checker verdict -> (css class, icon, short label)
 VERDICT_BADGES = {
@@ -50,8 +45,10 @@ def esc(text: Any) -> str:
 
 
 # -- small pieces ---------------------------------------------------------------------------------------
-def status_badge(status: str | None) -> str:
+def status_badge(status: str | None, last_amended: str | None = None) -> str:
     cls, label = STATUS_BADGES.get(status or "", ("s-unknown", status or "状态未知"))
+    if status == STATUS_AMENDED and last_amended:
+        label = f"现行有效（{last_amended} 修改）"
     return f'<span class="status-badge {cls}">{esc(label)}</span>'
 
 
@@ -101,7 +98,7 @@ def article_card(article: Article, *, dom_id: str | None = None, marker: int | N
         head.append(f'<span class="src-n">[{marker}]</span>')
     head.append(f'<span class="src-law" title="{esc(article.law)}">《{esc(_short_law(article))}》</span>')
     head.append(f'<span class="src-num">{esc(article.number_text)}</span>')
-    head.append(status_badge(article.status))
+    head.append(status_badge(article.status, article.version_date))
     if article.kind:  # 法律 / 行政法规 / 司法解释 …: how much the source weighs
         head.append(f'<span class="kind-badge">{esc(article.kind)}</span>')
     meta = []
@@ -162,10 +159,12 @@ def answer_text_html(text: str, checks: Sequence = (), *, turn: int = 0, n_sourc
         if c.start < pos:  # overlapping spans (a list 第X、Y条 yields one check per number): badge the first only
             continue
         out.append(_markers(text[pos:c.start], turn, n_sources))
-        cls, icon, label = VERDICT_BADGES.get(check.verdict, ("v-unresolved", "?", check.verdict))
-        tip = f"{label}：{check.reason}" if check.reason else label
-        out.append(f'<span class="cite {cls}" title="{esc(tip)}" data-verdict="{esc(check.verdict)}">'
-                   f'{esc(text[c.start:c.end])}<sup class="cite-icon">{esc(icon)}</sup></span>')
+        badge = citation_badge(check)
+        cls = BADGE_STYLE[badge.key][0]
+        tip = f"{badge.label}：{badge.explanation}"
+        out.append(f'<span class="cite {cls}" title="{esc(tip)}" data-verdict="{esc(check.verdict)}" '
+                   f'data-badge="{esc(badge.key)}">'
+                   f'{esc(text[c.start:c.end])}<sup class="cite-icon">{esc(badge.icon)}</sup></span>')
         pos = c.end
     out.append(_markers(text[pos:], turn, n_sources))
     return "".join(out)
@@ -188,18 +187,24 @@ def citation_report_html(checks: Sequence) -> str:
     """A one-line summary of verdicts plus an expandable list with each citation's reason."""
     if not checks:
         return ""
+    badges = [citation_badge(c) for c in checks]
     counts: dict[str, int] = {}
-    for c in checks:
-        counts[c.verdict] = counts.get(c.verdict, 0) + 1
-    summary = " ".join(verdict_badge(v, f"{n} 处引用：{VERDICT_BADGES.get(v, ('', '', v))[2]}")
-                       .replace("</span>", f" ×{n}</span>", 1) for v, n in counts.items())
+    for b in badges:
+        counts[b.key] = counts.get(b.key, 0) + 1
+    label_of = {b.key: b for b in badges}
+
+    def pill(key: str, title: str, suffix: str = "") -> str:
+        b = label_of[key]
+        return (f'<span class="verdict-badge {BADGE_STYLE[key][0]}" title="{esc(title)}">'
+                f'{esc(b.icon + " " + b.label)}{esc(suffix)}</span>')
+
+    summary = " ".join(pill(k, f"{n} 处引用：{label_of[k].label}", f" ×{n}") for k, n in counts.items())
     rows = []
-    for c in checks:
-        suggestion = f'<div class="cite-suggest">可能是指：{esc(c.suggestion)}</div>' if c.suggestion else ""
+    for c, b in zip(checks, badges):
         label = c.article_label or c.citation.span
-        rows.append(f'<li>{verdict_badge(c.verdict, c.reason)} <span class="cite-span">{esc(c.citation.span)}</span>'
+        rows.append(f'<li>{pill(b.key, b.explanation)} <span class="cite-span">{esc(c.citation.span)}</span>'
                     f'<span class="cite-label">{esc(label) if label != c.citation.span else ""}</span>'
-                    f'<div class="cite-reason">{esc(c.reason)}</div>{suggestion}</li>')
+                    f'<div class="cite-reason">{esc(b.explanation)}</div></li>')
     return (f'<details class="cite-report"><summary><span class="cite-report-title">引用核查</span>{summary}'
             f'</summary><ul>{"".join(rows)}</ul></details>')
 
@@ -230,12 +235,14 @@ def turn_html(turn: Turn, index: int) -> str:
     if text:
         parts.append(f'<div class="answer-text">{answer_text_html(text, checks, turn=index, n_sources=len(turn.hits))}'
                      f'{"" if turn.done else "<span class=cursor></span>"}</div>')
-    elif not turn.done:
-        stage = f"已找到 {len(turn.hits)} 条相关条文，正在组织回答…" if turn.hits else "正在检索相关条文…"
-        parts.append(f'<div class="answer-pending"><span class="spinner"></span>{stage}</div>')
+    if not turn.done:
+        parts.append(progress_html(turn))
     if turn.answer is not None:
-        if turn.answer.notice and turn.answer.notice not in (turn.answer.text or ""):
-            parts.append(f'<div class="answer-notice">{esc(turn.answer.notice)}</div>')
+        notice = answer_notice(turn.answer)
+        if notice and notice not in (turn.answer.text or ""):
+            parts.append(f'<div class="answer-notice">{esc(notice)}</div>')
+        for flag in getattr(turn.answer, "fact_flags", None) or ():
+            parts.append(f'<div class="answer-flag">⚠ {esc(flag.reason)}</div>')
         parts.append(citation_report_html(turn.answer.citations))
         ms = turn.answer.latency_ms
         meta = [f"{len(turn.hits)} 条来源", f"用时 {ms:.0f} 毫秒" if ms < 1000 else f"用时 {ms / 1000:.1f} 秒"]
@@ -243,6 +250,34 @@ def turn_html(turn: Turn, index: int) -> str:
     state = "done" if turn.done else "streaming"
     a = f'<div class="msg bot" data-state="{state}"><div class="bubble">{"".join(parts)}</div></div>'
     return f'<div class="turn" data-turn="{index}">{q}{a}</div>'
+
+
+#: the stages of an answer, shown while it is being made (retrieving / reading N articles / writing)
+STAGES = ("检索", "阅读条文", "撰写回答")
+
+
+def progress_html(turn: Turn) -> str:
+    """Which stage the answer is in: 1 retrieving, 2 reading the N articles found (a model's prefill, the
+    longest wait on a CPU), 3 writing (tokens are arriving)."""
+    if turn.text:
+        stage, line = 2, "正在撰写回答…"
+    elif turn.hits:
+        stage, line = 1, f"正在阅读 {len(turn.hits)} 条相关条文…"
+    else:
+        stage, line = 0, "正在检索相关条文…"
+    steps = "".join(f'<li class="{"done" if i < stage else ("active" if i == stage else "todo")}">{esc(name)}</li>'
+                    for i, name in enumerate(STAGES))
+    spinner = '<span class="spinner"></span>' if not turn.text else ""
+    return (f'<div class="answer-pending" data-stage="{stage}">{spinner}<ol class="stages">{steps}</ol>'
+            f'<span class="stage-line">{esc(line)}</span></div>')
+
+
+def answer_notice(answer) -> str | None:
+    """The answer's notice without the extractive backend's fixed one: the page banner says that once."""
+    from assistant.answer.backends.extractive import NOTICE
+
+    notice = (answer.notice or "").replace(NOTICE, "").strip("；; ")
+    return notice or None
 
 
 def conversation_html(turns: Sequence[Turn], *, welcome: str = "") -> str:
@@ -280,13 +315,23 @@ def _uncited_note(turn: Turn) -> str:
             '不能作为依据。</div>')
 
 
+BACKEND_LABELS = {"extractive": "摘录模式（无生成式模型）", "llamacpp": "本地 GGUF 模型（llama.cpp）",
+                  "transformers": "本地模型（transformers）", "openai": "OpenAI 兼容接口"}
+
+
+def backend_label(info: dict) -> str:
+    backend = info.get("backend") or "extractive"
+    label = BACKEND_LABELS.get(backend, backend)
+    return label if backend == "extractive" else f"{label} · {info.get('model') or '（未命名）'}"
+
+
 def banner_html(info: dict) -> str:
     """Which backend answers; a clear warning in extractive mode (no generative model configured)."""
     backend = info.get("backend") or "extractive"
     if backend == "extractive":
         return ('<div class="banner banner-extractive"><b>摘录模式</b>：未配置生成式模型。回答由检索到的法条原文摘录组成，'
-                '每一句都标明出处；不做推理或改写。配置模型：<code>assistant serve --backend transformers --model 路径</code>'
-                ' 或 <code>--backend openai</code>。</div>')
+                '每一句都标明出处；不做推理或改写。配置模型：<code>assistant serve --model 模型.gguf</code>'
+                '（或 Hugging Face 模型文件夹、<code>--backend openai</code>）。</div>')
     model = info.get("model") or "（未命名）"
     return (f'<div class="banner banner-model">生成式模型：<b>{esc(backend)}</b> · {esc(model)}。'
             f'回答中的每一处法条引用都经过核查，见引用旁的标记。</div>')

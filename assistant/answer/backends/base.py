@@ -23,12 +23,16 @@ class GenerationRequest:
     #: set by the backend: "stop" (EOS / natural end) or "length" (cut off at max_new_tokens)
     finish_reason: str = "stop"
     generated_tokens: int = 0
+    #: the pipeline's clause selection (assistant.answer.select.Selection): the 款 that answer, with facts
+    selection: Any = None
 
 
 class Backend(ABC):
     name = "base"
     #: a line shown to the user with every answer (e.g. that no generative model is configured)
     notice: str | None = None
+    #: give the model the few best 款 and an answer-first instruction (small local models)
+    short_context: bool = False
 
     @property
     def model_name(self) -> str | None:
@@ -54,10 +58,20 @@ class Backend(ABC):
 
 def make_backend(name: str = "extractive", model: str | None = None, adapter: str | None = None,
                  **options: Any) -> Backend:
+    if name == "extractive" and model and str(model).lower().endswith(".gguf"):
+        name = "llamacpp"  # a GGUF file names its runtime
     if name == "extractive":
         from assistant.answer.backends.extractive import ExtractiveBackend
 
         return ExtractiveBackend(**options)
+    if name == "llamacpp":
+        from assistant.answer.backends.llamacpp import LlamaCppBackend
+
+        if not model:
+            raise BackendError("the llamacpp backend needs --model FILE.gguf")
+        if adapter:
+            raise BackendError("--adapter applies to the transformers backend only (merge it into the GGUF)")
+        return LlamaCppBackend(model, **options)
     if name == "transformers":
         from assistant.answer.backends.transformers import TransformersBackend
 
@@ -70,7 +84,7 @@ def make_backend(name: str = "extractive", model: str | None = None, adapter: st
         if adapter:
             raise BackendError("--adapter applies to the transformers backend only")
         return OpenAIBackend(model=model, **options)
-    raise BackendError(f"unknown backend {name!r} (choose extractive, transformers or openai)")
+    raise BackendError(f"unknown backend {name!r} (choose extractive, llamacpp, transformers or openai)")
 
 
 TokenCounter = Callable[[str], int]

@@ -13,7 +13,7 @@ from typing import Iterator
 from assistant.answer.backends.base import Backend, GenerationRequest
 from assistant.search.types import Hit
 
-NOTICE = "未配置生成式模型：以上回答直接摘录检索到的法条原文，不是模型生成的解读。"
+NOTICE = "未配置生成式模型：回答直接摘录检索到的法条原文，不是模型生成的解读。"
 NO_ANSWER = "现有法条库中没有找到可适用于该问题的条文，无法依据法条作答。建议换一种说法，或咨询专业律师。"
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ITEM = re.compile(r"^\s*[（(][一二三四五六七八九十]+[)）]")
@@ -108,31 +108,100 @@ class ExtractiveBackend(Backend):
             return lines[0] + "……" + "……".join(chosen) + "……"
         return " ".join([lines[0], *items])
 
-    def compose(self, question: str, hits: list[Hit]) -> str:
-        excerpts = self.excerpts(question, hits)
-        if not excerpts:
-            return NO_ANSWER
-        named = [e for e in excerpts if e.hit.via == "citation"]
+    def compose(self, question: str, hits: list[Hit], selection=None) -> str:
+        """The answer text. With a ``Selection`` (the pipeline passes one) it opens with one sentence that
+        answers, quoting the deciding 款; without one it falls back to quoting the best-matching 款."""
+        named = [(m, h) for m, h in enumerate(hits, 1) if h.via == "citation"]
         if named:
             # the question names the article(s): recite them whole, paragraph by paragraph
             parts = []
-            for e in named:
-                art = e.hit.article
+            for marker, hit in named:
+                art = hit.article
                 # short 《法名》 keeps the header from outweighing a one-sentence article
-                parts.append(f"《{art.law_short}》{art.number_text}[{e.marker}]规定：")
+                parts.append(f"《{art.law_short}》{art.number_text}[{marker}]规定：")
                 parts.extend(art.paragraphs)
-            parts.append("（" + NOTICE + "）")
             return "\n".join(parts)
+        if selection is not None:
+            return compose_leading(question, selection, self.max_articles) or NO_ANSWER
+        excerpts = self.excerpts(question, hits)
+        if not excerpts:
+            return NO_ANSWER
         parts = ["根据检索到的法条："]
         for n, e in enumerate(excerpts, 1):
             # the quote sits on one line so the citation and the text it quotes form one sentence
             quote = " ".join(e.paragraphs)
             parts.append(f"{n}. 依据{e.hit.article.label}[{e.marker}]：“{quote}”")
-        parts.append("（" + NOTICE + "）")
         return "\n".join(parts)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        text = self.compose(request.question, request.hits)
+        text = self.compose(request.question, request.hits, getattr(request, "selection", None))
         request.finish_reason = "stop"
-        for line in text.splitlines(keepends=True):
-            yield line
+        # clause by clause, as a model would stream it (a one-line answer still arrives in pieces)
+        for piece in re.findall(r"[^，。；：\n]*[，。；：\n]?", text):
+            if piece:
+                yield piece
+
+
+#: question types whose fact reads as "<topic>为<fact>" (离婚冷静期为三十日)
+_NOUN_FACTS = ("period", "age", "multiple", "amount", "count")
+#: a clause must reach this share of the best clause's score (and share a word) to be quoted as "other"
+_OTHER_MIN = 0.75
+
+
+def _short(sentence: str, fact: str | None, limit: int = 60) -> str:
+    """The part of a sub-sentence that states the fact: comma pieces around it, at most ``limit`` chars."""
+    s = sentence.strip().rstrip("。；;：:，,")
+    if len(s) <= limit:
+        return s
+    pieces = re.split(r"(?<=[，,：:])", s)
+    at = next((i for i, p in enumerate(pieces) if fact and fact[:4] in p), len(pieces) - 1)
+    out = pieces[at]
+    if len(out) < 10 and at > 0:
+        out = pieces[at - 1] + out
+    return out.strip().rstrip("。；;：:，,")[:limit]
+
+
+def _quote(clause, limit: int = 160) -> str:
+    """The deciding 款, or its sentence that states the fact (with …… around it) when the 款 is long."""
+    text = clause.text.strip()
+    if len(text) <= limit or not clause.fact_sentence or clause.fact_sentence not in text:
+        return text if len(text) <= 2 * limit else text[:2 * limit] + "……"
+    i = text.index(clause.fact_sentence)
+    return ("……" if i else "") + clause.fact_sentence.strip() + ("……" if i + len(clause.fact_sentence) < len(text) else "")
+
+
+def lead_sentence(question: str, qtype: str | None, clause, marker: int) -> str:
+    """离婚冷静期为三十日：依据《民法典》第一千零七十七条[1]，自婚姻登记机关收到离婚登记申请之日起三十日内……"""
+    from assistant.answer.select import topic_of
+
+    art = clause.hit.article
+    cite = f"依据《{art.law_short}》{art.number_text}[{marker}]"
+    topic = topic_of(question)
+    head = None
+    if clause.fact and topic and qtype in _NOUN_FACTS:
+        fact = re.sub(r"(?<=[日天月年周时])(以内|内)$", "", clause.fact)
+        head = f"{topic}{'最长' if re.search('最长|最多', question) else ''}为{fact}"
+    elif clause.fact and qtype == "penalty":
+        head = "依法" + clause.fact.split("：")[0].strip("，") if not clause.fact.startswith("不负") else clause.fact
+    elif clause.fact_sentence:
+        head = _short(clause.fact_sentence, clause.fact)
+    quote = _quote(clause)
+    if head and head.rstrip("。") != quote.rstrip("。"):
+        return f"{head}：{cite}，{quote}"
+    return f"{cite}，{quote}"
+
+
+def compose_leading(question: str, selection, max_articles: int = 3) -> str | None:
+    """One sentence that answers, quoting the deciding clause, then the other relevant provisions."""
+    clauses = [c for c in selection.clauses if c.coverage > 0 or c.hit.via == "citation"]
+    if not clauses:
+        return None
+    markers = {h.id: i for i, h in enumerate(selection.hits, 1)}
+    first = clauses[0]
+    parts = [lead_sentence(question, selection.qtype, first, markers[first.hit.id])]
+    others = [c for c in clauses[1:] if c.score >= _OTHER_MIN * first.score][:max(0, max_articles - 1)]
+    if others:
+        parts.append("其他相关规定：")
+        for n, c in enumerate(others, 1):
+            parts.append(f"{n}. 依据{c.hit.article.label}[{markers[c.hit.id]}]：“{_quote(c)}”")
+    return "\n".join(parts)

@@ -33,6 +33,7 @@ def _load(model_path: str, adapter: str | None, device: str | None, dtype):
 
 class TransformersBackend(Backend):
     name = "transformers"
+    short_context = True  # local models on a CPU are small: the few best 款, answer first
 
     def __init__(self, model_path: str | Path, adapter: str | Path | None = None, *, device: str | None = None,
                  dtype=None, template: str = "auto", max_new_tokens: int | None = None, **_ignored):

@@ -1,0 +1,283 @@
+"""The relevance gate: is this a legal question the corpus can answer, and does it name a law the corpus
+lacks or one that was repealed?
+
+- Off-topic questions (今天天气怎么样, 推荐北京火锅店) get a short refusal and no statute quotes. The decision
+  combines a small question classifier (character 1-2-gram TF-IDF + logistic regression, fitted in well
+  under a second at first use from questions written for this project, ``data/gate_questions.txt``, plus
+  sentences sampled from the corpus itself as legal text) with retrieval evidence (how well the best 款
+  matches the question by meaning and by words).
+- A law the question names that is not in the corpus (《工伤保险条例》): the answer says so first and goes
+  on with what was found instead.
+- A repealed law (婚姻法第三十二条): the answer says what replaced it and answers from the successor.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.corpus.laws import REPEALED, normalize_law_name
+
+DATA = Path(__file__).parent / "data" / "gate_questions.txt"
+
+REFUSAL = ("这不是法律问题，法条库中没有相关条文，无法回答。我只能依据中国法律法规回答法律问题，"
+           "例如：离婚冷静期是多久？醉驾怎么处罚？")
+NOT_IN_CORPUS = "法条库中没有《{name}》，无法引用它的条文；以下是检索到的其他相关条文。"
+REPEALED_NOTE = "《{name}》已废止，现由《{successor}》取代（{when}）；以下依据《{successor}》作答，原条文编号不再适用。"
+#: the part of the successor a repealed law's subject lives in (to search there, not in all of 民法典)
+SUCCESSOR_TOPIC = {"婚姻法": "婚姻家庭", "继承法": "继承", "合同法": "合同", "物权法": "物权", "侵权责任法": "侵权责任",
+                   "收养法": "收养", "担保法": "担保", "民法通则": "民事", "民法总则": "民事"}
+#: names of laws written in a question: 《…》, or a run ending in 法 / 条例 / 规定 / 办法 before 第N条 or at an end
+_BOOK = re.compile(r"《([^《》]{2,40})》")
+_BARE = re.compile(r"([\u4e00-\u9fff]{2,16}?(?:法|条例|规定|办法|细则))(?=第|[的里中]|规定|$|[，。？?\s])")
+_ARTICLE_REF = re.compile(r"第[零一二三四五六七八九十百千0-9]+条(?:之[一二三四五六七八九十])?(?:第[一二三四五六七八九十]+款)?")
+
+
+@dataclass
+class LawNotes:
+    """What the question's law names mean for the answer."""
+
+    note: str | None = None  # said before the answer
+    law: str | None = None  # search only this law (the successor of a repealed one)
+    query: str | None = None  # the query to search with instead of the question
+    missing: list[str] = field(default_factory=list)
+    repealed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GateResult:
+    refuse: bool
+    legal_probability: float
+    score: float
+    reason: str
+    message: str = REFUSAL
+    notice: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class GateConfig:
+    #: refuse when the combined score is below this (set with scripts/bench_answers.py --gate-report on
+    #: the STARD dev questions as positives and held-out off-topic questions as negatives)
+    threshold: float = 0.5
+    #: how much each piece of evidence counts in the combined score
+    classifier_weight: float = 1.0
+    cosine_weight: float = 0.8  # best question-款 cosine, above cosine_floor
+    coverage_weight: float = 0.6  # share of the question's words found in the best 款
+    cosine_floor: float = 0.25
+    corpus_sentences: int = 1500  # legal sentences sampled from the corpus for the classifier
+
+
+def read_gate_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
+    pos, neg = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("+ "):
+            pos.append(line[2:].strip())
+        elif line.startswith("- "):
+            neg.append(line[2:].strip())
+    return pos, neg
+
+
+class QuestionClassifier:
+    """P(legal question) from character n-grams; fitted once per process and corpus."""
+
+    def __init__(self, positives: list[str], negatives: list[str]):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+        x = self.vectorizer.fit_transform(positives + negatives)
+        y = [1] * len(positives) + [0] * len(negatives)
+        # balanced: the corpus sentences would otherwise outnumber the written negatives
+        self.model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=1000)
+        self.model.fit(x, y)
+
+    def probability(self, text: str) -> float:
+        return float(self.model.predict_proba(self.vectorizer.transform([text]))[0, 1])
+
+
+def corpus_sentences(store, n: int, seed: int = 0) -> list[str]:
+    """Short legal sentences from the store: the first sub-sentence of evenly spaced articles."""
+    import random
+
+    arts = list(store.articles(in_force_only=True))
+    rng = random.Random(seed)
+    pick = rng.sample(arts, min(n, len(arts)))
+    out = []
+    for a in pick:
+        first = re.split(r"[。；]", a.text, maxsplit=1)[0]
+        if len(first) >= 6:
+            out.append(first[:60])
+    return out
+
+
+_CLASSIFIERS: dict = {}
+_LOCK = threading.Lock()
+MODEL_FILE = Path(__file__).parent / "data" / "gate_model.json"
+FEATURES = ("text_probability", "top_cosine", "top_coverage", "max_specificity", "corpus_word_share")
+#: the fitted file also holds combinations without some evidence (see RelevanceGate.variant)
+VARIANT_DROPS = {"lexical": ("top_cosine",), "small": ("max_specificity", "corpus_word_share"),
+                 "small_lexical": ("top_cosine", "max_specificity", "corpus_word_share")}
+#: below this many articles, word statistics of the corpus say little: the "small" variants are used
+SMALL_CORPUS = 5000
+
+
+class TermSpecificity:
+    """How much more often a word occurs in the statutes than in general Chinese: log of its document
+    frequency in the index over its frequency in jieba's general dictionary. 劳动报酬, 借款人 score high;
+    今天, 哪里 low."""
+
+    def __init__(self, retriever):
+        import jieba
+        import numpy as np
+
+        lex = retriever.index.lexical
+        self.vocab = lex.vocab
+        weights = lex.weights.tocsc()
+        self.df = np.diff(weights.indptr)
+        self.n_docs = weights.shape[0]
+        jieba.initialize()
+        self.freq, self.total = jieba.dt.FREQ, jieba.dt.total
+        self.tokenize = retriever.query_tokens
+
+    def features(self, question: str) -> tuple[float, float]:
+        import math
+
+        tokens = [t for t in self.tokenize(question) if len(t) >= 2]
+        if not tokens:
+            return 0.0, 0.0
+        specs, present = [], 0
+        for t in tokens:
+            d = int(self.df[self.vocab[t]]) if t in self.vocab else 0
+            if d >= 3:
+                present += 1
+                specs.append(math.log((d + 1) / self.n_docs) - math.log((self.freq.get(t, 0) + 1) / self.total))
+        return (max(specs) if specs else 0.0), present / len(tokens)
+
+
+def load_gate_model(path: Path = MODEL_FILE) -> dict | None:
+    """The fitted combination (scripts/fit_gate.py): {"features", "coef", "intercept", "threshold"}."""
+    import json
+
+    try:
+        model = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if tuple(model.get("features", ())) != FEATURES:
+        return None
+    return model
+
+
+class RelevanceGate:
+    def __init__(self, store, config: GateConfig | None = None, retriever=None, model: dict | None = None):
+        self.store = store
+        self.config = config or GateConfig()
+        self.retriever = retriever
+        self.model = model if model is not None else load_gate_model()
+        self._specificity = None
+
+    def specificity(self) -> TermSpecificity | None:
+        if self._specificity is None and self.retriever is not None:
+            try:
+                self._specificity = TermSpecificity(self.retriever)
+            except Exception:  # an index without a lexical part: the other evidence decides
+                self._specificity = False
+        return self._specificity or None
+
+    def variant(self) -> str:
+        """Which fitted combination applies: all evidence, or without the cosine (a BM25-only index) and /
+        or without word statistics (a small corpus)."""
+        spec = self.specificity()
+        small = spec is None or spec.n_docs < SMALL_CORPUS
+        lexical = getattr(self.retriever, "embedder", None) is None
+        return {(False, False): "full", (True, False): "lexical", (False, True): "small",
+                (True, True): "small_lexical"}[(lexical, small)]
+
+    def features(self, question: str, selection=None, text_probability: float | None = None) -> list[float]:
+        from assistant.answer.select import expand_question
+
+        p = self.classifier().probability(expand_question(question)) if text_probability is None \
+            else text_probability
+        spec = self.specificity()
+        # on the question with its statute wording, like the text probability (假货 -> 欺诈 消费者 …)
+        max_spec, share = spec.features(expand_question(question)) if spec is not None else (0.0, 0.0)
+        cos = selection.top_cosine if selection is not None else 0.0
+        cov = selection.top_coverage if selection is not None else 0.0
+        return [p, cos, cov, max_spec, share]
+
+    # -- the classifier (lazy: fitted on first use) --------------------------------------------------
+    def classifier(self) -> QuestionClassifier:
+        key = (id(self.store), self.config.corpus_sentences)
+        with _LOCK:
+            clf = _CLASSIFIERS.get(key)
+            if clf is None:
+                pos, neg = read_gate_questions()
+                try:
+                    pos = pos + corpus_sentences(self.store, self.config.corpus_sentences)
+                except Exception:  # a store without a law listing: the written questions alone
+                    pass
+                clf = _CLASSIFIERS[key] = QuestionClassifier(pos, neg)
+            return clf
+
+    # -- laws named in the question -------------------------------------------------------------------
+    def law_notes(self, question: str) -> LawNotes:
+        resolver = self.store.resolver()
+        names = [m.group(1) for m in _BOOK.finditer(question)]
+        bare_text = _BOOK.sub(" ", question)
+        names += [m.group(1) for m in _BARE.finditer(bare_text)]
+        notes = LawNotes()
+        parts = []
+        for raw in dict.fromkeys(names):
+            name = re.sub(r"^(根据|依据|按照|依照|请问|关于|我国|国家)", "", raw)
+            if len(name) < 2 or resolver.try_resolve(name):
+                continue
+            key = normalize_law_name(name)
+            if key in REPEALED:
+                successor_text = REPEALED[key]
+                successor = successor_text.split("（")[0]
+                when = successor_text[len(successor):].strip("（）") or "已废止"
+                notes.repealed.append(key)
+                parts.append(REPEALED_NOTE.format(name=key, successor=successor, when=when))
+                full = resolver.try_resolve(successor)
+                if full:
+                    notes.law = full
+                    # the old article number means nothing in the successor: search by subject instead
+                    rest = question.replace(f"《{raw}》", " ").replace(raw, " ")
+                    rest = _ARTICLE_REF.sub(" ", rest).strip(" ，。？?的")
+                    notes.query = (SUCCESSOR_TOPIC.get(key, "") + " " + rest).strip() or successor
+            elif self._looks_like_law(name):
+                notes.missing.append(name)
+                parts.append(NOT_IN_CORPUS.format(name=name))
+        notes.note = "".join(parts) or None
+        return notes
+
+    @staticmethod
+    def _looks_like_law(name: str) -> bool:
+        # 宪法, 工伤保险条例, 个人所得税法; not 办法 / 想法 / 说法 / 方法 alone
+        return len(name) >= 3 and not re.fullmatch(r".{0,2}(?:办法|想法|说法|方法|做法|看法|规定)", name)
+
+    # -- the decision ---------------------------------------------------------------------------------
+    def judge(self, question: str, selection=None, hits=None, law: str | None = None,
+              include_repealed: bool = False, notes: LawNotes | None = None) -> GateResult:
+        cfg = self.config
+        if law or (notes and (notes.repealed or notes.missing)) or any(h.via == "citation" for h in hits or []):
+            # the user named a law or an article: a legal question by definition
+            return GateResult(False, 1.0, 1.0, "the question names a law or an article")
+        x = self.features(question, selection)
+        p, cos, cov = x[0], x[1], x[2]
+        if self.model is not None:
+            import math
+
+            model = self.model.get("variants", {}).get(self.variant(), self.model)
+            z = model["intercept"] + sum(c * v for c, v in zip(model["coef"], x))
+            score = 1.0 / (1.0 + math.exp(-z))
+            threshold = model["threshold"]
+        else:  # no fitted combination shipped: a hand-set one
+            score = (cfg.classifier_weight * p + cfg.cosine_weight * max(0.0, cos - cfg.cosine_floor)
+                     + cfg.coverage_weight * cov)
+            threshold = cfg.threshold
+        refuse = score < threshold
+        reason = (f"法律问题概率 {p:.2f}，最相关条款语义相似度 {cos:.2f}，词语覆盖 {cov:.2f}，"
+                  f"法律用语特异度 {x[3]:.1f}：综合得分 {score:.2f} {'低于' if refuse else '不低于'}阈值 {threshold:.2f}")
+        return GateResult(refuse, p, score, reason, notice=("未作答：问题与法律无关（" + reason + "）") if refuse else None)

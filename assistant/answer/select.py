@@ -1,0 +1,319 @@
+"""Choosing the 款/项 that answer a question, by meaning: the index's embedder (cosine between the question
+and each 款), the everyday-to-statute term mappings, and the question's type (how long / how much / who is
+liable / is it valid / what penalty ...) matched to clauses that state a period, amount, party or penalty.
+
+Used by the extractive backend (to lead with the deciding clause) and by the prompt for small models (to
+give them the few best 款 instead of whole long articles). The selector also reranks a wider candidate list
+from retrieval so that the article that answers is among the first sources.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+
+from assistant.corpus.numerals import CN_NUMERAL_CHARS, cn_to_int
+from assistant.search.types import Hit
+
+_NUM = f"[{CN_NUMERAL_CHARS}0-9]+"
+_ITEM = re.compile(r"^\s*[（(][一二三四五六七八九十]+[)）]")
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+
+#: everyday words -> the statute's wording (added to the question before retrieval and clause matching).
+#: General vocabulary of lay questions, not a list of answers; retrieval's own synonyms still apply.
+EVERYDAY_TERMS: dict[str, str] = {
+    "假货": "经营者 欺诈 消费者 赔偿 假冒", "冒牌": "假冒", "山寨": "假冒", "坑人": "欺诈", "被坑": "欺诈",
+    "狗": "饲养的动物", "猫": "饲养的动物", "宠物": "饲养的动物", "咬伤": "动物 损害",
+    "高空抛物": "建筑物中抛掷物品", "楼上扔": "建筑物中抛掷物品", "坠物": "建筑物上坠落的物品",
+    "加班费": "延长工作时间 工资报酬", "加班": "延长工作时间",
+    "工资": "劳动报酬", "欠薪": "拖欠 劳动报酬", "拖欠工资": "拖欠 劳动报酬",
+    "辞退": "解除劳动合同", "开除": "解除劳动合同", "炒鱿鱼": "解除劳动合同", "裁员": "裁减人员",
+    "不签劳动合同": "未与劳动者订立书面劳动合同", "没签合同": "未订立书面劳动合同",
+    "不签合同": "未订立书面劳动合同",
+    "酒驾": "饮酒后驾驶机动车", "醉驾": "醉酒驾驶机动车", "驾照": "机动车驾驶证", "撞人": "交通事故",
+    "坐牢": "有期徒刑", "判几年": "有期徒刑", "判刑": "有期徒刑", "蹲监狱": "有期徒刑",
+    "打架": "殴打", "斗殴": "殴打 斗殴", "打人": "殴打 伤害", "打伤": "伤害",
+    "借钱": "借款", "欠钱": "借款", "不还": "返还 逾期", "老赖": "被执行人",
+    "冷静期": "撤回离婚登记申请", "彩礼": "彩礼", "婚前买的": "一方的婚前财产 个人财产", "婚前": "婚前财产",
+    "不满八周岁": "无民事行为能力人 民事法律行为", "签的合同": "民事法律行为",
+    "小孩": "未成年人", "孩子": "未成年人 子女", "成年人": "成年人 周岁", "成年": "成年人",
+    "结婚年龄": "结婚年龄 周岁", "见证人": "见证人", "退货": "退货 无理由", "网购": "网络 购买",
+    "违约金太高": "违约金 过分高于造成的损失", "太高": "过分高于", "时效": "时效 期间",
+    "房东": "出租人", "租客": "承租人", "押金": "押金", "物业": "物业服务人",
+    "噪音": "噪声", "骗钱": "诈骗", "偷东西": "盗窃", "隐私": "隐私", "个人信息泄露": "个人信息 泄露",
+    "产假": "生育 产假", "过期食品": "不符合食品安全标准的食品", "过期": "不符合食品安全标准",
+    "赡养": "赡养", "养老人": "赡养", "收养孩子": "收养人", "抚养费": "抚养费",
+    "经济补偿": "经济补偿", "赔偿": "赔偿", "拘留": "拘留", "罚款": "罚款",
+}
+
+#: question types: (name, pattern in the question, pattern of a clause that states that kind of fact)
+_PERIOD = rf"{_NUM}(?:个)?(?:日|天|个月|月|年|周|小时|工作日)(?:以内|以上|以下|内)?"
+QUESTION_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
+    ("penalty", re.compile(r"处罚|怎么判|判几年|判多久|坐牢|判刑|罚款|罚多少|拘留|刑事责任|犯罪吗|犯法|怎么罚|罚"),
+     re.compile(r"(?:处|并处|给予)[^；。]*?(?:有期徒刑|拘役|管制|罚金|罚款|拘留|吊销|暂扣|没收|警告)[^；。]*"
+                r"|不负刑事责任|免除处罚|减轻处罚")),
+    ("age", re.compile(r"多少岁|几岁|多大|年龄|成年"), re.compile(rf"{_NUM}周岁")),
+    ("multiple", re.compile(r"几倍|多少倍"), re.compile(rf"{_NUM}倍")),
+    ("period", re.compile(r"多久|多长时间|多长|几天|几个月|几年|多少天|多少年|期限|时效|冷静期|多少日"),
+     re.compile(_PERIOD)),
+    ("count", re.compile(r"几个|几名|几人|多少人|多少个"), re.compile(rf"{_NUM}(?:个|名|人)(?:以上)?")),
+    ("amount", re.compile(r"多少钱|赔多少|补偿多少|多少|怎么算|标准|补偿|赔偿"),
+     re.compile(rf"{_NUM}(?:元|倍)|百分之{_NUM}|个月工资|月工资|{_NUM}(?:个月|年)的?工资")),
+    ("party", re.compile(r"谁|哪一方|由谁|责任"),
+     re.compile(r"(?:由|的)?[^，；。]{2,24}?(?:应当)?(?:依法)?承担[^，；。]{0,6}责任|负责")),
+    ("validity", re.compile(r"有效吗|无效|有效|算数|算不算|合法吗|作数|效力"),
+     re.compile(r"无效|有效|可撤销|撤销|不发生效力|效力待定")),
+    ("remedy", re.compile(r"怎么办|如何|能不能|可以吗|可不可以|能否|有没有|要不要|需不需要|能要回|吗"),
+     re.compile(r"可以|有权|请求|申请|起诉|应当|仲裁|不得")),
+]
+_TYPE_FACT = {name: fact for name, _, fact in QUESTION_TYPES}
+
+#: words of the question that say what kind of answer is wanted, not what it is about
+_QUESTION_WORDS = re.compile(r"(是|为|有|要|能|会|可以|需要|应该|一般|最长|最多|最少|最短|至少)?"
+                             r"(多久|多长时间|多长|几天|几个月|几年|多少天|多少年|多少岁|几岁|多少钱|多少倍|几倍|"
+                             r"多少|几个|几名|怎么办|怎么处罚|怎么判|怎么算|怎么罚款?|如何处理|吗|呢|谁负责)"
+                             r"[？?。！!]*$")
+
+
+_DROP = {"怎么", "什么", "多少", "多久", "几倍", "可以", "是否", "有没有", "怎么办", "如何", "要求", "需要", "应该",
+         "是不是", "能不能", "时候", "一般", "规定", "法律", "请问", "知道", "对方", "自己", "这种", "情况"}
+
+
+def question_type(question: str) -> str | None:
+    for name, pattern, _ in QUESTION_TYPES:
+        if pattern.search(question):
+            return name
+    return None
+
+
+def expand_question(question: str) -> str:
+    """The question plus the statute's wording for everyday words in it (longest words first)."""
+    extra: list[str] = []
+    covered = question
+    for word in sorted(EVERYDAY_TERMS, key=len, reverse=True):
+        if word in covered:
+            extra.append(EVERYDAY_TERMS[word])
+            covered = covered.replace(word, " ")
+    return question if not extra else question + " " + " ".join(extra)
+
+
+def topic_of(question: str) -> str | None:
+    """离婚冷静期是多久 -> 离婚冷静期: the noun phrase a how-long / how-much question asks about, when the
+    question is just that phrase plus question words (else None: the lead then quotes the clause)."""
+    q = question.strip()
+    m = _QUESTION_WORDS.search(q)
+    if not m or m.start() < 2:
+        return None
+    head = q[:m.start()].strip("，,？? ")
+    if not 2 <= len(head) <= 12 or re.search(r"[，,。我你他她被把]|了$|[赔罚判要能会给付算拿签退满到达]$|买到|遇到", head):
+        return None
+    return head
+
+
+def sub_sentences(text: str) -> list[str]:
+    """A 款 split at 。 and ； (items kept as separate pieces)."""
+    out = []
+    for line in text.split("\n"):
+        out += [s for s in re.split(r"(?<=[。；;])", line) if s.strip()]
+    return out
+
+
+def numbers_in(text: str) -> list[int]:
+    out = []
+    for m in re.finditer(_NUM, text):
+        try:
+            out.append(cn_to_int(m.group(0)))
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass
+class Clause:
+    """A 款 (with its items narrowed) of a retrieved article, scored against the question."""
+
+    hit: Hit
+    paragraph: int  # 0-based index into hit.article.paragraphs
+    text: str
+    score: float
+    cosine: float = 0.0
+    coverage: float = 0.0
+    fact: str | None = None  # the period / amount / party ... the clause states, for the question's type
+    fact_sentence: str | None = None  # the sub-sentence that states it
+
+
+@dataclass
+class Selection:
+    question: str
+    qtype: str | None
+    hits: list[Hit]  # reranked, rank renumbered
+    clauses: list[Clause] = field(default_factory=list)  # best clause per article, in hits order
+    top_cosine: float = 0.0  # best question-clause cosine among all candidates (relevance evidence)
+    top_coverage: float = 0.0
+
+
+@dataclass
+class SelectorConfig:
+    cosine_weight: float = 1.0
+    coverage_weight: float = 0.8
+    type_weight: float = 0.25
+    rank_weight: float = 0.25  # retrieval's order still counts: 1/(1 + rank/4)
+    citation_bonus: float = 10.0  # an article the question names stays first
+    max_paragraphs_embedded: int = 120
+
+
+class ClauseSelector:
+    """``ClauseSelector(embedder, tokenize).select(question, hits) -> Selection``.
+
+    ``embedder`` is the search index's embedder (``retriever.embedder``; None for a BM25-only index: the
+    selector then relies on term coverage and question type). ``tokenize`` splits a question into words
+    (``retriever.query_tokens``), defaulting to character bigrams.
+    """
+
+    def __init__(self, embedder=None, tokenize=None, config: SelectorConfig | None = None, cache_size: int = 4096):
+        self.embedder = embedder
+        self.tokenize = tokenize
+        self.config = config or SelectorConfig()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_retriever(cls, retriever, config: SelectorConfig | None = None) -> "ClauseSelector":
+        return cls(getattr(retriever, "embedder", None), getattr(retriever, "query_tokens", None), config)
+
+    # -- pieces ------------------------------------------------------------------------------------
+    def _embed(self, texts: list[str]) -> np.ndarray | None:
+        if self.embedder is None or not texts:
+            return None
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vecs = np.asarray(self.embedder.embed_documents(missing), dtype=np.float32)
+            with self._lock:
+                for t, v in zip(missing, vecs):
+                    self._cache[t] = v
+                    if len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        with self._lock:
+            return np.stack([self._cache[t] for t in texts])
+
+    def _tokens(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        if self.tokenize is not None:
+            try:
+                tokens = list(self.tokenize(text))
+            except Exception:  # a tokenizer problem must not cost the answer
+                tokens = []
+        if not tokens:
+            tokens = [run[i:i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)]
+        return [t for t in tokens if len(t) >= 2 and t not in _DROP and _CJK.search(t)]
+
+    def terms(self, question: str) -> dict[str, float]:
+        """Content words of the question (weight 1) and of its statute wording (weight 0.5)."""
+        out = {t: 1.0 for t in self._tokens(question)}
+        extra = expand_question(question)[len(question):]
+        for t in self._tokens(extra):
+            out.setdefault(t, 0.5)
+        return out
+
+    @staticmethod
+    def coverage(terms: dict[str, float] | Sequence[str], text: str) -> float:
+        if not terms:
+            return 0.0
+        if not isinstance(terms, dict):
+            terms = {t: 1.0 for t in terms}
+        weight = sum(min(len(t), 4) * w for t, w in terms.items())
+        return sum(min(len(t), 4) * w for t, w in terms.items() if t in text) / weight
+
+    @staticmethod
+    def narrow(paragraph: str, terms: Sequence[str], fact_re: re.Pattern | None) -> str:
+        """A 款 with items: its lead sentence and the items that match the question (all when none does)."""
+        lines = paragraph.split("\n")
+        items = [ln for ln in lines[1:] if _ITEM.match(ln)]
+        if not items:
+            return "".join(lines)
+        scores = [sum(len(t) for t in terms if t in it) + (1 if fact_re and fact_re.search(it) else 0)
+                  for it in items]
+        best = max(scores)
+        chosen = [it for it, s in zip(items, scores) if best >= 2 and s >= best * 0.8] or items
+        if len(chosen) < len(items):
+            return lines[0] + "……" + "……".join(chosen) + "……"
+        return "".join([lines[0], *items])
+
+    def find_fact(self, question: str, qtype: str | None, text: str, terms: Sequence[str]
+                  ) -> tuple[str | None, str | None]:
+        """(fact, the sub-sentence stating it) for the question's type, preferring sub-sentences that share
+        the question's words; 最长 / 最多 pick the largest number, 最短 / 至少 the smallest."""
+        if qtype is None:
+            return None, None
+        fact_re = _TYPE_FACT[qtype]
+        candidates = []
+        for pos, s in enumerate(sub_sentences(text)):
+            for m in fact_re.finditer(s):
+                candidates.append((self.coverage(terms, s), pos, m.group(0).strip("，；。由的"), s))
+        if not candidates:
+            return None, None
+        if qtype == "remedy":  # the answer is what the clause allows or requires, not one word of it
+            cov, pos, _, sent = max(candidates, key=lambda c: (c[0], -c[1]))
+            return None, sent.strip()
+        if re.search(r"最长|最多|最高|上限", question) and qtype in ("period", "amount", "multiple", "age"):
+            best = max(candidates, key=lambda c: (max(numbers_in(c[2]) or [0]), c[0]))
+        elif re.search(r"最短|最少|至少|下限", question):
+            best = min(candidates, key=lambda c: (min(numbers_in(c[2]) or [10**9]), -c[0]))
+        else:
+            best = max(candidates, key=lambda c: (c[0], -c[1]))
+        return best[2], best[3].strip()
+
+    # -- the selection -----------------------------------------------------------------------------
+    def select(self, question: str, hits: Sequence[Hit], top_k: int | None = None) -> Selection:
+        cfg = self.config
+        qtype = question_type(question)
+        fact_re = _TYPE_FACT.get(qtype) if qtype else None
+        terms = self.terms(question)
+        rows: list[tuple[int, int, str]] = []  # (hit index, paragraph index, narrowed text)
+        for hi, hit in enumerate(hits):
+            for pi, para in enumerate(hit.article.paragraphs):
+                rows.append((hi, pi, self.narrow(para, terms, fact_re)))
+        rows = rows[:cfg.max_paragraphs_embedded]
+        cos = np.zeros(len(rows), dtype=np.float32)
+        if rows and self.embedder is not None:
+            try:
+                qvec = np.asarray(self.embedder.embed_query(expand_question(question)), dtype=np.float32)
+                mat = self._embed([f"{hits[hi].article.law_short} {' '.join(hits[hi].article.headings[-1:])} {t}"
+                                   for hi, _, t in rows])
+                if mat is not None:
+                    cos = mat @ qvec
+            except Exception:  # no embedding: coverage and type still rank the clauses
+                cos = np.zeros(len(rows), dtype=np.float32)
+        best: dict[int, Clause] = {}
+        top_cos = float(cos.max()) if len(cos) else 0.0
+        top_cov = 0.0
+        for (hi, pi, text), c in zip(rows, cos.tolist()):
+            hit = hits[hi]
+            heading = " ".join(hit.article.headings)
+            cov = max(self.coverage(terms, text), 0.6 * self.coverage(terms, heading + text))
+            top_cov = max(top_cov, cov)
+            typed = bool(fact_re and any(fact_re.search(ss) and self.coverage(terms, ss) > 0
+                                         for ss in sub_sentences(text)))
+            score = (cfg.cosine_weight * c + cfg.coverage_weight * cov + (cfg.type_weight if typed else 0.0)
+                     + cfg.rank_weight / (1.0 + (hit.rank - 1) / 4.0)
+                     + (cfg.citation_bonus if hit.via == "citation" else 0.0))
+            if hi not in best or score > best[hi].score:
+                best[hi] = Clause(hit, pi, text, score, cosine=c, coverage=cov)
+        order = sorted(best.values(), key=lambda cl: -cl.score)
+        if top_k:
+            order = order[:top_k]
+        new_hits = []
+        for rank, cl in enumerate(order, 1):
+            h = replace(cl.hit, rank=rank)
+            if not h.matched_paragraphs or cl.paragraph not in h.matched_paragraphs:
+                h.matched_paragraphs = [cl.paragraph]
+            cl.hit = h
+            cl.fact, cl.fact_sentence = self.find_fact(question, qtype, cl.text, terms)
+            new_hits.append(h)
+        return Selection(question, qtype, new_hits, order, top_cos, top_cov)

@@ -1,0 +1,105 @@
+"""Everyday questions, extractive answers: is the right article among the first 3 sources and quoted, is
+the key fact stated, and are off-topic questions refused? Also how often the relevance gate refuses real
+legal questions (dev questions, e.g. STARD) and off-topic ones.
+
+    python scripts/bench_answers.py --home /tmp/home-11 [--gate-data ../shared/eval/retrieval_stard.dev.jsonl]
+           [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from everyday_questions import EVERYDAY, OFF_TOPIC  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home", help="ASSISTANT_HOME with corpus and index (a copy of the base home)")
+    ap.add_argument("--gate-data", nargs="*", default=[], help="JSONL files of real legal questions (query field)")
+    ap.add_argument("--gate-limit", type=int, default=200)
+    ap.add_argument("--json", help="write per-question rows here")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    if args.home:
+        os.environ["ASSISTANT_HOME"] = args.home
+    from assistant.answer.pipeline import build_assistant
+    from assistant.corpus.article import make_article_id
+    from assistant.corpus.citations import parse_reference
+
+    assistant = build_assistant("extractive")
+    store = assistant.store
+    rows = []
+    for question, refs, fact in EVERYDAY:
+        gold = set()
+        for ref in refs.split("|"):
+            law, number, suffix = parse_reference(ref, store.resolver())
+            gold.add(make_article_id(law, number, suffix))
+        t0 = time.perf_counter()
+        answer = assistant.ask(question)
+        ms = (time.perf_counter() - t0) * 1000
+        top3 = [h.id for h in answer.sources[:3]]
+        cited = {c.citation.id for c in answer.citations if c.citation.id}
+        in_top3 = bool(gold & set(top3))
+        quoted = bool(gold & cited)
+        first_line = answer.text.split("\n", 1)[0]
+        facts = fact.split("|")
+        fact_stated = any(f in answer.text for f in facts)
+        fact_first = any(f in first_line for f in facts)
+        rows.append({"question": question, "gold": sorted(gold), "top3": top3, "in_top3": in_top3,
+                     "quoted": quoted, "fact": fact, "fact_stated": fact_stated, "fact_in_first_line": fact_first,
+                     "refused": answer.finish_reason == "refused", "ms": round(ms, 1), "first_line": first_line})
+        if args.verbose:
+            print(f"{'OK ' if in_top3 and quoted and fact_stated else 'MISS'} {question}: {first_line[:90]}")
+    off = []
+    for question in OFF_TOPIC:
+        answer = assistant.ask(question)
+        off.append({"question": question, "refused": answer.finish_reason == "refused" and not answer.citations,
+                    "answer": answer.text[:80]})
+        if args.verbose:
+            print(f"{'REF' if off[-1]['refused'] else 'ANS'} {question}: {answer.text[:60]}")
+    n = len(rows)
+    ok = sum(r["in_top3"] and r["quoted"] and r["fact_stated"] for r in rows)
+
+    def share(key):
+        return sum(bool(r[key]) for r in rows) / n
+
+    print(f"\n| everyday questions (n={n}) | share |\n|---|---|")
+    print(f"| right article in top-3 sources | {share('in_top3'):.0%} |")
+    print(f"| right article quoted | {share('quoted'):.0%} |")
+    print(f"| key fact stated | {share('fact_stated'):.0%} |")
+    print(f"| key fact in the first line | {share('fact_in_first_line'):.0%} |")
+    print(f"| **all three (top-3, quoted, fact)** | **{ok / n:.0%}** ({ok}/{n}) |")
+    print(f"| refused by mistake | {share('refused'):.0%} |")
+    ms = sorted(r["ms"] for r in rows)
+    print(f"| latency p50 ms | {ms[n // 2]:.0f} |")
+    print(f"\n| off-topic questions (n={len(off)}) | refused: {sum(o['refused'] for o in off)}/{len(off)} |")
+
+    gate_rows = []
+    for path in args.gate_data:
+        qs = []
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    row = json.loads(line)
+                    q = row.get("query") or row.get("question")
+                    if q:
+                        qs.append(q)
+        qs = qs[:args.gate_limit]
+        refused = sum(assistant.ask(q).finish_reason == "refused" for q in qs)
+        gate_rows.append({"data": path, "n": len(qs), "refused": refused})
+        print(f"| legal questions of {Path(path).name} (n={len(qs)}) | refused by mistake: {refused} "
+              f"({refused / max(1, len(qs)):.1%}) |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"everyday": rows, "off_topic": off, "gate": gate_rows},
+                                              ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

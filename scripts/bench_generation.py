@@ -1,0 +1,139 @@
+"""Extractive answers and a GGUF model on dev questions: BLEU (jieba tokens, nltk smoothing method4) and
+ROUGE-L against reference answers where the set has them, share of answers citing a gold article,
+fabricated citations and whether the checker flagged them, numbers flagged by the fact check, latency to
+the first token and to the whole answer. A fixed subsample (the first --limit rows of each file).
+
+    nice -n 10 python scripts/bench_generation.py --home /tmp/home-11 --limit 25 \\
+        --data ../shared/eval/retrieval_stard.dev.jsonl ../shared/eval/retrieval_lawyer_llama_consult.dev.jsonl \\
+        --backend extractive --out runs/bench_generation/extractive.jsonl
+    ... --backend llamacpp --model ~/.cache/assistant-models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf \\
+        --max-new-tokens 256 --out runs/bench_generation/qwen1.5b.jsonl
+    python scripts/bench_generation.py --summarize runs/bench_generation/*.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+
+def bleu_jieba(prediction: str, reference: str) -> float:
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    from assistant.eval.metrics import tokenize
+
+    hyp = [t for t in tokenize(prediction) if t.strip()]
+    ref = [t for t in tokenize(reference) if t.strip()]
+    if not hyp or not ref:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return 100.0 * float(sentence_bleu([ref], hyp, smoothing_function=SmoothingFunction().method4))
+
+
+def run(args) -> None:
+    if args.home:
+        os.environ["ASSISTANT_HOME"] = args.home
+    from assistant.answer.pipeline import PipelineConfig, build_assistant
+    from assistant.eval.metrics import citation_key, gold_keys, score_pair
+
+    options = {}
+    if args.backend == "llamacpp":
+        options = {"n_ctx": args.n_ctx, "n_threads": args.threads}
+    bot = build_assistant(args.backend, model=args.model,
+                          config=PipelineConfig(top_k=args.top_k, max_new_tokens=args.max_new_tokens), **options)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if out.exists():
+        done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()}
+    with out.open("a", encoding="utf-8") as fh:
+        for path in args.data:
+            rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()][:args.limit]
+            for row in rows:
+                if row["id"] in done:
+                    continue
+                question = row.get("query") or row.get("question")
+                gold = gold_keys(row.get("law"), row.get("citations") or row.get("articles"))
+                t0 = time.perf_counter()
+                first = None
+                answer = None
+                for event in bot.stream(question, max_new_tokens=args.max_new_tokens):
+                    if event.kind == "token" and first is None:
+                        first = time.perf_counter() - t0
+                    elif event.kind == "done":
+                        answer = event.answer
+                total = time.perf_counter() - t0
+                d = answer.to_dict()
+                cited = {citation_key(c) for c in d["citations"]} - {None}
+                fabricated = [c for c in d["citations"] if c["verdict"] in ("not_found", "unresolved")]
+                rec = {"id": row["id"], "data": Path(path).name, "backend": args.backend, "model": args.model,
+                       "question": question, "answer": answer.text, "finish_reason": answer.finish_reason,
+                       "cites_gold": bool(cited & gold), "n_citations": len(d["citations"]),
+                       "fabricated": len(fabricated),
+                       # the checker flags a fabricated citation by its verdict; "unflagged" would be one it calls verified
+                       "fabricated_unflagged": sum(c["verdict"] == "verified" and not c["exists"] for c in d["citations"]),
+                       "not_in_context": sum(c["verdict"] == "not_in_context" for c in d["citations"]),
+                       "fact_flags": [f["text"] for f in d["fact_check"]],
+                       "first_token_s": round(first if first is not None else total, 3), "total_s": round(total, 3),
+                       "tokens": None}
+                reference = row.get("response")
+                if reference:
+                    rec["bleu"] = round(bleu_jieba(answer.text, reference), 3)
+                    rec["rouge_l"] = score_pair(answer.text, reference)["rouge-l"]
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                fh.flush()
+                print(f"{rec['data'][:20]} {row['id']}: first {rec['first_token_s']:.1f}s total {total:.1f}s "
+                      f"gold {rec['cites_gold']} {answer.text[:50]!r}", flush=True)
+    bot.close()
+
+
+def summarize(paths) -> None:
+    rows = [json.loads(line) for p in paths for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["backend"], Path(r["model"] or "").name or "-", r["data"]), []).append(r)
+    print("| backend | model | data | n | BLEU (jieba, m4) | ROUGE-L | cites a gold article | fabricated citations "
+          "(unflagged) | numbers flagged | refused | first token p50 s | answer p50 s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for (backend, model, data), rs in sorted(groups.items()):
+        n = len(rs)
+        bleu = [r["bleu"] for r in rs if "bleu" in r]
+        rouge = [r["rouge_l"] for r in rs if "rouge_l" in r]
+        print(f"| {backend} | {model} | {data} | {n} | {statistics.fmean(bleu):.1f} |" if bleu else
+              f"| {backend} | {model} | {data} | {n} | – |", end="")
+        print(f" {statistics.fmean(rouge):.1f} |" if rouge else " – |", end="")
+        print(f" {sum(r['cites_gold'] for r in rs) / n:.0%} | {sum(r['fabricated'] for r in rs)} "
+              f"({sum(r['fabricated_unflagged'] for r in rs)}) | {sum(bool(r['fact_flags']) for r in rs)} | "
+              f"{sum(r['finish_reason'] == 'refused' for r in rs)} | "
+              f"{statistics.median(r['first_token_s'] for r in rs):.2f} | {statistics.median(r['total_s'] for r in rs):.2f} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home")
+    ap.add_argument("--data", nargs="*", default=[])
+    ap.add_argument("--limit", type=int, default=25)
+    ap.add_argument("--backend", default="extractive")
+    ap.add_argument("--model")
+    ap.add_argument("--top-k", type=int, default=5)
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--n-ctx", type=int, default=4096)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="runs/bench_generation/run.jsonl")
+    ap.add_argument("--summarize", nargs="*")
+    args = ap.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return 0
+    run(args)
+    summarize([args.out])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
