@@ -108,6 +108,8 @@ def test_export_markdown_and_json_carry_sources_and_report(fixture_store):
     md = conversation_markdown(turns, {"backend": "extractive"})
     assert "## 第 1 问" in md and "### 来源" in md and "**[1] 《中华人民共和国刑法》第一百三十三条之一**" in md
     assert "| 引用 | 结论 | 说明 |" in md and "条文不存在" in md
+    # the export words a citation as the chat badge does: a bare 依据 sentence is no full match, never 已核实
+    assert "| 已核实 |" not in md and "与句子相符" in md and "supported" not in md
     data = json.loads(json.dumps(conversation_dict(turns, {"backend": "extractive"}), ensure_ascii=False))
     turn = data["turns"][0]
     assert turn["sources"][0]["id"] == DRUNK and turn["sources"][0]["marker"] == 1

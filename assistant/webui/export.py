@@ -6,7 +6,8 @@ import html
 import json
 from typing import Any, Sequence
 
-from assistant.webui.render import VERDICT_BADGES, VIA_LABELS, Turn
+from assistant.answer.labels import citation_badge, status_label
+from assistant.webui.render import VIA_LABELS, Turn
 
 
 def _now() -> str:
@@ -65,12 +66,12 @@ def conversation_markdown(turns: Sequence[Turn], info: dict) -> str:
             for n, hit in enumerate(t.hits, 1):
                 a = hit.article
                 where = " › ".join(a.headings)
-                lines += [f"**[{n}] {_md(a.label)}** · {_md(a.status)} · {_md(VIA_LABELS.get(hit.via, hit.via))}"
+                lines += [f"**[{n}] {_md(a.label)}** · {_md(status_label(a.status, a.version_date))} · {_md(VIA_LABELS.get(hit.via, hit.via))}"
                           + (f" · {_md(where)}" if where else ""), "", _quote(a.text), ""]
         if ans is not None and ans.citations:
             lines += ["### 引用核查", "", "| 引用 | 结论 | 说明 |", "|---|---|---|"]
             for c in ans.citations:
-                label = VERDICT_BADGES.get(c.verdict, ("", "", c.verdict))[2]
-                lines.append(f"| {_cell(c.citation.span)} | {label} | {_cell(c.reason)} |")
+                badge = citation_badge(c)  # the same four checks and words as the badge in the chat
+                lines.append(f"| {_cell(c.citation.span)} | {badge.label} | {_cell(badge.explanation)} |")
             lines.append("")
     return "\n".join(lines)
