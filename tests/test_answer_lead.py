@@ -92,6 +92,14 @@ def test_repealed_law_gets_its_successor(extractive):
     assert all(c.verdict != "repealed" for c in answer.citations)  # the note names no article of 婚姻法
 
 
+def test_article_numbers_are_not_law_names_and_a_missing_law_is_searched_by_subject(extractive):
+    answer = extractive.ask("婚姻法第三十二条怎么规定的")
+    assert answer.text.startswith("《婚姻法》已废止") and "法条库中没有" not in answer.text
+    notes = extractive.gate.law_notes("工伤保险条例第十四条")
+    assert notes.missing == ["工伤保险条例"]
+    assert "工伤保险" in notes.query and "第十四条" not in notes.query  # its number would match other laws'
+
+
 def test_gate_fitted_file_and_variants():
     from assistant.answer.gate import FEATURES, VARIANT_DROPS, load_gate_model
 

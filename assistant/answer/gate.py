@@ -224,7 +224,8 @@ class RelevanceGate:
     def law_notes(self, question: str) -> LawNotes:
         resolver = self.store.resolver()
         names = [m.group(1) for m in _BOOK.finditer(question)]
-        bare_text = _BOOK.sub(" ", question)
+        # article numbers out first: "婚姻法第三十二条怎么规定" must not read "第三十二条怎么规定" as a law name
+        bare_text = _ARTICLE_REF.sub(" ", _BOOK.sub(" ", question))
         names += [m.group(1) for m in _BARE.finditer(bare_text)]
         notes = LawNotes()
         parts = []
@@ -249,6 +250,13 @@ class RelevanceGate:
             elif self._looks_like_law(name):
                 notes.missing.append(name)
                 parts.append(NOT_IN_CORPUS.format(name=name))
+                if not notes.law:
+                    # what the corpus has instead is found by subject: its article numbers would only match
+                    # some other law's same-numbered article (工伤保险条例第十四条 -> 领事特权条例第十三条)
+                    rest = _ARTICLE_REF.sub(" ", question.replace(f"《{raw}》", " ").replace(raw, " "))
+                    rest = rest.strip(" ，。？?的")
+                    subject = re.sub(r"(?:法|条例|规定|办法|细则)$", "", name)
+                    notes.query = (subject + " " + rest).strip()
         notes.note = "".join(parts) or None
         return notes
 

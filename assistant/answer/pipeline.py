@@ -123,8 +123,9 @@ class GroundedAssistant:
 
                 notes = LawNotes()
         query = question
-        if notes is not None and notes.law and not law:
-            # a repealed law named: search its successor, by subject (the old article number means nothing there)
+        if notes is not None and not law and (notes.law or notes.query):
+            # a repealed law named: search its successor, by subject (the old article number means nothing
+            # there); a law missing from the corpus: search its subject in the laws the corpus has
             law, query = notes.law, notes.query or question
         search = dict(law=law, include_repealed=include_repealed, history=[q for q, _ in pairs] or None)
         selection = None
