@@ -1,4 +1,4 @@
-"""``assistant model tiny``, ``assistant data sft|pt``, ``assistant train pt|sft|merge``."""
+"""``assistant model tiny|import-gguf``, ``assistant data sft|pt``, ``assistant train pt|sft|merge``."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,13 @@ def register(sub) -> None:
     tiny.add_argument("--seed", type=int, default=0)
     tiny.add_argument("--json", action="store_true")
     tiny.set_defaults(func=cmd_model_tiny)
+    gguf = msub.add_parser("import-gguf", help="a GGUF model (llama.cpp) as a Hugging Face folder: bf16 weights, "
+                                               "tokenizer, chat template (needs the gguf package)")
+    gguf.add_argument("gguf_file", metavar="FILE.gguf")
+    gguf.add_argument("--out", required=True, help="output folder (new or empty)")
+    gguf.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp32"])
+    gguf.add_argument("--json", action="store_true")
+    gguf.set_defaults(func=cmd_model_import_gguf)
 
     data = sub.add_parser("data", help="training data from the corpus (SFT examples, CPT packing report)")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -71,6 +78,8 @@ def register(sub) -> None:
     merge.add_argument("--model", required=True)
     merge.add_argument("--adapter", required=True)
     merge.add_argument("--out", required=True)
+    merge.add_argument("--dtype", default="fp32", choices=["bf16", "fp16", "fp32"],
+                       help="weights of the saved model (bf16 halves its size; training and answering load it)")
     merge.add_argument("--json", action="store_true")
     merge.set_defaults(func=cmd_merge)
 
@@ -132,6 +141,23 @@ def cmd_model_tiny(args) -> int:
     else:
         print(f"tiny GLM model in {out}: vocab {info['vocab_size']}, {info['parameters']:,} parameters, "
               f"tokenizer trained on {len(texts):,} texts ({info['seconds']} s)")
+    return 0
+
+
+def cmd_model_import_gguf(args) -> int:
+    from assistant.cli import UserError
+    from assistant.train.gguf_import import GGUFImportError, import_gguf
+
+    try:
+        info = import_gguf(args.gguf_file, args.out, dtype=args.dtype)
+    except GGUFImportError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print_json(info)
+    else:
+        print(f"{info['source']} -> {info['out']}: {info['architecture']} ({info['model_type']}), "
+              f"{info['parameters']:,} parameters in {info['dtype']}, vocab {info['vocab_size']:,}, chat template "
+              f"{'kept' if info['chat_template'] else 'absent'} ({info['seconds']} s)")
     return 0
 
 
@@ -222,7 +248,7 @@ def cmd_merge(args) -> int:
     if getattr(args, "overrides", None):
         raise UserError(f"unknown options for train merge: {' '.join(args.overrides)}")
     try:
-        out = merge_lora(args.model, args.adapter, args.out)
+        out = merge_lora(args.model, args.adapter, args.out, dtype=args.dtype)
     except (AdapterError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
     if args.json:
