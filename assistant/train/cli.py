@@ -52,6 +52,13 @@ def register(sub) -> None:
     sft.add_argument("--distractors", type=int, default=2)
     sft.add_argument("--retriever", action="store_true",
                      help="take distractors from the search index (assistant.search) instead of the same chapter")
+    sft.add_argument("--tokenizer", help="model folder whose tokenizer counts the context budget, as the "
+                                          "transformers backend does (default: characters)")
+    sft.add_argument("--context-budget", type=int, default=None,
+                     help="context tokens of the RAG prompts (default: the app's, 2000); match `ask`'s settings")
+    sft.add_argument("--exclude-gold", nargs="*", default=[], metavar="FILE.jsonl",
+                     help="evaluation files (law + articles / citations) whose gold articles are never used as "
+                          "training gold, so that scoring on them measures generalisation")
     sft.add_argument("--seed", type=int, default=0)
     sft.add_argument("--json", action="store_true")
     sft.set_defaults(func=cmd_data_sft)
@@ -163,7 +170,7 @@ def cmd_model_import_gguf(args) -> int:
 
 def cmd_data_sft(args) -> int:
     from assistant.cli import UserError
-    from assistant.train.data.generate import generate_sft, write_jsonl
+    from assistant.train.data.generate import generate_sft, gold_article_ids, write_jsonl
 
     store = _open_store()
     try:
@@ -175,10 +182,23 @@ def cmd_data_sft(args) -> int:
             except ImportError as exc:
                 raise UserError(f"--retriever needs the search stage: {exc}") from None
             retriever = load_retriever(store=store, progress=not args.json)
+        budget: dict = {}
+        if args.tokenizer or args.context_budget:
+            from assistant.answer.prompt import PromptConfig
+
+            budget["prompt_config"] = PromptConfig(**({"context_budget": args.context_budget}
+                                                      if args.context_budget else {}))
+        if args.tokenizer:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(args.tokenizer)
+            budget["count_tokens"] = lambda text: len(tok.encode(text, add_special_tokens=False))
         try:
+            exclude = gold_article_ids(store, args.exclude_gold) if args.exclude_gold else None
             rows = generate_sft(store, kinds=args.kinds, laws=laws, limit=args.limit, distractors=args.distractors,
-                                seed=args.seed, retriever=retriever, progress=not args.json)
-        except ValueError as exc:
+                                seed=args.seed, retriever=retriever, exclude_ids=exclude, progress=not args.json,
+                                **budget)
+        except (ValueError, OSError) as exc:
             raise UserError(str(exc)) from None
     finally:
         store.close()
