@@ -67,6 +67,15 @@ def _subject(sentence: str) -> str:
     return _CLAUSE_END.split(s, maxsplit=1)[0][:30]
 
 
+#: openings that refer to something outside the sentence (前款, 下列情形) or only qualify it (但是): no question
+_DEPENDENT = ("但是", "但", "下列", "有下列", "前款", "前两款", "前三款", "依照前", "依照本", "本法", "本条", "除")
+
+
+def _askable(sentence: str) -> bool:
+    subject = _subject(sentence)
+    return len(sentence) >= 8 and len(subject) >= 6 and not subject.startswith(_DEPENDENT)
+
+
 def question_for(article, rng: random.Random, sentence: str | None = None) -> str:
     """A plain question the article answers, made from one of its sentences (its opening clause) or its
     heading topic. No real user questions are used: the dev sets stay unseen."""
@@ -164,8 +173,8 @@ def generate_sft(store, *, kinds=KINDS, laws: list[str] | None = None, limit: in
             rows.append(dict(recitation(art), kind="recitation", **meta))
         if "locate" in kinds:
             rows.append(dict(locate(art), kind="locate", **meta))
-        if "rag" in kinds:
-            sents = [x for x in sentences(art.text, with_items=False) if len(x) >= 8] or [art.text]
+        sents = [x for x in sentences(art.text, with_items=False) if _askable(x)]
+        if "rag" in kinds and sents:  # an article with nothing to ask about (本法自…起施行) gives no rag row
             question = question_for(art, rng, rng.choice(sents))
             if retriever is not None:  # what the app would show for this question, gold kept where it ranks
                 ranked = [h.article for h in retriever.search(question, top_k=distractors + 1)]
