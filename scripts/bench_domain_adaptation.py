@@ -58,9 +58,11 @@ def parse_args(argv=None):
     ap.add_argument("--model", default="runs/qwen05b", help="Hugging Face folder of the base model")
     ap.add_argument("--out", default="runs/bench_domain")
     ap.add_argument("--eval-dir", default=str(ROOT.parent / "shared" / "eval"))
-    ap.add_argument("--n-consult", type=int, default=8)
-    ap.add_argument("--n-stard", type=int, default=8)
+    ap.add_argument("--n-consult", type=int, default=6)
+    ap.add_argument("--n-stard", type=int, default=6)
     ap.add_argument("--n-abstain", type=int, default=4)
+    ap.add_argument("--abstain-from", type=int, default=8,
+                    help="unrelated-context questions come from this position of the shuffled sets on")
     ap.add_argument("--top-k", type=int, default=3)
     ap.add_argument("--context-budget", type=int, default=400, help="context tokens, training and answering")
     ap.add_argument("--max-new-tokens", type=int, default=64)
@@ -113,7 +115,8 @@ def eval_questions(args, out: Path) -> dict:
                    for r in stard[:args.n_stard]]
     # unrelated context: questions about civil matters (no 刑法 gold) given what the retriever finds for a
     # criminal case fact; checked below to hold no article of the question's gold laws
-    civil = [r for r in consult[args.n_consult:] + stard[args.n_stard:] if all(g[0] != "刑法" for g in _gold(r))]
+    start = max(args.abstain_from, args.n_consult, args.n_stard)  # never a question scored as answerable
+    civil = [r for r in consult[start:] + stard[start:] if all(g[0] != "刑法" for g in _gold(r))]
     abstain = [{"id": r["id"], "set": "abstain", "question": r["query"], "reference": None, "gold": _gold(r),
                 "context_from": c["query"][:300]} for r, c in zip(civil[:args.n_abstain], cail)]
     data = {"answerable": answerable, "abstain": abstain}
@@ -160,7 +163,7 @@ def stage_cpt(args, base: Path, out: Path) -> tuple[dict, Path]:
         "gradient_checkpointing": str(args.gradient_checkpointing).lower(), "seed": args.seed,
     }, out / "cpt")
     merged = out / "cpt-merged"
-    if not (merged / "config.json").is_file():
+    if not any(merged.glob("*.safetensors")):  # a merge killed half-way leaves only config.json
         from assistant.train.merge import merge_lora
 
         log("merging the CPT LoRA into the base (bf16)")
