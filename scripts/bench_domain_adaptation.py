@@ -71,11 +71,12 @@ def parse_args(argv=None):
     ap.add_argument("--cpt-steps", type=int, default=16)
     ap.add_argument("--sft-steps", type=int, default=24)
     ap.add_argument("--ptuning-steps", type=int, default=24)
-    ap.add_argument("--n-rag", type=int, default=16)
-    ap.add_argument("--n-abstain-train", type=int, default=5)
+    ap.add_argument("--n-rag", type=int, default=18)
+    ap.add_argument("--n-abstain-train", type=int, default=3)
     ap.add_argument("--n-recitation", type=int, default=3)
     ap.add_argument("--gradient-checkpointing", action="store_true")
     ap.add_argument("--systems", nargs="+", default=["base", "cpt", "lora", "ptuning"])
+    ap.add_argument("--sft-methods", nargs="+", default=["lora", "ptuning"], choices=["lora", "ptuning"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-system", help=argparse.SUPPRESS)  # internal: score one system in this process
     return ap.parse_args(argv)
@@ -400,8 +401,7 @@ def main(argv=None) -> int:
     log(f"{len(questions['answerable'])} answerable + {len(questions['abstain'])} unrelated-context questions")
     cpt_metrics, cpt_model = stage_cpt(args, base, out)
     data = stage_sft_data(args, out, questions, base)
-    lora = stage_sft(args, "lora", cpt_model, data, out)
-    ptuning = stage_sft(args, "ptuning", cpt_model, data, out)
+    sft = {m: stage_sft(args, m, cpt_model, data, out) for m in args.sft_methods}
     results = {
         "settings": {k: v for k, v in vars(args).items() if k != "eval_system"},
         "cpt": {k: cpt_metrics.get(k) for k in ("eval_perplexity_before", "eval_perplexity", "train_seconds",
@@ -409,9 +409,9 @@ def main(argv=None) -> int:
                                                   "parameters", "data")},
         "sft": {m: {k: v.get(k) for k in ("train_seconds", "tokens_per_second", "global_step", "first_logged_loss",
                                           "last_logged_loss", "precision", "peak_rss_mb", "parameters", "data")}
-                for m, v in (("lora", lora), ("ptuning", ptuning))},
+                for m, v in sft.items()},
         "trainable_parameters": {"base": 0, "cpt": cpt_metrics["parameters"]["trainable"],
-                                 "lora": lora["parameters"]["trainable"], "ptuning": ptuning["parameters"]["trainable"]},
+                                 **{m: v["parameters"]["trainable"] for m, v in sft.items()}},
         "scores": {},
     }
     before, after = cpt_metrics.get("eval_perplexity_before"), cpt_metrics.get("eval_perplexity")

@@ -76,15 +76,28 @@ def _askable(sentence: str) -> bool:
     return len(sentence) >= 8 and len(subject) >= 6 and not subject.startswith(_DEPENDENT)
 
 
+def _consequence(sentence: str) -> str | None:
+    """The last clause of a "condition, consequence" sentence (当事人协商一致，可以解除合同 -> 可以解除合同)."""
+    clauses = [c for c in _CLAUSE_END.split(sentence.strip()) if c]
+    if len(clauses) < 2 or not 4 <= len(clauses[-1]) <= 30:
+        return None
+    return clauses[-1]
+
+
 def question_for(article, rng: random.Random, sentence: str | None = None) -> str:
-    """A plain question the article answers, made from one of its sentences (its opening clause) or its
-    heading topic. No real user questions are used: the dev sets stay unseen."""
+    """A plain question the article answers, made from one of its sentences or its heading topic. No real
+    user questions are used: the dev sets stay unseen. Where the sentence has the form "condition,
+    consequence", the question asks for the condition (什么情况下可以解除合同？), so that the answer is not
+    a copy of the question: the model has to take it from the article in the context."""
     short = article.law_short or article.law
     subject = _subject(sentence or article.text)
     topic = _heading_topic(article)
-    choices = [f"{short}关于“{subject}”是怎么规定的？", f"{subject}，法律上是怎么规定的？",
-               f"想问一下，{subject}，法律怎么说？"]
-    if topic and sentence is None:
+    consequence = _consequence(sentence) if sentence else None
+    if consequence:
+        return rng.choice([f"什么情况下{consequence}？", f"{short}规定，在什么情况下{consequence}？",
+                           f"请问什么情形{consequence}？"])
+    choices = [f"{short}关于“{subject}”是怎么规定的？", f"{subject}，法律上是怎么规定的？"]
+    if topic:
         choices.append(f"{short}中关于{topic}有哪些规定？")
     return rng.choice(choices)
 
