@@ -61,7 +61,7 @@ class MethodArguments:
     lora_alpha: float = 16.0
     lora_dropout: float = 0.05
     lora_target: list[str] | None = field(default=None, metadata={
-        "help": "module names; default per architecture (query_key_value for ChatGLM2, q_proj/v_proj …); 'all'"})
+        "help": "module names; default per architecture: attention + MLP projections (q/k/v/o_proj, gate/up/down_proj …); 'all'"})
     pre_seq_len: int = field(default=16, metadata={"help": "P-Tuning v2: virtual tokens per layer"})
     prefix_projection: bool = field(default=False, metadata={"help": "P-Tuning v2: reparametrise with an MLP"})
     prefix_hidden_size: int = 512
