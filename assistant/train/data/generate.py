@@ -113,10 +113,11 @@ def answer_sentence(article, question: str) -> str:
 
 def rag_answer(article, marker: int, question: str | None = None) -> str:
     """Answer first, in the article's own words, then the one citation that supports it:
-    ``<the article's sentence that answers the question>。依据：《法名》第N条[k]。`` Short on purpose: a
-    small model learns the format in a few dozen examples, and the app shows the whole article anyway."""
+    ``<the article's sentence that answers the question>（依据：《法名》第N条[k]）。`` - the citation inside the
+    sentence it supports, where the citation checker scores that support. Short on purpose: a small model
+    learns the format in a few dozen examples, and the app shows the whole article anyway."""
     sentence = answer_sentence(article, question or "")
-    return f"{sentence.rstrip('。；：')}。依据：{article.label}[{marker}]。"
+    return f"{sentence.rstrip('。；：')}（依据：{article.label}[{marker}]）。"
 
 
 def _hits(articles) -> list[Hit]:
