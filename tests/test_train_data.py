@@ -193,3 +193,55 @@ def test_generated_sft_uses_the_apps_prompt_and_cites_the_gold_article(fixture_s
     abstain = next(r for r in rows if r["kind"] == "abstain")
     assert abstain["output"] == ABSTAIN_ANSWER
     assert fixture_store.get(abstain["id"]).label not in abstain["instruction"]
+
+
+def test_generated_rag_answers_quote_the_article_first_and_cite_only_its_marker(fixture_store):
+    import re
+
+    from assistant.train.data.generate import generate_sft
+
+    rows = generate_sft(fixture_store, kinds=["rag"], seed=1)
+    assert rows
+    for r in rows:
+        gold = fixture_store.get(r["id"])
+        answer, citation = r["output"].split("（依据：")
+        # the answer comes first and is the article's own words
+        assert answer in gold.text
+        marker = next(int(m.group(1)) for m in re.finditer(r"^\[(\d+)\] (.+)（", r["instruction"], re.M)
+                      if m.group(2) == gold.label)
+        assert citation == f"{gold.label}[{marker}]）。"
+        assert re.findall(r"\[\d+\]", r["output"]) == [f"[{marker}]"]  # only the right article is cited
+
+
+def test_eval_gold_articles_never_become_training_gold(fixture_store, tmp_path):
+    from assistant.eval.metrics import key_from_article_id
+    from assistant.train.data.generate import generate_sft, gold_article_ids
+
+    arts = [a for a in fixture_store.articles(in_force_only=True)][:3]
+    rows_file = tmp_path / "dev.jsonl"
+    law, number, _ = key_from_article_id(arts[0].id)
+    other_law, other_number, _ = key_from_article_id(arts[2].id)
+    rows_file.write_text(json.dumps({"query": "q", "law": law, "articles": [number],
+                                     "citations": [{"law": other_law, "article": other_number}]},
+                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    held = gold_article_ids(fixture_store, [rows_file])
+    assert {arts[0].id, arts[2].id} <= held
+    rows = generate_sft(fixture_store, kinds=["rag", "recitation", "abstain"], exclude_ids=held, seed=0)
+    assert rows and not held & {r["id"] for r in rows}
+
+
+def test_rag_prompts_pack_the_context_to_the_budget_the_backend_counts(fixture_store, tok):
+    from assistant.answer.prompt import PromptConfig
+    from assistant.train.data.generate import generate_sft
+
+    count = lambda text: len(tok.encode(text, add_special_tokens=False))  # noqa: E731
+    small = generate_sft(fixture_store, kinds=["rag"], seed=2, distractors=4,
+                         prompt_config=PromptConfig(context_budget=120), count_tokens=count)
+    large = generate_sft(fixture_store, kinds=["rag"], seed=2, distractors=4,
+                         prompt_config=PromptConfig(context_budget=4000), count_tokens=count)
+    for r in small:
+        context = r["instruction"].split("参考法条：\n", 1)[1].rsplit("\n\n问题：", 1)[0]
+        blocks = [b for b in context.split("\n\n") if b.startswith("[")]
+        assert sum(count(b) + 1 for b in blocks) <= 120 or len(blocks) == 1
+    n_articles = lambda rows: sum(r["instruction"].count("（现行有效）") for r in rows)  # noqa: E731
+    assert n_articles(small) < n_articles(large)

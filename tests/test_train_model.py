@@ -98,12 +98,12 @@ def test_lora_trains_only_its_matrices_and_reloads_identically(tiny_model_dir, l
 
     out, metrics = lora_run
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    c = base.config
-    # q_proj: hidden -> heads*head_dim, v_proj: hidden -> kv_heads*head_dim; rank r adds r*(in+out) each
+    # LoRA sits on every attention and MLP projection of every layer; rank r adds r*(in+out) per matrix
     r = 4
-    expected = c.num_hidden_layers * r * ((c.hidden_size + c.num_attention_heads * c.head_dim)
-                                          + (c.hidden_size + c.num_key_value_heads * c.head_dim))
-    assert metrics["parameters"]["trainable"] == expected
+    targets = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj")
+    adapted = [m for name, m in base.named_modules() if name.rsplit(".", 1)[-1] in targets]
+    assert len(adapted) == len(targets) * base.config.num_hidden_layers
+    assert metrics["parameters"]["trainable"] == sum(r * (m.in_features + m.out_features) for m in adapted)
     assert metrics["last_logged_loss"] < metrics["first_logged_loss"]
     files = {p.name for p in out.iterdir()}
     assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "metrics.json", "loss.png"} <= files

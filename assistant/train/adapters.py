@@ -58,6 +58,39 @@ def resolve_dtype(dtype=None, device: str = "cpu"):
     return torch.float32
 
 
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has bf16 matrix instructions (AVX512-BF16 or AMX), where bf16 forward and backward
+    passes run several times faster than fp32; without them bf16 is emulated and slower than fp32."""
+    import torch
+
+    probe = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
+    try:
+        if probe is not None and not probe():
+            return False
+    except RuntimeError:
+        pass
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux: trust oneDNN's answer
+        return probe is not None
+    return any(f in flags for f in (" avx512_bf16", " amx_bf16"))
+
+
+def training_precision(precision: str = "auto", device: str = "cpu") -> str:
+    """'bf16' or 'fp32' (or 'fp16' when asked) for training: ``auto`` = bf16 where the hardware runs it
+    natively (a bf16 GPU, or a CPU with AVX512-BF16/AMX), fp32 otherwise."""
+    import torch
+
+    precision = (precision or "auto").lower()
+    if precision in ("bf16", "fp16", "fp32"):
+        return precision
+    if precision != "auto":
+        raise AdapterError(f"unknown precision {precision!r} (use auto, bf16, fp16 or fp32)")
+    if str(device).startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_supports_bf16() else "fp32"
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

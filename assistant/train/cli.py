@@ -1,4 +1,4 @@
-"""``assistant model tiny``, ``assistant data sft|pt``, ``assistant train pt|sft|merge``."""
+"""``assistant model tiny|import-gguf``, ``assistant data sft|pt``, ``assistant train pt|sft|merge``."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,13 @@ def register(sub) -> None:
     tiny.add_argument("--seed", type=int, default=0)
     tiny.add_argument("--json", action="store_true")
     tiny.set_defaults(func=cmd_model_tiny)
+    gguf = msub.add_parser("import-gguf", help="a GGUF model (llama.cpp) as a Hugging Face folder: bf16 weights, "
+                                               "tokenizer, chat template (needs the gguf package)")
+    gguf.add_argument("gguf_file", metavar="FILE.gguf")
+    gguf.add_argument("--out", required=True, help="output folder (new or empty)")
+    gguf.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp32"])
+    gguf.add_argument("--json", action="store_true")
+    gguf.set_defaults(func=cmd_model_import_gguf)
 
     data = sub.add_parser("data", help="training data from the corpus (SFT examples, CPT packing report)")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -45,6 +52,13 @@ def register(sub) -> None:
     sft.add_argument("--distractors", type=int, default=2)
     sft.add_argument("--retriever", action="store_true",
                      help="take distractors from the search index (assistant.search) instead of the same chapter")
+    sft.add_argument("--tokenizer", help="model folder whose tokenizer counts the context budget, as the "
+                                          "transformers backend does (default: characters)")
+    sft.add_argument("--context-budget", type=int, default=None,
+                     help="context tokens of the RAG prompts (default: the app's, 2000); match `ask`'s settings")
+    sft.add_argument("--exclude-gold", nargs="*", default=[], metavar="FILE.jsonl",
+                     help="evaluation files (law + articles / citations) whose gold articles are never used as "
+                          "training gold, so that scoring on them measures generalisation")
     sft.add_argument("--seed", type=int, default=0)
     sft.add_argument("--json", action="store_true")
     sft.set_defaults(func=cmd_data_sft)
@@ -71,6 +85,8 @@ def register(sub) -> None:
     merge.add_argument("--model", required=True)
     merge.add_argument("--adapter", required=True)
     merge.add_argument("--out", required=True)
+    merge.add_argument("--dtype", default="fp32", choices=["bf16", "fp16", "fp32"],
+                       help="weights of the saved model (bf16 halves its size; training and answering load it)")
     merge.add_argument("--json", action="store_true")
     merge.set_defaults(func=cmd_merge)
 
@@ -135,9 +151,26 @@ def cmd_model_tiny(args) -> int:
     return 0
 
 
+def cmd_model_import_gguf(args) -> int:
+    from assistant.cli import UserError
+    from assistant.train.gguf_import import GGUFImportError, import_gguf
+
+    try:
+        info = import_gguf(args.gguf_file, args.out, dtype=args.dtype)
+    except GGUFImportError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print_json(info)
+    else:
+        print(f"{info['source']} -> {info['out']}: {info['architecture']} ({info['model_type']}), "
+              f"{info['parameters']:,} parameters in {info['dtype']}, vocab {info['vocab_size']:,}, chat template "
+              f"{'kept' if info['chat_template'] else 'absent'} ({info['seconds']} s)")
+    return 0
+
+
 def cmd_data_sft(args) -> int:
     from assistant.cli import UserError
-    from assistant.train.data.generate import generate_sft, write_jsonl
+    from assistant.train.data.generate import generate_sft, gold_article_ids, write_jsonl
 
     store = _open_store()
     try:
@@ -149,10 +182,23 @@ def cmd_data_sft(args) -> int:
             except ImportError as exc:
                 raise UserError(f"--retriever needs the search stage: {exc}") from None
             retriever = load_retriever(store=store, progress=not args.json)
+        budget: dict = {}
+        if args.tokenizer or args.context_budget:
+            from assistant.answer.prompt import PromptConfig
+
+            budget["prompt_config"] = PromptConfig(**({"context_budget": args.context_budget}
+                                                      if args.context_budget else {}))
+        if args.tokenizer:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(args.tokenizer)
+            budget["count_tokens"] = lambda text: len(tok.encode(text, add_special_tokens=False))
         try:
+            exclude = gold_article_ids(store, args.exclude_gold) if args.exclude_gold else None
             rows = generate_sft(store, kinds=args.kinds, laws=laws, limit=args.limit, distractors=args.distractors,
-                                seed=args.seed, retriever=retriever, progress=not args.json)
-        except ValueError as exc:
+                                seed=args.seed, retriever=retriever, exclude_ids=exclude, progress=not args.json,
+                                **budget)
+        except (ValueError, OSError) as exc:
             raise UserError(str(exc)) from None
     finally:
         store.close()
@@ -222,7 +268,7 @@ def cmd_merge(args) -> int:
     if getattr(args, "overrides", None):
         raise UserError(f"unknown options for train merge: {' '.join(args.overrides)}")
     try:
-        out = merge_lora(args.model, args.adapter, args.out)
+        out = merge_lora(args.model, args.adapter, args.out, dtype=args.dtype)
     except (AdapterError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
     if args.json:

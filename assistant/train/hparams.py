@@ -21,6 +21,10 @@ class ModelArguments:
     trust_remote_code: bool | None = field(default=None, metadata={
         "help": "run the model folder's own code (ChatGLM2); default: only when its config has auto_map"})
     quantize: int | None = field(default=None, metadata={"help": "4 or 8: load the base with bitsandbytes (GPU)"})
+    precision: str = field(default="auto", metadata={
+        "help": "auto | bf16 | fp16 | fp32. auto: bf16 where the hardware runs it natively (bf16 GPU, CPU with "
+                "AVX512-BF16/AMX), else fp32. bf16 with LoRA / P-Tuning keeps the frozen base in bf16 "
+                "(trainable weights stay fp32); an explicit --bf16/--fp16 flag wins"})
 
 
 @dataclass
@@ -57,7 +61,7 @@ class MethodArguments:
     lora_alpha: float = 16.0
     lora_dropout: float = 0.05
     lora_target: list[str] | None = field(default=None, metadata={
-        "help": "module names; default per architecture (query_key_value for ChatGLM2, q_proj/v_proj …); 'all'"})
+        "help": "module names; default per architecture: attention + MLP projections (q/k/v/o_proj, gate/up/down_proj …); 'all'"})
     pre_seq_len: int = field(default=16, metadata={"help": "P-Tuning v2: virtual tokens per layer"})
     prefix_projection: bool = field(default=False, metadata={"help": "P-Tuning v2: reparametrise with an MLP"})
     prefix_hidden_size: int = 512
@@ -100,6 +104,7 @@ def parse_config(config: str | Path | dict | None, overrides: list[str] | None =
             raise ValueError(f"{path}: expected a mapping of option names to values")
     data.setdefault("output_dir", "runs/train")
     data.setdefault("report_to", "none")
+    data.setdefault("dataloader_num_workers", 0)  # rows are pre-tokenized; worker processes only cost RAM
     parser = HfArgumentParser((ModelArguments, DataArguments, MethodArguments, TrainingArguments))
     argv = yaml_to_argv(data) + list(overrides or [])
     model_args, data_args, method_args, training_args, rest = parser.parse_args_into_dataclasses(

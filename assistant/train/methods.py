@@ -1,7 +1,8 @@
 """Fine-tuning methods: LoRA, P-Tuning v2 (prefix tuning) and full fine-tuning.
 
 * LoRA through PEFT, target modules per architecture (``query_key_value`` for ChatGLM2's remote code,
-  ``q_proj``/``v_proj`` for GLM/GLM-4/Llama/Qwen/Mistral …, ``all`` = every linear layer but the head).
+  attention + MLP projections (``q/k/v/o_proj``, ``gate/up/down_proj``) for
+  GLM/GLM-4/Llama/Qwen/Mistral …, ``all`` = every linear layer but the head).
 * P-Tuning v2: ``pre_seq_len`` virtual key/value tokens in every layer, base frozen. On ChatGLM2's own
   remote code (its config has ``pre_seq_len``) the native ``PrefixEncoder`` is used, exactly as ChatGLM2's
   ``ptuning`` recipe; everywhere else PEFT prefix tuning (``prefix_projection`` = PEFT's
@@ -10,14 +11,18 @@
 """
 from __future__ import annotations
 
+# attention and MLP projections: adapting the MLPs as well is what lets a small model absorb new domain
+# text (CPT) and a new answer format at a low rank
+_ATTN = ["q_proj", "k_proj", "v_proj", "o_proj"]
+_LLAMA_MLP = ["gate_proj", "up_proj", "down_proj"]
 LORA_TARGETS = {
-    "chatglm": ["query_key_value"],
-    "glm": ["q_proj", "v_proj"],
-    "glm4": ["q_proj", "v_proj"],
-    "llama": ["q_proj", "v_proj"],
-    "qwen2": ["q_proj", "v_proj"],
-    "qwen3": ["q_proj", "v_proj"],
-    "mistral": ["q_proj", "v_proj"],
+    "chatglm": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+    "glm": _ATTN + ["gate_up_proj", "down_proj"],
+    "glm4": _ATTN + ["gate_up_proj", "down_proj"],
+    "llama": _ATTN + _LLAMA_MLP,
+    "qwen2": _ATTN + _LLAMA_MLP,
+    "qwen3": _ATTN + _LLAMA_MLP,
+    "mistral": _ATTN + _LLAMA_MLP,
     "baichuan": ["W_pack"],
     "bloom": ["query_key_value"],
     "gpt2": ["c_attn"],

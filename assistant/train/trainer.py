@@ -55,8 +55,12 @@ def load_model_for_training(model_args, method_args, training_args):
         raise FileNotFoundError(f"model {path} does not exist (only local folders are loaded)")
     remote = _wants_remote_code(path, model_args.trust_remote_code)
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=remote)
-    # master weights stay fp32; the Trainer's bf16/fp16 flags run autocast on top
+    # weights that train stay fp32 (the Trainer's bf16/fp16 flags run autocast on top); a frozen base under
+    # LoRA / P-Tuning in bf16 precision is loaded in bf16: half the memory, and no fp32->bf16 cast of every
+    # weight in every forward pass
     dtype = torch.float32
+    if training_args.bf16 and method_args.method != "full" and model_args.quantize is None:
+        dtype = torch.bfloat16
     kwargs: dict = {"dtype": dtype, "trust_remote_code": remote}
     qconfig = _quantization_config(model_args.quantize, resolve_device(None), torch.bfloat16)
     if qconfig is not None:
@@ -78,7 +82,27 @@ def load_model_for_training(model_args, method_args, training_args):
     for p in model.parameters():
         p.requires_grad_(False)
     model = apply_method(model, method_args)
+    if dtype != torch.float32:  # PEFT keeps adapter weights fp32; a prefix encoder may follow the base dtype
+        for p in model.parameters():
+            if p.requires_grad and p.dtype != torch.float32:
+                p.data = p.data.float()
     return model, tokenizer
+
+
+def apply_precision(model_args, training_args) -> str:
+    """Set the Trainer's bf16/fp16 flags from ``precision`` (auto: detect; see adapters.training_precision)
+    unless a flag was given explicitly. Returns the precision used."""
+    from assistant.train.adapters import training_precision
+
+    if training_args.bf16 or training_args.fp16:
+        return "bf16" if training_args.bf16 else "fp16"
+    device = "cuda" if torch.cuda.is_available() and not training_args.use_cpu else "cpu"
+    precision = training_precision(model_args.precision, device)
+    if device == "cpu" and precision == "fp16":
+        raise ValueError("fp16 training needs a GPU; use precision bf16 or fp32 on CPU")
+    training_args.bf16 = precision == "bf16"
+    training_args.fp16 = precision == "fp16"
+    return precision
 
 
 def _config_has(path: Path, key: str) -> bool:
@@ -231,6 +255,7 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
     limit_torch_threads()
     set_seed(training_args.seed)
     training_args.disable_tqdm = not progress
+    precision = apply_precision(model_args, training_args)
     model, tokenizer = load_model_for_training(model_args, method_args, training_args)
     if stage == "pt":
         rows, data_info, held_rows = build_pt_rows(data_args, tokenizer, training_args.seed, progress)
@@ -272,7 +297,9 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
         * training_args.gradient_accumulation_steps * max(1, training_args.world_size)
     metrics = {
         "stage": stage, "method": method_args.method, "model": model_args.model_name_or_path,
-        "output_dir": str(out), "parameters": params, "data": data_info,
+        "output_dir": str(out), "parameters": params, "data": data_info, "precision": precision,
+        "threads": torch.get_num_threads(), "gradient_checkpointing": bool(training_args.gradient_checkpointing),
+        "peak_rss_mb": _peak_rss_mb(),
         "train_rows": len(train_rows), "eval_rows": len(val_rows),
         "global_step": trainer.state.global_step, "train_loss": result.training_loss,
         "train_seconds": round(elapsed, 2),
@@ -295,6 +322,14 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
     png = loss_curve(trainer.state.log_history, out / "loss.png", title=f"{stage} ({method_args.method})")
     metrics["loss_png"] = str(png) if png else None
     return metrics
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
 
 
 def train(stage: str, config=None, overrides: list[str] | None = None, progress: bool = True) -> dict:
