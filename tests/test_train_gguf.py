@@ -144,6 +144,8 @@ def test_imported_model_trains_with_lora_and_answers_through_the_backend(tiny_gg
                     progress=False)
     assert metrics["last_logged_loss"] < metrics["first_logged_loss"]
     backend = TransformersBackend(hf, tmp_path / "lora", max_new_tokens=4)
+    # served with the prompt it was trained on (the full one), not the short prompt for untuned small models
+    assert backend.short_context is False and TransformersBackend.short_context is True
     request = GenerationRequest(question="醉驾怎么处罚？", hits=[], messages=[{"role": "user", "content": "醉驾怎么处罚？"}],
                                 history=[], max_new_tokens=4)
     assert isinstance("".join(backend.stream(request)), str) and request.generated_tokens >= 1

@@ -55,6 +55,10 @@ class TransformersBackend(Backend):
                                + (f" with adapter {adapter}" if adapter else "") + f": {exc}") from exc
         self.path = path
         self.adapter = Path(adapter) if adapter else None
+        if self.adapter is not None:
+            # an adapter from `assistant train sft` learned the app's full prompt (whole articles and
+            # SYSTEM_INSTRUCTION, as `assistant data sft` writes it): serve it the prompt it was trained on
+            self.short_context = False
         self.template = template
         self.default_max_new_tokens = max_new_tokens
         self._lock = threading.Lock()  # one generation at a time per loaded model
