@@ -56,6 +56,18 @@ class Backend(ABC):
         pass
 
 
+def chat_chunk_deltas(chunk: dict, request: GenerationRequest) -> Iterator[str]:
+    """The text pieces of one OpenAI-style streaming chunk — llama.cpp's ``create_chat_completion`` and
+    OpenAI-compatible servers emit the same shape — counting them and noting the finish reason on ``request``."""
+    for choice in chunk.get("choices") or []:
+        delta = (choice.get("delta") or {}).get("content")
+        if delta:
+            request.generated_tokens += 1
+            yield delta
+        if choice.get("finish_reason"):
+            request.finish_reason = "length" if choice["finish_reason"] == "length" else "stop"
+
+
 def make_backend(name: str = "extractive", model: str | None = None, adapter: str | None = None,
                  **options: Any) -> Backend:
     if name == "extractive" and model and str(model).lower().endswith(".gguf"):

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from assistant.answer.backends.base import Backend, BackendError, GenerationRequest
+from assistant.answer.backends.base import Backend, BackendError, GenerationRequest, chat_chunk_deltas
 
 DEFAULT_N_CTX = 4096
 
@@ -76,13 +76,7 @@ class LlamaCppBackend(Backend):
             try:
                 chunks = self.llama.create_chat_completion(**kwargs)
                 for chunk in chunks:
-                    for choice in chunk.get("choices") or []:
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            request.generated_tokens += 1
-                            yield delta
-                        if choice.get("finish_reason"):
-                            request.finish_reason = "length" if choice["finish_reason"] == "length" else "stop"
+                    yield from chat_chunk_deltas(chunk, request)
             except ValueError as exc:  # llama.cpp: the prompt does not fit the context
                 raise BackendError(f"llama.cpp: {exc}") from exc
 

@@ -10,7 +10,7 @@ import json
 import os
 from typing import Iterator
 
-from assistant.answer.backends.base import Backend, BackendError, GenerationRequest
+from assistant.answer.backends.base import Backend, BackendError, GenerationRequest, chat_chunk_deltas
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 
@@ -75,13 +75,7 @@ class OpenAIBackend(Backend):
                         raise BackendError(f"malformed event from {self.base_url}: {data[:200]!r}") from None
                     if chunk.get("error"):
                         raise BackendError(f"{self.base_url} reported: {chunk['error']}")
-                    for choice in chunk.get("choices") or []:
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            request.generated_tokens += 1
-                            yield delta
-                        if choice.get("finish_reason"):
-                            request.finish_reason = "length" if choice["finish_reason"] == "length" else "stop"
+                    yield from chat_chunk_deltas(chunk, request)
         except httpx.HTTPError as exc:
             raise BackendError(f"cannot reach {self.base_url}: {exc}") from exc
 
