@@ -92,6 +92,14 @@ def test_repealed_law_gets_its_successor(extractive):
     assert all(c.verdict != "repealed" for c in answer.citations)  # the note names no article of 婚姻法
 
 
+def test_a_follow_up_quotes_the_item_it_asks_about(extractive):
+    first = extractive.ask("醉驾怎么处罚？")
+    assert "醉酒驾驶机动车" in first.text.split("\n")[0]
+    follow = extractive.ask("那追逐竞驶呢？", history=[("醉驾怎么处罚？", first.text)])
+    lead = follow.text.split("\n")[0]
+    assert "追逐竞驶" in lead and "醉酒驾驶机动车的" not in lead  # the follow-up's item, not the earlier turn's
+
+
 def test_article_numbers_are_not_law_names_and_a_missing_law_is_searched_by_subject(extractive):
     answer = extractive.ask("婚姻法第三十二条怎么规定的")
     assert answer.text.startswith("《婚姻法》已废止") and "法条库中没有" not in answer.text

@@ -132,7 +132,8 @@ class GroundedAssistant:
         gate = None
         if self.config.select_clauses and self.selector is not None:
             hits = self._candidates(query, max(k, self.config.candidates), search)
-            selection = self.selector.select(standalone if query == question else query, hits, top_k=k)
+            selection = self.selector.select(standalone if query == question else query, hits, top_k=k,
+                                             focus=question if standalone != question else None)
             hits = selection.hits
         else:
             hits = self.retriever.search(query, top_k=k, **search)

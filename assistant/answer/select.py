@@ -166,6 +166,10 @@ class SelectorConfig:
     max_paragraphs_embedded: int = 120
 
 
+#: weight of a follow-up's own words against the earlier turn's (1.0) when choosing 款 and 项
+FOCUS_WEIGHT = 3.0
+
+
 class ClauseSelector:
     """``ClauseSelector(embedder, tokenize).select(question, hits) -> Selection``.
 
@@ -237,8 +241,13 @@ class ClauseSelector:
         items = [ln for ln in lines[1:] if _ITEM.match(ln)]
         if not items:
             return "".join(lines)
-        scores = [sum(len(t) for t in terms if t in it) + (1 if fact_re and fact_re.search(it) else 0)
+        weight = terms if isinstance(terms, dict) else dict.fromkeys(terms, 1.0)
+        scores = [sum(len(t) for t in weight if t in it) + (1 if fact_re and fact_re.search(it) else 0)
                   for it in items]
+        if any(w > 1.0 for w in weight.values()):  # a follow-up's own words pick the item when one has them
+            focused = [sum(len(t) for t, w in weight.items() if w > 1.0 and t in it) for it in items]
+            if max(focused) >= 2:
+                scores = focused
         best = max(scores)
         chosen = [it for it, s in zip(items, scores) if best >= 2 and s >= best * 0.8] or items
         if len(chosen) < len(items):
@@ -270,11 +279,18 @@ class ClauseSelector:
         return best[2], best[3].strip()
 
     # -- the selection -----------------------------------------------------------------------------
-    def select(self, question: str, hits: Sequence[Hit], top_k: int | None = None) -> Selection:
+    def select(self, question: str, hits: Sequence[Hit], top_k: int | None = None,
+               focus: str | None = None) -> Selection:
+        """``focus``: the user's own latest words when ``question`` was made self-contained from the
+        conversation (那追逐竞驶呢？ after 醉驾怎么处罚？): its words weigh more than the earlier turn's."""
         cfg = self.config
         qtype = question_type(question)
         fact_re = _TYPE_FACT.get(qtype) if qtype else None
         terms = self.terms(question)
+        if focus:
+            for t in self._tokens(focus):
+                if t in terms:
+                    terms[t] = FOCUS_WEIGHT
         rows: list[tuple[int, int, str]] = []  # (hit index, paragraph index, narrowed text)
         for hi, hit in enumerate(hits):
             for pi, para in enumerate(hit.article.paragraphs):
