@@ -221,3 +221,12 @@ def test_a_table_of_contents_inside_a_law_is_skipped(tmp_path):
     first = json.loads(run("corpus", "show", "示例条例第一条", "--json", home=home).stdout)
     assert first["chapter"] == "第一章 总则" and first["text"] == "为了示例，制定本条例。"
     assert json.loads(run("corpus", "show", "示例条例第二条", "--json", home=home).stdout)["chapter"] == "第二章 附则"
+
+
+def test_diff_of_a_collection_says_what_it_skips_instead_of_crashing(tmp_path):
+    proc = run("corpus", "diff", str(COLLECTION), "--json", home=tmp_path / "home", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr  # one fixture file is broken on purpose
+    assert "目录.md: a table-of-contents page" in proc.stderr  # skipped files are named, with the reason
+    assert "failed: " in proc.stderr and ".md:11: duplicate article number" in proc.stderr
+    diffs = json.loads(proc.stdout)
+    assert diffs and all(d["added"] for d in diffs)  # every statute file of the collection, against an empty store

@@ -54,25 +54,6 @@ def register(sub) -> None:
     diff.set_defaults(func=cmd_diff)
 
 
-def _parse_paths(paths: list[str], law: str | None, status: str = "现行有效"):
-    from assistant.cli import UserError
-    from assistant.corpus.parse import SUPPORTED_SUFFIXES, StatuteParseError, parse_file
-
-    files: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.suffix.lower() in SUPPORTED_SUFFIXES)
-        else:
-            files.append(p)
-    if not files:
-        raise UserError("no statute files given (txt, md, docx, jsonl)")
-    try:
-        return [parse_file(f, law=law, status=status) for f in files]
-    except StatuteParseError as exc:
-        raise UserError(f"{exc} — nothing was imported") from None
-
-
 def cmd_import(args) -> int:
     """Default corpus in one transaction; files each in their own (``--strict``: all in one)."""
     from tqdm import tqdm
@@ -307,8 +288,22 @@ def cmd_show(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    """What importing these files would change; the same file choice and parsing as ``import``."""
+    from assistant.cli import UserError
+    from assistant.corpus.importer import FAILED, parse_one, statute_files
+
+    files = statute_files(args.paths)
+    if not files:
+        raise UserError("no statute files given (txt, md, docx, jsonl)")
     store = open_corpus(readonly=False)
-    diffs = [store.diff(doc) for parsed in _parse_paths(args.paths, args.law) for doc in parsed.documents]
+    diffs, failed = [], 0
+    for path in files:
+        docs, result = parse_one(path, law=args.law)
+        if not docs:  # skipped (no statute, no articles) or failed (file:line): said, never a traceback
+            failed += result.outcome == FAILED
+            reason = result.reason if result.reason.startswith(result.file) else f"{result.file}: {result.reason}"
+            print(f"{result.outcome}: {reason}", file=sys.stderr)
+        diffs += [store.diff(doc) for doc in docs]
     if args.json:
         print_json([{**d.to_dict(), "needs_replace": d.removes_large_part} for d in diffs])
     else:
@@ -318,4 +313,4 @@ def cmd_diff(args) -> int:
                 print(f"  needs --replace: {d.removal_summary(limit=30)}")
             for w in d.warnings:
                 print(f"  warning: {w}")
-    return 0
+    return 1 if failed else 0
