@@ -131,6 +131,8 @@ def test_fact_check_compares_chinese_and_arabic_numbers():
     assert check_facts("百分之五十", ["按50%支付"]) == []
     # a number from the user's own question is a fact of the case, not an invented rule
     assert check_facts("你有两个孩子，离婚冷静期为三十日", ["三十日内"], question="我有两个孩子，冷静期多久") == []
+    # working days are another period than calendar days
+    assert [f.text for f in check_facts("应在三十个工作日内答复", ["自收到申请之日起三十日内答复"])] == ["三十个工作日"]
 
 
 class Scripted(Backend):
@@ -245,6 +247,9 @@ def test_a_broken_gate_or_selector_never_costs_the_answer(store, retriever):
     bot.gate.law_notes = boom
     answer = bot.ask("离婚冷静期是多久")
     assert answer.finish_reason == "stop" and "三十日" in answer.text
+    bot.selector.select = boom
+    answer = bot.ask("离婚冷静期是多久")
+    assert answer.finish_reason == "stop" and answer.sources and "三十日" in answer.text
 
 
 def test_citation_on_a_basis_line_is_supported_by_the_answer_above_it(store, retriever):

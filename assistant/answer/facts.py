@@ -82,9 +82,7 @@ def _known(articles: Iterable) -> set[tuple[float, str]]:
     for art in articles:
         text = getattr(art, "text", art)
         for _, value, kind, _, _ in quantities(text):
-            known.add((value, kind))
-            if kind == "day":  # 三十日 may be written 一个月 in plain words; both are fine only if stated
-                known.add((value, "workday"))
+            known.add((value, kind))  # 三十日 is not 三十个工作日: a different period, flagged
     return known
 
 

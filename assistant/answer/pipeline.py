@@ -132,9 +132,14 @@ class GroundedAssistant:
         gate = None
         if self.config.select_clauses and self.selector is not None:
             hits = self._candidates(query, max(k, self.config.candidates), search)
-            selection = self.selector.select(standalone if query == question else query, hits, top_k=k,
-                                             focus=question if standalone != question else None)
-            hits = selection.hits
+            try:
+                selection = self.selector.select(standalone if query == question else query, hits, top_k=k,
+                                                 focus=question if standalone != question else None)
+            except Exception as exc:  # a broken selector must not cost the answer: answer from the ranking
+                log.warning("clause selection failed: %s", exc)
+                hits = hits[:k]
+            else:
+                hits = selection.hits
         else:
             hits = self.retriever.search(query, top_k=k, **search)
         if notes is not None:

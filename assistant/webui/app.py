@@ -72,7 +72,9 @@ def make_reindexer(index_dir: str | Path, embedder: str | None = None) -> Reinde
         build_index(store, index_dir, embedder=spec, progress=True)
         live = getattr(current, "retriever", None)
         if hasattr(live, "refresh"):  # a LiveRetriever follows CURRENT itself: wait until it serves the new build
-            live.refresh(wait=True)
+            if not live.refresh(wait=True):  # the new build did not load: the old one keeps serving
+                raise RuntimeError(f"the new index was built but is not serving yet: "
+                                   f"{getattr(live, 'last_error', None) or 'loading timed out'}")
             return current
         retriever = load_retriever(store=store, index_dir=index_dir, embedder=spec, build_if_missing=False,
                                    progress=True)
