@@ -144,3 +144,21 @@ def test_a_newly_imported_small_law_is_found_without_naming_it(fixture_store, tm
     for question in ("无人机航拍活动要向谁报备？", "无人机航拍活动报备"):
         hits = live.search(question, top_k=5)
         assert hits[0].article.law == NEW_LAW and hits[0].article.number == 2, [h.id for h in hits]
+
+
+def test_answers_follow_a_live_swap_with_the_new_builds_word_statistics(fixture_store, tmp_path):
+    from assistant.answer.pipeline import build_assistant
+
+    idx = tmp_path / "search"
+    build_index(fixture_store, idx, embedder="bm25-only", progress=False)
+    live = LiveRetriever.open(fixture_store, idx, check_seconds=0.0)
+    bot = build_assistant("extractive", store=fixture_store, retriever=live)
+    old = live.current
+    assert bot.gate.retriever is old
+    _add_small_law(fixture_store)
+    build_index(fixture_store, idx, embedder="bm25-only", progress=False)
+    assert live.refresh(wait=True) and live.current is not old
+    answer = bot.ask("无人机航拍活动要向谁报备")
+    # the gate and the clause selector judge with the serving build (its vocabulary knows the new law's words)
+    assert bot.gate.retriever is live.current and bot._serving is live.current
+    assert answer.sources and answer.sources[0].article.law == NEW_LAW

@@ -67,8 +67,21 @@ class GroundedAssistant:
         from assistant.answer.gate import RelevanceGate
         from assistant.answer.select import ClauseSelector
 
-        self.selector = ClauseSelector.for_retriever(retriever)
-        self.gate = RelevanceGate(store, retriever=retriever)
+        self._serving = getattr(retriever, "current", retriever)  # behind a LiveRetriever: the build serving now
+        self.selector = ClauseSelector.for_retriever(self._serving)
+        self.gate = RelevanceGate(store, retriever=self._serving)
+
+    def _follow_swaps(self) -> None:
+        """After a live index swap, clause selection and the gate use the new build's embedder, tokens and
+        word statistics (and let the old build go), as search does."""
+        from assistant.answer.gate import RelevanceGate
+        from assistant.answer.select import ClauseSelector
+
+        serving = getattr(self.retriever, "current", self.retriever)
+        if serving is not self._serving:
+            self._serving = serving
+            self.selector = ClauseSelector.for_retriever(serving, self.selector.config)
+            self.gate = RelevanceGate(self.store, retriever=serving, config=self.gate.config, model=self.gate.model)
 
     def _candidates(self, question: str, n: int, search: dict):
         """Retrieval over the question and over its statute wording, merged (named articles first)."""
@@ -107,6 +120,7 @@ class GroundedAssistant:
                temperature: float | None = None, max_new_tokens: int | None = None) -> Iterator[StreamEvent]:
         started = time.perf_counter()
         question = check_question(question)
+        self._follow_swaps()
         pairs = normalize_history(history)
         k = top_k or self.config.top_k
         from assistant.search.retriever import contextualise
