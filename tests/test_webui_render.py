@@ -165,6 +165,23 @@ def test_preview_reports_counts_diff_warnings_and_errors(tmp_path, fixture_store
     assert "未导入任何内容" in preview_html(preview)
 
 
+def test_preview_reads_uploads_as_the_collection_importer_does(tmp_path, fixture_store):
+    from assistant.webui.statutes import Upload
+
+    two = tmp_path / "示例收费条例.md"  # one file, two versions of a law: both go in, oldest first
+    two.write_text("# 示例收费条例\n\n2001年5月1日 国务院公布\n\n<!-- INFO END -->\n\n"
+                   "第一条 收费标准由省级人民政府确定。\n\n第二条 本条例自公布之日起施行。\n\n"
+                   "## 2019年修订文本\n\n第一条 收费标准由省级人民政府价格主管部门确定并公布。\n\n"
+                   "第二条 本条例自2019年3月1日起施行。\n", encoding="utf-8")
+    preview = parse_uploads([Upload(two, two.name, two.stat().st_size)], fixture_store)
+    assert preview.ok and [r["law"] for r in preview.rows] == ["示例收费条例", "示例收费条例"]
+    toc = tmp_path / "示例条例目录.md"
+    toc.write_text("# 示例条例目录\n\n## 目录\n\n第一章 总则\n\n第二章 附则\n", encoding="utf-8")
+    preview = parse_uploads([Upload(toc, toc.name, toc.stat().st_size)], fixture_store)
+    assert not preview.ok and preview.errors[0].startswith("示例条例目录.md: 未导入")
+    assert "无法读取" not in preview.errors[0]
+
+
 def test_lookup_citation(fixture_store):
     out = lookup_citation(fixture_store, "刑法133条之一")
     assert "第一百三十三条之一" in out and "醉酒驾驶机动车" in out

@@ -66,13 +66,14 @@ def statute_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def parse_one(path: Path, *, law: str | None = None, status: str = STATUS_CURRENT
-              ) -> tuple[list[LawDocument], FileResult]:
-    """Parse one file; the result says skipped / failed when it gives nothing to import."""
+def parse_one(path: Path, *, law: str | None = None, status: str = STATUS_CURRENT,
+              display_name: str | None = None) -> tuple[list[LawDocument], FileResult]:
+    """Parse one file; the result says skipped / failed when it gives nothing to import. ``display_name``
+    is what messages call the file (an upload's own name rather than its server path)."""
     from assistant.corpus.markdown import NotAStatute
     from assistant.corpus.parse import StatuteParseError, parse_file
 
-    name = str(path)
+    name = display_name or str(path)
     try:
         parsed = parse_file(path, law=law, status=status, display_name=name)
     except NotAStatute as exc:

@@ -112,26 +112,36 @@ class Preview:
 
 
 def parse_uploads(uploads: Sequence[Upload], store: ArticleStore, status: str = STATUS_CURRENT) -> Preview:
-    """Parse each upload and compare it with the store (what an import would add / change / remove)."""
-    from assistant.corpus.parse import StatuteParseError, parse_file
+    """Parse each upload and compare it with the store (what an import would add / change / remove).
+
+    Files are read as ``assistant corpus import`` reads them (``importer.parse_one``); unlike the CLI's
+    per-file import, an upload is all or nothing: any file that is no statute, fails, or holds an older
+    version than the store's is reported and nothing is imported."""
+    from assistant.corpus.importer import FAILED, drop_older_versions, parse_one
 
     preview = Preview()
-    seen: dict[str, str] = {}
+    seen: dict[tuple[str, str], str] = {}
     for up in uploads:
         try:
-            parsed = parse_file(up.path, status=status, display_name=up.name)
-        except StatuteParseError as exc:
-            preview.errors.append(str(exc))
-            continue
+            docs, result = parse_one(up.path, status=status, display_name=up.name)
         except Exception:  # still the file's fault; the detail (with server paths) goes to the log only
             log.exception("reading upload %s (%s) failed", up.name, up.path)
             preview.errors.append(f"{up.name}: 无法读取该文件（格式不受支持或文件已损坏）")
             continue
-        for doc in parsed.documents:
-            if doc.law in seen:
-                preview.errors.append(f"{up.name}: 《{doc.law}》也出现在 {seen[doc.law]} 中；同一部法律请只上传一次")
+        if not docs:
+            reason = result.reason if result.outcome == FAILED else f"{up.name}: 未导入：{result.reason}"
+            preview.errors.append(reason)
+            continue
+        # a collection's older text never replaces a newer stored one; a corrected re-upload of the same
+        # version does (its diff is shown)
+        docs, older = drop_older_versions(store, docs, same_version_other_source=False)
+        preview.errors += [f"{up.name}: {r}" for r in older]
+        for doc in docs:
+            key = (doc.law, doc.info.version_date or "")  # one file may hold several versions of a law
+            if key in seen:
+                preview.errors.append(f"{up.name}: 《{doc.law}》也出现在 {seen[key]} 中；同一部法律请只上传一次")
                 continue
-            seen[doc.law] = up.name
+            seen[key] = up.name
             diff = store.diff(doc)
             preview.documents.append(doc)
             preview.rows.append({"file": up.name, "law": doc.law, "articles": len(doc.articles),
