@@ -19,11 +19,6 @@ _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ITEM = re.compile(r"^\s*[（(][一二三四五六七八九十]+[)）]")
 #: characters that carry no meaning for matching a question to a 款
 _STOP_CHARS = set("的了是在有和与或及其之这那也就都而么吗呢吧啊我你他她它们怎什如何为被把对于从由等个")
-#: everyday words and the statute's wording (a tiny, explicit list; retrieval does the real work)
-_EXPAND = {"醉驾": "醉酒驾驶", "酒驾": "饮酒驾驶", "毒驾": "吸毒驾驶", "离婚": "离婚", "打人": "伤害",
-           "辞退": "解除劳动合同", "开除": "解除劳动合同", "赔偿金": "赔偿", "工资": "劳动报酬"}
-
-
 def _features(text: str) -> set[str]:
     out: set[str] = set()
     for run in _CJK.findall(text):
@@ -33,11 +28,9 @@ def _features(text: str) -> set[str]:
 
 
 def _question_features(question: str) -> set[str]:
-    q = question
-    for k, v in _EXPAND.items():
-        if k in question:
-            q += " " + v
-    return _features(q)
+    from assistant.answer.select import expand_question  # one everyday-words list for every answer path
+
+    return _features(expand_question(question))
 
 
 def _overlap(q: set[str], text: str) -> float:
