@@ -40,7 +40,6 @@ def main() -> int:
 
     from assistant.answer.gate import FEATURES, VARIANT_DROPS, QuestionClassifier, corpus_sentences, read_gate_questions
     from assistant.answer.pipeline import build_assistant
-    from assistant.answer.select import expand_question
 
     assistant = build_assistant("extractive")
     gate = assistant.gate
@@ -54,7 +53,7 @@ def main() -> int:
         clf = QuestionClassifier([questions[i] for i in train if y[i] == 1] + corpus,
                                  [questions[i] for i in train if y[i] == 0])
         for i in test:
-            cv_p[i] = clf.probability(expand_question(questions[i]))
+            cv_p[i] = clf.probability(questions[i])  # the user's own words, as the gate reads them
 
     def selection(q):
         hits = assistant._candidates(q, assistant.config.candidates,
@@ -67,7 +66,7 @@ def main() -> int:
     for path in args.dev_positives:
         rows = [json.loads(line).get("query") for line in open(path, encoding="utf-8") if line.strip()]
         dev += [q for q in rows if q][:args.dev_limit]
-    X += [gate.features(q, selection(q), text_probability=full.probability(expand_question(q))) for q in dev]
+    X += [gate.features(q, selection(q), text_probability=full.probability(q)) for q in dev]
     X = np.array(X)
     y = np.concatenate([y, np.ones(len(dev), dtype=int)])
     questions = questions + dev

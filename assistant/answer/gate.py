@@ -195,16 +195,27 @@ class RelevanceGate:
                 (True, True): "small_lexical"}[(lexical, small)]
 
     def features(self, question: str, selection=None, text_probability: float | None = None) -> list[float]:
+        """The gate's evidence. The text classifier reads the user's own words only. The retrieval evidence
+        (best 款's cosine and word coverage, word specificity) is taken both on the user's own words and on
+        the question with its statute wording (select.EVERYDAY_TERMS: 假货 -> 欺诈 消费者 …), and the
+        statute wording counts as much as the classifier believes the question is legal: the mapping
+        孩子 -> 未成年人 子女 helps find the article for a legal question, but is no evidence that
+        周末带孩子去哪里玩 is one."""
         from assistant.answer.select import expand_question
 
-        p = self.classifier().probability(expand_question(question)) if text_probability is None \
-            else text_probability
+        p = self.classifier().probability(question) if text_probability is None else text_probability
         spec = self.specificity()
-        # on the question with its statute wording, like the text probability (假货 -> 欺诈 消费者 …)
-        max_spec, share = spec.features(expand_question(question)) if spec is not None else (0.0, 0.0)
-        cos = selection.top_cosine if selection is not None else 0.0
-        cov = selection.top_coverage if selection is not None else 0.0
-        return [p, cos, cov, max_spec, share]
+        expanded = expand_question(question)
+        own_spec = spec.features(question) if spec is not None else (0.0, 0.0)
+        exp_spec = (spec.features(expanded) if expanded != question else own_spec) if spec is not None \
+            else (0.0, 0.0)
+        if selection is not None:
+            own = [selection.top_own_cosine, selection.top_own_coverage]
+            exp = [selection.top_cosine, selection.top_coverage]
+        else:
+            own = exp = [0.0, 0.0]
+        own, exp = own + list(own_spec), exp + list(exp_spec)
+        return [p] + [o + p * max(0.0, e - o) for o, e in zip(own, exp)]
 
     # -- the classifier (lazy: fitted on first use) --------------------------------------------------
     def classifier(self) -> QuestionClassifier:

@@ -102,7 +102,17 @@ class GroundedAssistant:
             hits = [h for h in hits if h.via == "citation"] + merged
             for i, h in enumerate(hits, 1):
                 h.rank = i
-        return hits
+        return self._consolidated(hits)
+
+    def _consolidated(self, hits):
+        """Amendment documents (修正案) give way to the base law's consolidated article (answer/amended.py)."""
+        from assistant.answer.amended import prefer_consolidated
+
+        try:
+            return prefer_consolidated(hits, self.store)
+        except Exception as exc:  # a store without a resolver: the hits as found
+            log.warning("amendment consolidation of sources failed: %s", exc)
+            return list(hits)
 
     def _refusal(self, question: str, gate, started: float) -> Iterator[StreamEvent]:
         yield StreamEvent("sources", hits=[])
@@ -155,7 +165,7 @@ class GroundedAssistant:
             else:
                 hits = selection.hits
         else:
-            hits = self.retriever.search(query, top_k=k, **search)
+            hits = self._consolidated(self.retriever.search(query, top_k=k, **search))
         if notes is not None:
             try:
                 gate = self.gate.judge(standalone, selection, hits, law=law, include_repealed=include_repealed,

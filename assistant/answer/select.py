@@ -154,6 +154,10 @@ class Selection:
     clauses: list[Clause] = field(default_factory=list)  # best clause per article, in hits order
     top_cosine: float = 0.0  # best question-clause cosine among all candidates (relevance evidence)
     top_coverage: float = 0.0
+    #: the same two, for the user's own words only (without EVERYDAY_TERMS' statute wording): the relevance
+    #: gate's evidence, so that a mapped everyday word (孩子 -> 未成年人) does not make a question legal
+    top_own_cosine: float = 0.0
+    top_own_coverage: float = 0.0
 
 
 @dataclass
@@ -163,6 +167,13 @@ class SelectorConfig:
     type_weight: float = 0.25
     rank_weight: float = 0.25  # retrieval's order still counts: 1/(1 + rank/4)
     citation_bonus: float = 10.0  # an article the question names stays first
+    #: for who-is-liable questions, a 款 whose condition (its opening ……的，) names a special case the question
+    #: does not (遗弃、逃逸的动物, 烈性犬, 动物园的动物) loses this much per such word, up to
+    #: special_case_max_words: the general rule (饲养的动物造成他人损害的) answers a question naming none of them
+    special_case_penalty: float = 0.15
+    special_case_max_words: int = 2
+    #: a condition word is a special-case word when it is rare in the statutes (in under this share of articles)
+    special_case_df: float = 0.01
     max_paragraphs_embedded: int = 120
 
 
@@ -188,7 +199,36 @@ class ClauseSelector:
 
     @classmethod
     def for_retriever(cls, retriever, config: SelectorConfig | None = None) -> "ClauseSelector":
-        return cls(getattr(retriever, "embedder", None), getattr(retriever, "query_tokens", None), config)
+        selector = cls(getattr(retriever, "embedder", None), getattr(retriever, "query_tokens", None), config)
+        selector._retriever = retriever  # its lexical index says which words are rare in the statutes
+        return selector
+
+    def _rare_in_statutes(self):
+        """word -> True when it occurs in under special_case_df of the index's articles (None: no index)."""
+        if getattr(self, "_rare", None) is None:
+            self._rare = False
+            retriever = getattr(self, "_retriever", None)
+            if retriever is not None:
+                try:
+                    from assistant.answer.gate import TermSpecificity
+
+                    spec = TermSpecificity(retriever)
+                    # a small corpus: at least the words in under 3 articles
+                    limit = max(self.config.special_case_df * spec.n_docs, 3)
+                    self._rare = lambda w: w in spec.vocab and 0 < spec.df[spec.vocab[w]] < limit
+                except Exception:  # an index without a lexical part: no special-case penalty
+                    self._rare = False
+        return self._rare or None
+
+    def special_case_words(self, question_text: str, clause: str) -> list[str]:
+        """Rare words of the clause's condition (the opening ……的， of its first sentence) that the question
+        (with its statute wording) does not contain: 遗弃 逃逸 for 遗弃、逃逸的动物……造成他人损害的."""
+        rare = self._rare_in_statutes()
+        m = re.match(r"^[^；。：\n]{2,60}?的，", clause.lstrip("……"))
+        if rare is None or not m:
+            return []
+        words = dict.fromkeys(w for w in self._tokens(m.group(0)) if w not in question_text and rare(w))
+        return list(words)
 
     # -- pieces ------------------------------------------------------------------------------------
     def _embed(self, texts: list[str]) -> np.ndarray | None:
@@ -297,28 +337,40 @@ class ClauseSelector:
                 rows.append((hi, pi, self.narrow(para, terms, fact_re)))
         rows = rows[:cfg.max_paragraphs_embedded]
         cos = np.zeros(len(rows), dtype=np.float32)
+        own_cos = cos
+        expanded = expand_question(question)
         if rows and self.embedder is not None:
             try:
-                qvec = np.asarray(self.embedder.embed_query(expand_question(question)), dtype=np.float32)
+                qvec = np.asarray(self.embedder.embed_query(expanded), dtype=np.float32)
                 mat = self._embed([f"{hits[hi].article.law_short} {' '.join(hits[hi].article.headings[-1:])} {t}"
                                    for hi, _, t in rows])
                 if mat is not None:
-                    cos = mat @ qvec
+                    cos = own_cos = mat @ qvec
+                    if expanded != question:
+                        own_cos = mat @ np.asarray(self.embedder.embed_query(question), dtype=np.float32)
             except Exception:  # no embedding: coverage and type still rank the clauses
-                cos = np.zeros(len(rows), dtype=np.float32)
+                cos = own_cos = np.zeros(len(rows), dtype=np.float32)
         best: dict[int, Clause] = {}
         top_cos = float(cos.max()) if len(cos) else 0.0
-        top_cov = 0.0
+        top_own_cos = float(own_cos.max()) if len(own_cos) else 0.0
+        own_terms = {t: w for t, w in terms.items() if w >= 1.0}
+        top_cov = top_own_cov = 0.0
         for (hi, pi, text), c in zip(rows, cos.tolist()):
             hit = hits[hi]
             heading = " ".join(hit.article.headings)
             cov = max(self.coverage(terms, text), 0.6 * self.coverage(terms, heading + text))
             top_cov = max(top_cov, cov)
+            top_own_cov = max(top_own_cov, self.coverage(own_terms, text),
+                              0.6 * self.coverage(own_terms, heading + text))
             typed = bool(fact_re and any(fact_re.search(ss) and self.coverage(terms, ss) > 0
                                          for ss in sub_sentences(text)))
+            # who is liable: the condition says whose case the clause is (only then is it a special case)
+            special = min(len(self.special_case_words(expanded, text)), cfg.special_case_max_words) \
+                if qtype == "party" else 0
             score = (cfg.cosine_weight * c + cfg.coverage_weight * cov + (cfg.type_weight if typed else 0.0)
                      + cfg.rank_weight / (1.0 + (hit.rank - 1) / 4.0)
-                     + (cfg.citation_bonus if hit.via == "citation" else 0.0))
+                     + (cfg.citation_bonus if hit.via == "citation" else 0.0)
+                     - cfg.special_case_penalty * special)
             if hi not in best or score > best[hi].score:
                 best[hi] = Clause(hit, pi, text, score, cosine=c, coverage=cov)
         order = sorted(best.values(), key=lambda cl: -cl.score)
@@ -332,4 +384,4 @@ class ClauseSelector:
             cl.hit = h
             cl.fact, cl.fact_sentence = self.find_fact(question, qtype, cl.text, terms)
             new_hits.append(h)
-        return Selection(question, qtype, new_hits, order, top_cos, top_cov)
+        return Selection(question, qtype, new_hits, order, top_cos, top_cov, top_own_cos, top_own_cov)
