@@ -277,3 +277,22 @@ def test_evaluate_retrieval_scores_every_gold_law_of_a_multi_law_question(fixtur
     bad.write_text('{"query": "x", "citations": [{"law": "刑法", "article": "133"}]}\n', encoding="utf-8")
     with pytest.raises(RetrievalDataError, match=r"bad.jsonl:1: citations\[0\].article must be an integer"):
         load_retrieval_rows(bad)
+
+
+def test_an_index_built_with_older_bm25_parameters_is_rebuilt_by_a_plain_update(fixture_store, tmp_path, use3):
+    """A home built before the BM25 saturation (k1) changed gets the new parameters from `index update`,
+    re-using every cached vector (nothing is embedded again)."""
+    from assistant.search.index import BuildConfig
+    from assistant.search.lexical import BM25Params
+
+    emb = CountingEmbedder(use3)
+    idx = tmp_path / "search"
+    build_index(fixture_store, idx, embedder=emb, progress=False, config=BuildConfig(bm25=BM25Params(k1=1.2)))
+    assert read_manifest(idx)["config"]["bm25"]["k1"] == 1.2
+    emb.embedded.clear()
+    report = build_index(fixture_store, idx, embedder=emb, progress=False)
+    assert not report.reused and emb.embedded == []
+    assert read_manifest(idx)["config"]["bm25"]["k1"] == BM25Params().k1 == 1.6
+    retriever = load_retriever(fixture_store, idx, embedder=use3, build_if_missing=False, progress=False)
+    assert retriever.index.lexical.params.k1 == 1.6
+    assert retriever.search("离婚冷静期", top_k=3)

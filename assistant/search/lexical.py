@@ -19,7 +19,9 @@ import scipy.sparse as sp
 
 @dataclass
 class BM25Params:
-    k1: float = 1.2
+    #: 1.6, not the textbook 1.2: a statute article repeats its subject (离婚 … 离婚登记 … 离婚协议), so letting
+    #: repeated words count longer before saturating measured better on all three dev sets (README, Measured)
+    k1: float = 1.6
     b: float = 0.75
     title_weight: float = 3.0
     body_weight: float = 1.0
