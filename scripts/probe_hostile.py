@@ -35,9 +35,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -359,24 +357,6 @@ def run_library_strings(strings, checker, retriever, assistant) -> list[Tally]:
             tally.time(time.perf_counter() - t0, len(s), repr(s[:20]))
         out.append(tally)
     return out
-
-
-def start_api(assistant):
-    import socket
-
-    import uvicorn
-
-    from assistant.answer.api import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(assistant), host="127.0.0.1", port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}/v1"
 
 
 def run_api_strings(strings, url, rng) -> Tally:
@@ -757,6 +737,7 @@ def main() -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     for var in ("ASSISTANT_ADMIN_USER", "ASSISTANT_ADMIN_PASSWORD", "ASSISTANT_ADMIN_TOKEN", "ASSISTANT_ADMIN_OPEN"):
         os.environ.pop(var, None)  # the documented default: nothing configured
+    from assistant.answer.api import BackgroundServer
     from assistant.answer.check import CitationChecker
     from assistant.answer.pipeline import build_assistant
     from assistant.corpus import ArticleStore
@@ -778,13 +759,14 @@ def main() -> int:
         assistant.ask("醉驾怎么处罚")  # warm-up
 
         # 6 first, on an idle process: the growth table
-        api_server, api_url = start_api(assistant)
+        api_server = BackgroundServer(assistant, log_level="critical")
+        api_url = api_server.url
         growth = run_growth(checker, store.resolver(), api_url)
 
         strings = hostile_strings(args.strings, rng)
         tallies += run_library_strings(strings, checker, retriever, assistant)
         tallies.append(run_api_strings(strings, api_url, rng))
-        api_server.should_exit = True
+        api_server.stop()
 
         config = WebConfig()  # no admin variables: the one-time token
         app, gradio_url = start_gradio(assistant, store, config)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 
 import httpx
 import pytest
 
+from assistant.answer.api import BackgroundServer
 from assistant.answer.backends.base import Backend
 from assistant.answer.pipeline import GroundedAssistant, build_assistant
 
@@ -171,38 +170,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    def __init__(self, assistant):
-        import uvicorn
-
-        from assistant.answer.api import create_app
-
-        self.port = _free_port()
-        config = uvicorn.Config(create_app(assistant), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 30
-        while not self.server.started:
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def extractive_server(extractive):
-    s = Server(extractive)
+    s = BackgroundServer(extractive)
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
 def tiny_server(tiny):
-    s = Server(tiny)
+    s = BackgroundServer(tiny)
     yield s
     s.stop()
 

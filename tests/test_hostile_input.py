@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -307,11 +306,7 @@ class _SlowWhenAsked:
 
 @pytest.fixture(scope="module")
 def api(store, tmp_path_factory):
-    import socket
-
-    import uvicorn
-
-    from assistant.answer.api import create_app
+    from assistant.answer.api import BackgroundServer
     from assistant.answer.pipeline import build_assistant
     from assistant.search import load_retriever
 
@@ -319,17 +314,9 @@ def api(store, tmp_path_factory):
                                progress=False)
     assistant = build_assistant("extractive", store=store, retriever=retriever)
     assistant.backend = _SlowWhenAsked(assistant.backend)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(assistant), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}/v1", "backend": assistant.backend}
-    server.should_exit = True
-    thread.join(10)
+    server = BackgroundServer(assistant)
+    yield {"url": server.url, "backend": assistant.backend}
+    server.stop()
 
 
 def _ask(url, **body):

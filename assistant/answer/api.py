@@ -203,3 +203,35 @@ def serve(assistant: GroundedAssistant, host: str = "127.0.0.1", port: int = 800
     import uvicorn
 
     uvicorn.run(create_app(assistant, model_id), host=host, port=port, log_level=log_level)
+
+
+class BackgroundServer:
+    """The API served from a thread of this process, on a free loopback port by default (``port=0``): for
+    notebooks, tests and benchmark scripts that talk to it over real HTTP. ``url`` ends in ``/v1``."""
+
+    def __init__(self, assistant: GroundedAssistant, host: str = "127.0.0.1", port: int = 0,
+                 log_level: str = "warning", start_timeout: float = 30.0):
+        import socket
+        import threading
+
+        import uvicorn
+
+        if port == 0:
+            with socket.socket() as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+        self.port = port
+        self.server = uvicorn.Server(uvicorn.Config(create_app(assistant), host=host, port=port,
+                                                    log_level=log_level))
+        self.thread = threading.Thread(target=self.server.run, name="api-server", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + start_timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the API server did not start on {host}:{port}")
+            time.sleep(0.05)
+        self.url = f"http://{host}:{port}/v1"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
