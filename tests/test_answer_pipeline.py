@@ -13,27 +13,6 @@ from assistant.answer.backends.base import Backend
 from assistant.answer.pipeline import GroundedAssistant, build_assistant
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from conftest import build_fixture_store
-
-    s = build_fixture_store(tmp_path_factory.mktemp("answer") / "fixture.sqlite")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def retriever(store, tmp_path_factory):
-    from assistant.search import load_retriever
-
-    return load_retriever(store=store, index_dir=tmp_path_factory.mktemp("index"), progress=False)
-
-
-@pytest.fixture(scope="module")
-def extractive(store, retriever):
-    return build_assistant("extractive", store=store, retriever=retriever)
-
-
 def test_extractive_drunk_driving_cites_133_1_with_clean_report(extractive):
     events = list(extractive.stream("醉驾怎么处罚"))
     assert [e.kind for e in events][0] == "sources" and events[-1].kind == "done"

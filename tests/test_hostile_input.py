@@ -33,15 +33,6 @@ def must_finish_within(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from conftest import build_fixture_store
-
-    s = build_fixture_store(tmp_path_factory.mktemp("hostile") / "fixture.sqlite")
-    yield s
-    s.close()
-
-
 # -- linear-time citation parsing ---------------------------------------------------------------------
 def test_numeral_floods_do_not_freeze_the_citation_finder(store):
     from assistant.corpus.citations import CitationError, find_citations, parse_reference

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from assistant.corpus.article import Article
 from assistant.corpus.store import LawDocument, LawInfo
