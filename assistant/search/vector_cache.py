@@ -110,7 +110,9 @@ def embed_with_cache(embedder, cache: VectorCache | None, texts: Sequence[str], 
             todo[h] = i
     if progress is not None and n - len(todo):
         progress(n - len(todo))
-    pending = list(todo.items())
+    # similar lengths batch together: a transformer pads every text to its batch's longest, so sorting
+    # by length cuts the padded tokens (and the time) of a full build several-fold
+    pending = sorted(todo.items(), key=lambda item: len(texts[item[1]]))
     batches = [pending[b:b + batch_size] for b in range(0, len(pending), batch_size)]
     for batch, vecs in _embed_batches(embedder, texts, batches, workers):
         for (h, i), v in zip(batch, vecs):
