@@ -107,6 +107,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_qwen2_gguf(tmp_path_factory):
+    """(path, HF model, tokenizer): a tiny random Qwen2 written as GGUF (needs the ``gguf`` package)."""
+    pytest.importorskip("gguf", reason="writing a GGUF needs the gguf package (pip install 'assistant[gguf]')")
+    from tiny_gguf import write_tiny_qwen2_gguf
+
+    texts = [a.searchable_text() for d in fixture_documents() for a in d.articles]
+    return write_tiny_qwen2_gguf(tmp_path_factory.mktemp("gguf") / "tiny-qwen2-f32.gguf", texts)
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     path = Path(__file__).parent / "artifacts"
     path.mkdir(exist_ok=True)

@@ -169,9 +169,8 @@ def test_tiny_transformer_streams_with_the_short_prompt(store, retriever, tiny_m
     assert tiny.backend.short_context
 
 
-# -- a real GGUF model (opt-in: needs llama-cpp-python and the model file) ------------------------------
-GGUF = Path(os.environ.get("ASSISTANT_TEST_GGUF",
-                           Path.home() / ".cache/assistant-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"))
+# -- a real llama.cpp runtime: a tiny GGUF written here, or a real model with ASSISTANT_TEST_GGUF=FILE.gguf ----
+REAL_GGUF = os.environ.get("ASSISTANT_TEST_GGUF")
 
 
 def test_gguf_path_selects_llamacpp_and_a_missing_file_is_a_clear_error(store, retriever, tmp_path):
@@ -185,14 +184,14 @@ def test_gguf_path_selects_llamacpp_and_a_missing_file_is_a_clear_error(store, r
         build_assistant("extractive", model=str(tmp_path / "nope.gguf"), store=store, retriever=retriever)
 
 
-def _llamacpp_runs() -> str | None:
+def _llamacpp_runs(gguf: Path) -> str | None:
     """None when llama.cpp can generate here; else why not. Probed in a child process: a llama.cpp build
     made for another CPU dies with SIGILL, which would take the whole test session down."""
     import subprocess
     import sys
 
     probe = ("from llama_cpp import Llama; m = Llama(model_path=%r, n_ctx=256, n_threads=1, verbose=False); "
-             "m.create_completion('你好', max_tokens=1)" % str(GGUF))
+             "m.create_completion('你好', max_tokens=1)" % str(gguf))
     try:
         proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=300)
     except subprocess.TimeoutExpired:
@@ -204,16 +203,28 @@ def _llamacpp_runs() -> str | None:
     return None
 
 
-def test_llamacpp_streams_a_checked_answer(store, retriever):
+@pytest.fixture(scope="module")
+def gguf_model(request) -> Path:
+    """The GGUF the llama.cpp tests load: ASSISTANT_TEST_GGUF, else the tiny random Qwen2 (its output is
+    noise, which is the point too: whatever a model writes, the answer path streams it and checks it)."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llamacpp]')")
-    if not GGUF.is_file():
-        pytest.skip(f"no GGUF model at {GGUF} (set ASSISTANT_TEST_GGUF to a small GGUF chat model)")
-    why = _llamacpp_runs()
+    if REAL_GGUF:
+        gguf = Path(REAL_GGUF)
+        if not gguf.is_file():
+            pytest.fail(f"ASSISTANT_TEST_GGUF={REAL_GGUF}: no such file")
+    else:
+        gguf = request.getfixturevalue("tiny_qwen2_gguf")[0]
+    why = _llamacpp_runs(gguf)
     if why:
         pytest.skip(why)
-    bot = build_assistant("llamacpp", model=str(GGUF), store=store, retriever=retriever, n_ctx=2048)
+    return gguf
+
+
+def test_llamacpp_streams_a_checked_answer(store, retriever, gguf_model):
+    bot = build_assistant("llamacpp", model=str(gguf_model), store=store, retriever=retriever, n_ctx=2048)
     assert bot.backend.n_threads >= 1 and bot.backend.n_ctx == 2048
     events = list(bot.stream("离婚冷静期是多久", max_new_tokens=40))
+    assert events[0].kind == "sources" and events[0].hits  # the sources are shown before the model writes
     tokens = [e.text for e in events if e.kind == "token"]
     assert len(tokens) >= 5  # streamed, not one block
     answer = events[-1].answer
@@ -221,6 +232,24 @@ def test_llamacpp_streams_a_checked_answer(store, retriever):
     assert answer.finish_reason in ("stop", "length")
     for c in answer.citations:
         assert c.verdict in ("verified", "not_in_context", "superseded", "repealed", "not_found", "unresolved")
+    bot.close()
+
+
+def test_llamacpp_output_with_a_made_up_citation_is_flagged_not_trusted(store, retriever, gguf_model):
+    """Whatever the model writes - here a fabricated article and a number no source states, forced by
+    wrapping the runtime - the report flags it instead of badging it verified."""
+    bot = build_assistant("llamacpp", model=str(gguf_model), store=store, retriever=retriever, n_ctx=2048)
+    real_stream = bot.backend.stream
+
+    def fabricating(request):
+        list(real_stream(request))  # the real runtime ran on the real prompt
+        yield "离婚冷静期为九十日，依据《中华人民共和国民法典》第九千条[9]。"
+
+    bot.backend.stream = fabricating
+    answer = bot.ask("离婚冷静期是多久", max_new_tokens=8)
+    [made_up] = [c for c in answer.citations if c.citation.number == 9000]
+    assert made_up.verdict == "not_found" and not made_up.exists
+    assert [f.text for f in answer.fact_flags] == ["九十日"] and not answer.clean
     bot.close()
 
 
