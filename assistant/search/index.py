@@ -59,6 +59,15 @@ class BuildConfig:
     #: processes that embed in parallel; a dedicated build (`assistant index build`) uses every core, a
     #: rebuild beside a serving app keeps to one so it never takes the core that answers questions
     embed_workers: int = field(default_factory=lambda: int(os.environ.get("ASSISTANT_BUILD_WORKERS", "1")))
+    #: the everyday-question file each build learns its wording map from (``assistant.search.learned``), by
+    #: name and hash, so that a changed file means a new build; None: learn nothing
+    lay_questions: str | None = field(default_factory=lambda: _lay_questions_id())
+
+
+def _lay_questions_id() -> str | None:
+    from assistant.search.learned import lay_questions_id
+
+    return lay_questions_id()
 
 
 @dataclass
@@ -293,6 +302,7 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
         stage("bm25")
         lexical = LexicalIndex.build(titles, bodies, config.bm25)
         lexical.save(folder)
+        learned_pairs = _learn_lay_questions(store, articles, lexical, tok, config, folder, stage)
         embedded = 0
         if embedder is not None:
             stage("embed")
@@ -339,7 +349,7 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
                        "laws": len({a.law for a in articles}), "embedded": embedded,
                        "from_cache": (len(articles) - embedded) if embedder else 0,
                        "vocabulary": len(lexical.vocab), "crime_names": len(crimes),
-                       "fields_tokenised": tokenised},
+                       "fields_tokenised": tokenised, "learned_pairs": learned_pairs},
         }
         _write_json(folder / "manifest.json", manifest)
         _fsync_dir(folder)
@@ -350,6 +360,21 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
         raise
     _collect_garbage(index_dir, keep=name)
     return BuildReport(name, time.perf_counter() - t0, len(articles), embedded, False)
+
+
+def _learn_lay_questions(store, articles, lexical, tokenizer, config: BuildConfig, folder: Path, stage) -> int:
+    """Learn the everyday-wording map from the lay-question file into the build folder; pairs learned from."""
+    from assistant.search.learned import BUILD_FILE, lay_questions_path, learn_from_questions, save
+    from assistant.search.text import query_tokens
+
+    path = lay_questions_path() if config.lay_questions else None
+    if path is None:
+        return 0
+    stage("learn")
+    artefact = learn_from_questions(path, store, [a.id for a in articles], lexical,
+                                    lambda q: query_tokens(tokenizer, q))
+    save(artefact, folder / BUILD_FILE)
+    return int(artefact["pairs"])
 
 
 def _config_dict(config: BuildConfig) -> dict:

@@ -9,9 +9,16 @@ People ask 买到假货能赔几倍 where the statute says 欺诈 ... 增加赔�
 * article associations: which question words were asked about which article; a new question sharing
   rare words with earlier questions about an article lends that article a little score.
 
-The artefact is a JSON file made by ``scripts/learn_query_terms.py`` from data files the user points to,
-stored beside the index (``$ASSISTANT_HOME/learned_terms.json``, or ``$ASSISTANT_LEARNED_TERMS``); nothing
-learned is shipped in the repository. Without the file search works as before.
+Two sources, the first found wins:
+
+* a deployment's own: ``scripts/learn_query_terms.py`` learns from labelled files the user points to and
+  writes ``$ASSISTANT_HOME/learned_terms.json`` (or ``$ASSISTANT_LEARNED_TERMS``);
+* the packaged one: ``assistant/search/data/lay_questions.jsonl``, everyday questions written for this
+  project (not taken from any evaluation set) with the articles that answer them. Every index build learns
+  from it against its own corpus and vocabulary and stores the artefact in the build folder, so it swaps in
+  and out with the index; the file's hash is part of the build config, so editing it rebuilds on
+  ``index update`` (from cached tokens and vectors). ``ASSISTANT_LAY_QUESTIONS=none`` (or another file)
+  changes the source.
 """
 from __future__ import annotations
 
@@ -113,6 +120,76 @@ def default_path(index_dir: str | Path | None = None) -> Path:
 
     index_dir = Path(index_dir) if index_dir is not None else Paths().index_dir
     return index_dir.parent / "learned_terms.json"
+
+
+PACKAGED_QUESTIONS = Path(__file__).with_name("data") / "lay_questions.jsonl"
+BUILD_FILE = "learned_terms.json"  # the packaged source's artefact, inside each build folder
+
+
+def lay_questions_path() -> Path | None:
+    """The question file index builds learn from: ``$ASSISTANT_LAY_QUESTIONS`` (``none`` for none), else the
+    packaged one; None when there is none."""
+    forced = os.environ.get("ASSISTANT_LAY_QUESTIONS", "").strip()
+    if forced.lower() in ("none", "off", "0"):
+        return None
+    path = Path(forced) if forced else PACKAGED_QUESTIONS
+    return path if path.is_file() else None
+
+
+def lay_questions_id(path: Path | None = None) -> str | None:
+    """``name:sha256[:16]`` of the question file (part of the build config: an edit means a rebuild)."""
+    import hashlib
+
+    path = path if path is not None else lay_questions_path()
+    if path is None:
+        return None
+    return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+
+
+def read_question_rows(path: str | Path) -> list[dict]:
+    """Rows ``{"id", "query", "citations": [{"law", "article"}]}`` (or ``law`` + ``articles``); a broken line
+    is an error naming the file and line."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row.get("query"), str) or not row["query"].strip():
+                    raise ValueError("field 'query' must be a non-empty string")
+                if "citations" in row:
+                    gold = [(str(c["law"]), int(c["article"])) for c in row["citations"]]
+                else:
+                    gold = [(str(row["law"]), int(a)) for a in row["articles"]]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{n}: {exc}") from None
+            rows.append({"id": row.get("id", f"line-{n}"), "query": row["query"], "gold": gold})
+    return rows
+
+
+def learn_from_questions(path: str | Path, store, ids: list[str], lexical, tokens_of,
+                         config: LearnConfig | None = None) -> dict:
+    """The artefact learned from a question file against one index: gold laws are resolved with the
+    store's resolver (短名 such as 民法典), articles the corpus lacks are skipped, ``tokens_of(query)`` gives
+    the same words search uses."""
+    from assistant.corpus.article import make_article_id
+
+    resolver = store.resolver()
+    row_of = {doc_id: i for i, doc_id in enumerate(ids)}
+    pairs = []
+    for row in read_question_rows(path):
+        rows = []
+        for law, number in row["gold"]:
+            full = resolver.try_resolve(law)
+            r = row_of.get(make_article_id(full, number, "")) if full else None
+            if r is not None:
+                rows.append(r)
+        if rows:
+            pairs.append((tokens_of(row["query"]), rows))
+    artefact = learn(pairs, lexical, ids, config)
+    artefact["source"] = lay_questions_id(Path(path))
+    return artefact
 
 
 class LearnedTerms:

@@ -15,7 +15,7 @@ from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, bu
                                     read_manifest)
 from assistant.search.kind_order import kind_mask, law_before_interpretation
 from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
-from assistant.search.text import clean_query, expand_query_tokens
+from assistant.search.text import clean_query, query_tokens
 from assistant.search.types import Hit
 
 
@@ -127,11 +127,15 @@ class Retriever:
                                            count=len(index.laws))
 
     def _load_learned(self):
-        from assistant.search.learned import LearnedTerms, default_path
+        """A deployment's own learned file (``$ASSISTANT_HOME/learned_terms.json``) if there is one, else the
+        map this build learned from the packaged lay questions, else None."""
+        from assistant.search.learned import BUILD_FILE, LearnedTerms, default_path
 
-        index_dir = Path(self.index.folder).parent.parent  # <index_dir>/builds/<name>
+        folder = Path(self.index.folder)
+        own = default_path(folder.parent.parent)  # <index_dir>/builds/<name> -> beside <index_dir>
         try:
-            return LearnedTerms.load(default_path(index_dir), self.index.ids, self.index.lexical.vocab)
+            path = own if own.exists() else folder / BUILD_FILE
+            return LearnedTerms.load(path, self.index.ids, self.index.lexical.vocab)
         except (ValueError, KeyError, OSError) as exc:
             import logging
 
@@ -237,10 +241,8 @@ class Retriever:
         return [found[i] for i in ids if i in found]
 
     def query_tokens(self, text: str) -> list[str]:
-        if self.config.clean_facts:
-            text = clean_query(text)
-        tokens = self.index.tokenizer.tokens(text)
-        return expand_query_tokens(tokens) if self.config.synonyms else tokens
+        return query_tokens(self.index.tokenizer, text, clean_facts=self.config.clean_facts,
+                            synonyms=self.config.synonyms)
 
     def rank(self, text: str, allowed: np.ndarray, route: bool = True, k: int = 10,
              focus: str | None = None) -> list[tuple[str, float, str]]:

@@ -98,6 +98,13 @@ def expand_query_tokens(tokens: list[str]) -> list[str]:
     return tokens + extra
 
 
+def query_tokens(tokenizer: "Tokenizer", text: str, *, clean_facts: bool = True, synonyms: bool = True) -> list[str]:
+    """A query's search words: boilerplate of fact reports removed, jieba tokens, synonyms added. The one
+    definition for searching and for learning from questions (the two must see the same words)."""
+    tokens = tokenizer.tokens(clean_query(text) if clean_facts else text)
+    return expand_query_tokens(tokens) if synonyms else tokens
+
+
 _BASE_LOCK = threading.Lock()
 _BASE: dict = {}
 _CACHE: dict[tuple[str, ...], "Tokenizer"] = {}
