@@ -39,7 +39,7 @@ def run(args) -> None:
     if args.home:
         os.environ["ASSISTANT_HOME"] = args.home
     from assistant.answer.pipeline import PipelineConfig, build_assistant
-    from assistant.eval.metrics import citation_key, gold_keys, score_pair
+    from assistant.eval.metrics import citation_key, gold_keys, key_from_article_id, score_pair
 
     options = {}
     if args.backend == "llamacpp":
@@ -74,6 +74,8 @@ def run(args) -> None:
                 rec = {"id": row["id"], "data": Path(path).name, "backend": args.backend, "model": args.model,
                        "question": question, "answer": answer.text, "finish_reason": answer.finish_reason,
                        "cites_gold": bool(cited & gold), "n_citations": len(d["citations"]),
+                       # the ceiling of cites_gold: a gold article among the sources the answer was given
+                       "gold_in_sources": bool({key_from_article_id(h.article.id) for h in answer.sources} & gold),
                        "fabricated": len(fabricated),
                        # the checker flags a fabricated citation by its verdict; "unflagged" would be one it calls verified
                        "fabricated_unflagged": sum(c["verdict"] == "verified" and not c["exists"] for c in d["citations"]),
@@ -98,8 +100,8 @@ def summarize(paths) -> None:
     for r in rows:
         groups.setdefault((r["backend"], Path(r["model"] or "").name or "-", r["data"]), []).append(r)
     print("| backend | model | data | n | BLEU (jieba, m4) | ROUGE-L | cites a gold article | fabricated citations "
-          "(unflagged) | numbers flagged | refused | first token p50 s | answer p50 s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "(unflagged) | numbers flagged | refused | first token p50 s | answer p50 s | gold in sources |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (backend, model, data), rs in sorted(groups.items()):
         n = len(rs)
         bleu = [r["bleu"] for r in rs if "bleu" in r]
@@ -110,7 +112,8 @@ def summarize(paths) -> None:
         print(f" {sum(r['cites_gold'] for r in rs) / n:.0%} | {sum(r['fabricated'] for r in rs)} "
               f"({sum(r['fabricated_unflagged'] for r in rs)}) | {sum(bool(r['fact_flags']) for r in rs)} | "
               f"{sum(r['finish_reason'] == 'refused' for r in rs)} | "
-              f"{statistics.median(r['first_token_s'] for r in rs):.2f} | {statistics.median(r['total_s'] for r in rs):.2f} |")
+              f"{statistics.median(r['first_token_s'] for r in rs):.2f} | {statistics.median(r['total_s'] for r in rs):.2f} | "
+              + (f"{sum(r['gold_in_sources'] for r in rs) / n:.0%} |" if all("gold_in_sources" in r for r in rs) else "– |"))
 
 
 def main() -> int:

@@ -128,9 +128,11 @@ def test_second_stage_reorders_candidates_by_the_strong_model_and_caches_its_vec
     assert rescorer.embedded == len(first_stage)  # second time: every vector from the cache
 
 
-def test_everyday_wording_learned_from_pairs_finds_the_article_for_a_new_question(fixture_store, tmp_path):
+def test_everyday_wording_learned_from_pairs_finds_the_article_for_a_new_question(fixture_store, tmp_path,
+                                                                                   monkeypatch):
     from assistant.search.learned import LearnedTerms, learn, save
 
+    monkeypatch.setenv("ASSISTANT_LAY_QUESTIONS", "none")  # start from nothing learned (no packaged questions)
     idx = tmp_path / "search"
     build_index(fixture_store, idx, embedder="bm25-only", progress=False)
     r = load_retriever(fixture_store, idx, build_if_missing=False)
