@@ -1,6 +1,7 @@
 """Check the shipped lay-question training set (``assistant/search/data/lay_questions.jsonl``).
 
-Each line is a retrieval row in the multi-law format: ``{"id", "query", "citations": [{"law", "article"}]}``.
+Each line is a retrieval row in the multi-law format: ``{"id", "query", "citations": [{"law", "article"}]}``
+(a citation may add ``"suffix": "之一"`` for 第N条之一).
 The check reads it the way the learner and ``assistant eval retrieval`` do (``load_retrieval_rows``), then
 insists on more than they do, because this file is our own text and must be clean: a unique ``lq-NNNN`` id,
 a non-empty query, 1–3 citations, each naming a law the corpus has and an article of it that is in force.
@@ -36,9 +37,9 @@ def check(path: Path, store) -> tuple[list[str], dict]:
     resolver = store.resolver()
     seen_ids: dict[str, int] = {}
     seen_queries: dict[str, int] = {}
-    articles: set[tuple[str, int]] = set()
+    articles: set[tuple[str, int, str]] = set()
     per_law_questions: Counter = Counter()
-    per_law_articles: dict[str, set[int]] = {}
+    per_law_articles: dict[str, set[str]] = {}
     n_rows = 0
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
@@ -74,10 +75,13 @@ def check(path: Path, store) -> tuple[list[str], dict]:
                 continue
             laws_here = set()
             for c in cites:
-                if not isinstance(c, dict) or set(c) != {"law", "article"}:
-                    problems.append(f"{where}: citation {c!r} must have exactly 'law' and 'article'")
+                if not isinstance(c, dict) or not {"law", "article"} <= set(c) <= {"law", "article", "suffix"}:
+                    problems.append(f"{where}: citation {c!r} must have 'law' and 'article' (and maybe 'suffix')")
                     continue
-                law, number = c["law"], c["article"]
+                law, number, suffix = c["law"], c["article"], c.get("suffix", "")
+                if suffix not in ("", "之一", "之二", "之三", "之四", "之五", "之六"):
+                    problems.append(f"{where}: suffix {suffix!r} must be 之一, 之二 …")
+                    continue
                 if not isinstance(number, int) or isinstance(number, bool) or number < 1:
                     problems.append(f"{where}: article {number!r} must be a positive integer")
                     continue
@@ -85,15 +89,15 @@ def check(path: Path, store) -> tuple[list[str], dict]:
                 if full is None:
                     problems.append(f"{where}: law {law!r} is not in the corpus")
                     continue
-                article = store.find(full, number)
+                article = store.find(full, number, suffix)
                 if article is None:
-                    problems.append(f"{where}: {law}第{number}条 is not in the corpus")
+                    problems.append(f"{where}: {law}第{number}条{suffix} is not in the corpus")
                     continue
                 if article.status not in IN_FORCE:
                     problems.append(f"{where}: {law}第{number}条 is not in force ({article.status})")
-                articles.add((full, number))
+                articles.add((full, number, suffix))
                 short = article.law_short
-                per_law_articles.setdefault(short, set()).add(number)
+                per_law_articles.setdefault(short, set()).add(f"{number}{suffix}")
                 laws_here.add(short)
             for short in laws_here:
                 per_law_questions[short] += 1

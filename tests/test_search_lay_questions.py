@@ -82,4 +82,4 @@ def test_the_packaged_lay_questions_are_well_formed():
     rows = read_question_rows(PACKAGED_QUESTIONS)
     assert len(rows) >= 300
     assert len({r["id"] for r in rows}) == len(rows)
-    assert all(r["gold"] and all(n > 0 for _, n in r["gold"]) for r in rows)
+    assert all(r["gold"] and all(n > 0 for _, n, _ in r["gold"]) for r in rows)

@@ -158,10 +158,10 @@ def read_question_rows(path: str | Path) -> list[dict]:
                 row = json.loads(line)
                 if not isinstance(row.get("query"), str) or not row["query"].strip():
                     raise ValueError("field 'query' must be a non-empty string")
-                if "citations" in row:
-                    gold = [(str(c["law"]), int(c["article"])) for c in row["citations"]]
+                if "citations" in row:  # {"law", "article", "suffix": "之一"} (the suffix is optional)
+                    gold = [(str(c["law"]), int(c["article"]), str(c.get("suffix") or "")) for c in row["citations"]]
                 else:
-                    gold = [(str(row["law"]), int(a)) for a in row["articles"]]
+                    gold = [(str(row["law"]), int(a), "") for a in row["articles"]]
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{n}: {exc}") from None
             rows.append({"id": row.get("id", f"line-{n}"), "query": row["query"], "gold": gold})
@@ -180,9 +180,9 @@ def learn_from_questions(path: str | Path, store, ids: list[str], lexical, token
     pairs = []
     for row in read_question_rows(path):
         rows = []
-        for law, number in row["gold"]:
+        for law, number, suffix in row["gold"]:
             full = resolver.try_resolve(law)
-            r = row_of.get(make_article_id(full, number, "")) if full else None
+            r = row_of.get(make_article_id(full, number, suffix)) if full else None
             if r is not None:
                 rows.append(r)
         if rows:
