@@ -79,7 +79,15 @@ def main() -> int:
         dev += [q for q in rows if q][:args.dev_limit]
     # the semantic probability of a dev question: the gate's own classifier (fitted on all written questions)
     X += [gate.features(q, selection(q), text_probability=full.probability(q)) for q in dev]
-    X = np.array(X)
+    # missing evidence (no statute word in the question: no specificity) takes the typical value of the
+    # questions that have it, so that it counts neither for nor against
+    missing = {}
+    for j, name in enumerate(FEATURES):
+        known = [row[j] for row in X if row[j] is not None]
+        if len(known) < len(X):
+            missing[name] = float(np.mean(known))
+    X = np.array([[missing.get(FEATURES[j], 0.0) if v is None else v for j, v in enumerate(row)] for row in X])
+    print("missing evidence imputed:", {k: round(v, 3) for k, v in missing.items()})
     y = np.concatenate([y, np.ones(len(dev), dtype=int)])
     questions = questions + dev
     def calibrate(scores):
@@ -116,7 +124,7 @@ def main() -> int:
         for j, i in enumerate(keep):
             coef[i] = float(lr_v.coef_[0][j])
         variants[name] = {"coef": coef, "intercept": float(lr_v.intercept_[0]), "threshold": t_v}
-    model = {"features": list(FEATURES), "coef": [float(c) for c in lr.coef_[0]],
+    model = {"features": list(FEATURES), "missing": missing, "coef": [float(c) for c in lr.coef_[0]],
              "intercept": float(lr.intercept_[0]), "threshold": threshold, "variants": variants,
              "fitted_on": f"{len(pos)} legal / {len(neg)} other written questions (gate_questions.txt), "
                           f"5-fold CV text and semantic probabilities, plus {len(dev)} dev questions as legal examples "

@@ -84,8 +84,8 @@ def test_mapped_words_count_only_as_far_as_the_question_reads_legal(assistant):
     selection = assistant.selector.select(q, hits, top_k=5)
     # 孩子 -> 未成年人 子女: the statute wording matches the corpus better than the user's own words do, and
     # counts only as much as the classifier believes the question is legal
-    own = dict(zip(FEATURES, gate.features(q, selection, text_probability=0.0)))
-    trusted = dict(zip(FEATURES, gate.features(q, selection, text_probability=1.0)))
+    own = dict(zip(FEATURES, gate.impute(gate.features(q, selection, text_probability=0.0))))
+    trusted = dict(zip(FEATURES, gate.impute(gate.features(q, selection, text_probability=1.0))))
     evidence = [f for f in FEATURES if not f.endswith("probability")]
     assert all(own[f] <= trusted[f] for f in evidence) and any(own[f] != trusted[f] for f in evidence)
     assert own["top_cosine"] == pytest.approx(selection.top_own_cosine)
@@ -115,6 +115,19 @@ def test_a_holiday_travel_question_is_refused_with_a_clear_margin(assistant):
     assert result.refuse and result.score < model["threshold"] / 2, result.reason
     # by meaning, being cheated online is a legal matter and a holiday trip is not
     assert gate.semantic_probability("网上购物被卖家骗了钱") > 0.5 > gate.semantic_probability(q)
+
+
+def test_words_the_statutes_never_use_are_missing_evidence_not_evidence_against(assistant):
+    # 买的手机坏了能退吗: no word of it is a statute word, which says nothing about whether it is a legal question
+    from assistant.answer.gate import FEATURES
+
+    gate = assistant.gate
+    x = gate.features("买的手机坏了能退吗")
+    spec = FEATURES.index("max_specificity")
+    assert x[spec] is None
+    typical = gate.model["missing"]["max_specificity"]
+    assert typical > 1.0 and gate.impute(x)[spec] == typical
+    assert gate.features("经营者提供商品有欺诈行为")[spec] is not None
 
 
 # -- amendment documents give way to the consolidated article ------------------------------------------

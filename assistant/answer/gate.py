@@ -215,19 +215,22 @@ class TermSpecificity:
         self.freq, self.total = jieba.dt.FREQ, jieba.dt.total
         self.tokenize = retriever.query_tokens
 
-    def features(self, question: str) -> tuple[float, float]:
+    def features(self, question: str) -> tuple[float | None, float]:
+        """(the highest specificity of the question's words, the share of its words that occur in at least 3
+        articles). The first is None when no word does: missing evidence, not low specificity (手机, 七天 in
+        买的手机七天内坏了能换吗); the gate then uses the fitted file's typical value."""
         import math
 
         tokens = [t for t in self.tokenize(question) if len(t) >= 2]
         if not tokens:
-            return 0.0, 0.0
+            return None, 0.0
         specs, present = [], 0
         for t in tokens:
             d = int(self.df[self.vocab[t]]) if t in self.vocab else 0
             if d >= 3:
                 present += 1
                 specs.append(math.log((d + 1) / self.n_docs) - math.log((self.freq.get(t, 0) + 1) / self.total))
-        return (max(specs) if specs else 0.0), present / len(tokens)
+        return (max(specs) if specs else None), present / len(tokens)
 
 
 def load_gate_model(path: Path = MODEL_FILE) -> dict | None:
@@ -292,7 +295,19 @@ class RelevanceGate:
         else:
             own = exp = [0.0, 0.0]
         own, exp = own + list(own_spec), exp + list(exp_spec)
-        return [p, ps] + [o + p * max(0.0, e - o) for o, e in zip(own, exp)]
+        out = [p, ps]
+        for o, e in zip(own, exp):
+            if e is None:  # no statute word even with the statute wording: imputed in judge()
+                out.append(None)
+            else:
+                o = 0.0 if o is None else o
+                out.append(o + p * max(0.0, e - o))
+        return out
+
+    def impute(self, x: list) -> list[float]:
+        """Missing evidence (None) replaced by the fitted file's typical value for it (0 without one)."""
+        typical = (self.model or {}).get("missing", {})
+        return [typical.get(name, 0.0) if v is None else v for name, v in zip(FEATURES, x)]
 
     # -- the classifier (lazy: fitted on first use) --------------------------------------------------
     def classifier(self) -> QuestionClassifier:
@@ -384,7 +399,7 @@ class RelevanceGate:
         if law or (notes and (notes.repealed or notes.missing)) or any(h.via == "citation" for h in hits or []):
             # the user named a law or an article: a legal question by definition
             return GateResult(False, 1.0, 1.0, "the question names a law or an article")
-        x = self.features(question, selection)
+        x = self.impute(self.features(question, selection))
         p, ps, cos, cov = x[0], x[1], x[2], x[3]
         if self.model is not None:
             import math
