@@ -3,7 +3,13 @@ the key fact stated, and are off-topic questions refused? Also how often the rel
 legal questions (dev questions, e.g. STARD) and off-topic ones.
 
     python scripts/bench_answers.py --home /tmp/home-11 [--gate-data ../shared/eval/retrieval_stard.dev.jsonl]
-           [--json out.json]
+           [--json out.json] [--set insample|heldout | --questions FILE.jsonl]
+
+``--set insample`` (the default) runs the questions of scripts/everyday_questions.py, which the word lists
+were written against; ``--set heldout`` runs scripts/data/everyday_heldout.jsonl, written afterwards and
+never used to tune anything. ``--questions FILE`` runs any file in that format, one JSON object a line:
+``{"question", "law", "articles": [N, ...], "key": ["三十日", "30日"]}`` (any listed article is right, any
+listed key fact counts), or ``{"question", "off_topic": true}``.
 """
 from __future__ import annotations
 
@@ -17,6 +23,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from everyday_questions import EVERYDAY, OFF_TOPIC  # noqa: E402
 
+HELDOUT = Path(__file__).parent / "data" / "everyday_heldout.jsonl"
+
+
+def read_questions(path: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """A question file as (question, "法名第N条|…", "key|…") triples plus off-topic questions, the form
+    of everyday_questions.py. A bad line is an error naming the file and line."""
+    everyday, off_topic = [], []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            question = row["question"]
+            if row.get("off_topic"):
+                off_topic.append(question)
+                continue
+            refs = "|".join(f"{row['law']}第{int(n)}条" for n in row["articles"])
+            facts = "|".join(row["key"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"{path}:{lineno}: not a question row ({type(exc).__name__}: {exc})")
+        everyday.append((question, refs, facts))
+    return everyday, off_topic
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -25,7 +54,16 @@ def main() -> int:
     ap.add_argument("--gate-limit", type=int, default=200)
     ap.add_argument("--json", help="write per-question rows here")
     ap.add_argument("--verbose", action="store_true")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--set", choices=("insample", "heldout"), default="insample",
+                       help="insample: everyday_questions.py (the word lists were written against it); "
+                            "heldout: scripts/data/everyday_heldout.jsonl (never tuned on)")
+    which.add_argument("--questions", help="a JSONL question file (format above)")
     args = ap.parse_args()
+    if args.questions or args.set == "heldout":
+        everyday, off_topic = read_questions(Path(args.questions) if args.questions else HELDOUT)
+    else:
+        everyday, off_topic = EVERYDAY, OFF_TOPIC
     if args.home:
         os.environ["ASSISTANT_HOME"] = args.home
     from assistant.answer.pipeline import build_assistant
@@ -35,7 +73,7 @@ def main() -> int:
     assistant = build_assistant("extractive")
     store = assistant.store
     rows = []
-    for question, refs, fact in EVERYDAY:
+    for question, refs, fact in everyday:
         gold = set()
         for ref in refs.split("|"):
             law, number, suffix = parse_reference(ref, store.resolver())
@@ -57,7 +95,7 @@ def main() -> int:
         if args.verbose:
             print(f"{'OK ' if in_top3 and quoted and fact_stated else 'MISS'} {question}: {first_line[:90]}")
     off = []
-    for question in OFF_TOPIC:
+    for question in off_topic:
         answer = assistant.ask(question)
         off.append({"question": question, "refused": answer.finish_reason == "refused" and not answer.citations,
                     "answer": answer.text[:80]})

@@ -119,6 +119,34 @@ def test_no_citations_and_empty_text(checker):
     assert checker.check("") == []
 
 
+# -- a basis line: "依据：《…》第N条" after the answer it supports --------------------------------------------
+@pytest.mark.parametrize("layout", ["{claim}\n依据：{ref}[1]", "{claim}依据：{ref}[1]。", "{claim}\n\n法律依据：\n{ref}"])
+def test_a_basis_line_after_the_answer_is_checked_against_that_answer(checker, layout):
+    claim = "离婚冷静期为三十日，期间任何一方不愿意离婚的，可以向婚姻登记机关撤回离婚登记申请。"
+    [c] = checker.check(layout.format(claim=claim, ref="《民法典》第1077条"))
+    assert c.verdict == "verified" and c.support_label == "supported", (c.support_score, c.sentence)
+    assert c.sentence.startswith("离婚冷静期为三十日") and "basis line" in c.reason
+
+
+def test_a_basis_line_under_an_unrelated_claim_stays_unsupported(checker):
+    [c] = checker.check("你可以先去买一份保险。\n依据：《民法典》第1077条[1]")
+    assert c.support_label == "unsupported" and c.sentence == "你可以先去买一份保险。"
+
+
+def test_a_reference_that_introduces_the_text_after_it_still_reads_forward(checker):
+    text = "根据《民法典》第1079条规定：\n夫妻一方要求离婚的，可以由有关组织进行调解或者直接向人民法院提起离婚诉讼。"
+    [c] = checker.check("离婚冷静期为三十日。" + text)
+    assert c.support_label == "supported" and "提起离婚诉讼" in c.sentence and "冷静期" not in c.sentence
+
+
+def test_support_of_any_sentence_is_public(checker, fixture_store):
+    # what basis.py and other callers use instead of the checker's internals
+    article = fixture_store.find("中华人民共和国民法典", 1077, "")
+    score, label = checker.support("离婚登记申请之日起三十日内可以撤回离婚登记申请", article)
+    assert label == "supported" and score > 0.5
+    assert checker.support("今天天气很好", article) == (0.0, "unsupported")
+
+
 # -- the command ----------------------------------------------------------------------------------------
 @pytest.fixture
 def store_env(fixture_store, monkeypatch):

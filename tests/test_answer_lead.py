@@ -51,6 +51,21 @@ def test_question_types_and_topics():
     assert "欺诈" in expand_question("买到假货能赔几倍") and "饲养的动物" in expand_question("被狗咬了")
 
 
+@pytest.mark.parametrize("question", ["离婚冷静期是三十天吗", "离婚冷静期可以撤回吗"])
+def test_a_yes_no_question_is_not_answered_as_if_it_asked_for_a_period(extractive, question):
+    # "离婚冷静期是三十天为三十日" / "离婚冷静期可以撤回为三十日" answer a question nobody asked: quote the clause
+    lead = extractive.ask(question).text.split("\n")[0]
+    assert "第一千零七十七条" in lead and "三十日" in lead, lead
+    assert not lead.startswith(question.rstrip("吗？?")), lead
+
+
+def test_a_question_with_a_modal_verb_has_no_noun_topic():
+    from assistant.answer.select import topic_of
+
+    assert topic_of("试用期工资能比正式工资低多少") is None and topic_of("未成年人能签合同吗") is None
+    assert topic_of("劳动能力鉴定要多久") == "劳动能力鉴定" and topic_of("试用期最长多久") == "试用期"
+
+
 def test_off_topic_questions_are_refused_without_statutes(extractive):
     for q in ("今天天气怎么样", "推荐北京火锅店", "红烧肉怎么做才好吃"):
         answer = extractive.ask(q)

@@ -77,15 +77,79 @@ def test_legal_questions_in_everyday_words_are_answered(assistant, question):
 
 
 def test_mapped_words_count_only_as_far_as_the_question_reads_legal(assistant):
+    from assistant.answer.gate import FEATURES
+
     gate, q = assistant.gate, "周末带孩子去哪里玩"
     hits = assistant._candidates(q, 15, dict(law=None, include_repealed=False, history=None))
     selection = assistant.selector.select(q, hits, top_k=5)
     # 孩子 -> 未成年人 子女: the statute wording matches the corpus better than the user's own words do, and
     # counts only as much as the classifier believes the question is legal
-    own = gate.features(q, selection, text_probability=0.0)
-    trusted = gate.features(q, selection, text_probability=1.0)
-    assert all(o <= t for o, t in zip(own[1:], trusted[1:])) and own[1:] != trusted[1:]
-    assert own[1] == pytest.approx(selection.top_own_cosine) and trusted[1] == pytest.approx(selection.top_cosine)
+    own = dict(zip(FEATURES, gate.impute(gate.features(q, selection, text_probability=0.0))))
+    trusted = dict(zip(FEATURES, gate.impute(gate.features(q, selection, text_probability=1.0))))
+    evidence = [f for f in FEATURES if not f.endswith("probability")]
+    assert all(own[f] <= trusted[f] for f in evidence) and any(own[f] != trusted[f] for f in evidence)
+    assert own["top_cosine"] == pytest.approx(selection.top_own_cosine)
+    assert trusted["top_cosine"] == pytest.approx(selection.top_cosine)
+    assert own["semantic_probability"] == trusted["semantic_probability"]  # read from the user's words alone
+
+
+# -- the gate reads what the question is about, not how it is asked ---------------------------------------
+def test_asking_what_to_do_does_not_make_a_legal_problem_off_topic(assistant):
+    # the text classifier's legal examples are mostly statute sentences; question words must not count
+    clf = assistant.gate.classifier()
+    for stem in ("在网上买东西被商家骗了", "买到的商品不符合质量要求"):
+        assert clf.probability(stem + "怎么办？") == pytest.approx(clf.probability(stem))
+
+
+@pytest.mark.parametrize("question", ["网上购物被卖家骗了钱怎么办", "在网店买东西上当受骗了怎么办"])
+def test_a_shopper_cheated_online_gets_the_consumer_law_not_a_refusal(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.finish_reason != "refused" and answer.sources, (question, answer.notice)
+
+
+def test_a_holiday_travel_question_is_refused_with_a_clear_margin(assistant):
+    gate, q = assistant.gate, "国庆假期去哪里旅游比较好"
+    hits = assistant._candidates(q, 15, dict(law=None, include_repealed=False, history=None))
+    result = gate.judge(q, assistant.selector.select(q, hits, top_k=5))
+    model = gate.model["variants"].get(gate.variant(), gate.model)
+    assert result.refuse and result.score < model["threshold"] / 2, result.reason
+    # by meaning, being cheated online is a legal matter and a holiday trip is not
+    assert gate.semantic_probability("网上购物被卖家骗了钱") > 0.5 > gate.semantic_probability(q)
+
+
+def test_words_the_statutes_never_use_are_missing_evidence_not_evidence_against(assistant):
+    # 买的手机坏了能退吗: no word of it is a statute word, which says nothing about whether it is a legal question
+    from assistant.answer.gate import FEATURES
+
+    gate = assistant.gate
+    x = gate.features("买的手机坏了能退吗")
+    spec = FEATURES.index("max_specificity")
+    assert x[spec] is None
+    typical = gate.model["missing"]["max_specificity"]
+    assert typical > 1.0 and gate.impute(x)[spec] == typical
+    assert gate.features("经营者提供商品有欺诈行为")[spec] is not None
+
+
+def test_the_first_questions_to_a_new_server_all_wait_for_the_gate_they_are_judged_by(assistant):
+    # the web app answers several questions at once: none may be judged before the semantic classifier exists
+    import threading
+
+    from assistant.answer.gate import RelevanceGate
+
+    expected = assistant.gate.semantic_probability("网上购物被卖家骗了钱")
+    gate = RelevanceGate(assistant.store, retriever=assistant.gate.retriever, model=assistant.gate.model)
+    start, results = threading.Barrier(4), []
+
+    def ask():
+        start.wait()
+        results.append(gate.semantic_probability("网上购物被卖家骗了钱"))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [pytest.approx(expected)] * 4
 
 
 # -- amendment documents give way to the consolidated article ------------------------------------------

@@ -1,16 +1,14 @@
 """Support for citations listed on a basis line.
 
 Small models answer first and then list their sources on a line of their own ("依据：《民法典》第1077条[1]").
-The citing sentence of such a citation is empty once the citation is removed, so its support score is 0 and
-the badge would say 内容不符 although the answer above says exactly what the article says. Here the answer's
-claim (the text before the basis line) is scored against the article instead, with the checker's own scoring,
-and the better of the two scores is kept (the reason says so).
+The checker scores such a bare reference against the sentence before it; an answer's claim often spans
+several sentences, so here the whole claim (up to ``CLAIM_CHARS`` before the basis line) is scored against the
+article as well, with the checker's own scoring (``CitationChecker.support``), and the better of the two scores
+is kept (the reason says so).
 """
 from __future__ import annotations
 
 import re
-
-from assistant.answer.check import bigrams
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _BASIS_HEAD = re.compile(r"(依据|法律依据|参考法条|根据)[:：]\s*$")
@@ -18,6 +16,8 @@ _BASIS_HEAD = re.compile(r"(依据|法律依据|参考法条|根据)[:：]\s*$")
 MIN_CONTENT = 12
 #: characters of the answer before the basis line that count as its claim
 CLAIM_CHARS = 400
+LINE_WINDOW = 300
+_ENDS = "。！？!?\n；;"
 
 
 def claim_before(text: str, start: int) -> str:
@@ -30,23 +30,29 @@ def claim_before(text: str, start: int) -> str:
 
 
 def rescore_basis_citations(checks, text: str, checker, store) -> None:
-    """In place: a verified citation whose own sentence is a bare reference gets the support of the claim
-    the answer makes before it, when that is higher."""
-    law_index = getattr(checker, "_law_index", None)
-    label = getattr(checker, "_label", None)
-    if law_index is None or label is None:
-        return
+    """In place: a verified citation on a line that is a bare reference gets the support of the claim the
+    answer makes before it, when that is higher."""
     for c in checks:
         if c.verdict != "verified" or c.support_label == "supported" or not c.citation.id:
             continue
-        if len(_CJK.findall(re.sub(r"《[^》]*》|第[^条]{1,12}条", "", c.sentence or ""))) >= MIN_CONTENT:
+        if not is_bare_line(text, c.citation.start):
             continue
         claim = claim_before(text, c.citation.start)
         article = store.get(c.citation.id) if hasattr(store, "get") else None
         if not claim or article is None:
             continue
-        score = law_index(article.law).score(bigrams(claim), bigrams(article.text))
+        score, label = checker.support(claim, article)
         if score > c.support_score:
-            c.support_score, c.support_label = score, label(score)
+            c.support_score, c.support_label = score, label
             c.sentence = claim
             c.reason += f"; scored against the answer before its basis line ({score:.2f})"
+
+
+def is_bare_line(text: str, pos: int) -> bool:
+    """The sentence holding ``pos`` has next to no words besides its citations (a basis line). Looks at
+    most ``LINE_WINDOW`` characters either side, so that many citations in a long text stay cheap."""
+    lo, hi = max(0, pos - LINE_WINDOW), min(len(text), pos + LINE_WINDOW)
+    start = max(max(text.rfind(ch, lo, pos) for ch in _ENDS) + 1, lo)
+    ends = [i for i in (text.find(ch, pos, hi) for ch in _ENDS) if i != -1]
+    own = text[start:min(ends) if ends else hi]
+    return len(_CJK.findall(re.sub(r"《[^》]*》|第[^条]{1,12}条", "", own))) < MIN_CONTENT

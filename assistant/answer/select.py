@@ -101,6 +101,9 @@ def expand_question(question: str) -> str:
     return question if not extra else question + " " + " ".join(extra)
 
 
+_MODAL = re.compile(r"能(?!力|源|耗)|可以|应该|应当|需要|必须|可不可|是否")
+
+
 def topic_of(question: str) -> str | None:
     """离婚冷静期是多久 -> 离婚冷静期: the noun phrase a how-long / how-much question asks about, when the
     question is just that phrase plus question words (else None: the lead then quotes the clause)."""
@@ -108,9 +111,13 @@ def topic_of(question: str) -> str | None:
     m = _QUESTION_WORDS.search(q)
     if not m or m.start() < 2:
         return None
+    if m.group(2) in ("吗", "呢"):
+        return None  # a yes/no question: "未成年人能签合同为十八周岁" would answer another question
     head = q[:m.start()].strip("，,？? ")
     if not 2 <= len(head) <= 12 or re.search(r"[，,。我你他她被把]|了$|[赔罚判要能会给付算拿签退满到达]$|买到|遇到", head):
         return None
+    if _MODAL.search(head):
+        return None  # 试用期工资能比正式工资低(多少): a clause with a modal verb, not a noun phrase
     return head
 
 
