@@ -28,6 +28,11 @@ class SearchConfig:
     dense_weight: float = 0.6  # measured on dev (STARD +0.01 R@5 against 1.0)
     #: USE3 summarises a 400-character case description poorly; long queries lean on BM25 (measured on dev)
     dense_weight_long: float = 0.3
+    #: the same two weights when the index's embedder is a strong local sentence-transformers model (``st:``):
+    #: EmbeddingGemma-300M ranks well enough on its own to lean on it more (measured on the three dev sets,
+    #: R@5 STARD / lawyer-llama / CAIL: 0.6 / 0.3 gave 0.537 / 0.394 / 0.666, 1.5 / 0.6 0.549 / 0.390 / 0.683)
+    strong_dense_weight: float = 1.5
+    strong_dense_weight_long: float = 0.6
     long_query_chars: int = 100
     candidates: int = 200  # per list, before fusion
     routing: bool = True
@@ -108,6 +113,7 @@ class Retriever:
         self.rescorer = rescorer  # a CandidateRescorer (strong embedder over the top candidates) or None
         self.learned = learned if learned != "auto" else self._load_learned()
         self.manifest = index.manifest
+        self._strong_dense = str(getattr(embedder, "id", "") or "").startswith("st:")
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
         from assistant.search.dense import flat_matrix
 
@@ -333,8 +339,10 @@ class Retriever:
         fused: dict[int, float] = {}
         found: dict[int, set] = {}
         for name, (rows, scores) in lists.items():
+            strong = self._strong_dense
             weight = cfg.bm25_weight if name == "bm25" else (
-                cfg.dense_weight_long if len(text) >= cfg.long_query_chars else cfg.dense_weight)
+                (cfg.strong_dense_weight_long if strong else cfg.dense_weight_long) if len(text) >= cfg.long_query_chars
+                else (cfg.strong_dense_weight if strong else cfg.dense_weight))
             if cfg.fusion == "rrf":
                 contrib = weight / (cfg.rrf_k + np.arange(1, len(rows) + 1))
             elif name == "dense":
