@@ -262,6 +262,18 @@ class FixedContext:
         return self.hits[:top_k]
 
 
+def _own_peak_rss_mb(resource) -> float:
+    """This process's peak RSS: VmHWM, which exec resets. ru_maxrss is not: Linux keeps the parent's high-water
+    mark across fork + exec, so after the training stages ran in the parent every system showed the parent's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def score_system(args, name: str, model: Path, adapter: Path | None, out: Path) -> dict:
     import resource
 
@@ -337,7 +349,7 @@ def score_system(args, name: str, model: Path, adapter: Path | None, out: Path) 
         "tokens_per_second": round(gen_tokens / gen_seconds, 2) if gen_seconds else None,
         "mean_answer_tokens": round(gen_tokens / max(1, len(records)), 1),
         "seconds": round(gen_seconds, 1), "load_seconds": round(load_s, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": _own_peak_rss_mb(resource),
     }
     with (out / f"answers-{name}.jsonl").open("w", encoding="utf-8") as f:
         for r in records:
