@@ -58,7 +58,7 @@ def add_model_arguments(p) -> None:
                    help="LoRA / P-Tuning v2 adapter folder for the transformers backend (env ASSISTANT_ADAPTER)")
     p.add_argument("--dtype", choices=("auto", "bf16", "fp32"), default=os.environ.get("ASSISTANT_DTYPE", "auto"),
                    help="transformers backend weights: auto (default) = bf16 on a CPU with AVX512-BF16/AMX "
-                        "(2-3x faster than fp32 there), fp32 on other CPUs; env ASSISTANT_DTYPE")
+                        "(faster than fp32 there), fp32 on other CPUs; env ASSISTANT_DTYPE")
     p.add_argument("--base-url", help="openai backend: endpoint base URL (env OPENAI_BASE_URL)")
     p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
 

@@ -44,7 +44,7 @@ def resolve_device(device=None) -> str:
 def resolve_dtype(dtype=None, device: str = "cpu"):
     """torch dtype from None/'auto'/'bf16'/'fp16'/'fp32'/torch.dtype. On a GPU both None and 'auto' mean
     bf16 (fp16 where bf16 is unsupported). On a CPU 'auto' means bf16 where the CPU has AVX512-BF16/AMX
-    (2-3x faster generation than fp32) and fp32 elsewhere; None keeps fp32 (exact: merges, reload checks)."""
+    (faster than fp32: scripts/bench_dtype.py) and fp32 elsewhere; None keeps fp32 (exact: merges, reload checks)."""
     import torch
 
     if isinstance(dtype, torch.dtype):

@@ -2,7 +2,7 @@
 optionally with a PEFT / P-Tuning v2 adapter, streamed through ``TextIteratorStreamer``. Greedy by default.
 
 ``dtype="auto"`` (the default, ``--dtype`` on the command line) runs the weights in bf16 on a CPU with
-AVX512-BF16/AMX - 2-3x faster generation than fp32 there - and in fp32 on other CPUs; ``bf16`` / ``fp32``
+AVX512-BF16/AMX - faster than fp32 there (scripts/bench_dtype.py) - and in fp32 on other CPUs; ``bf16`` / ``fp32``
 force one."""
 from __future__ import annotations
 
