@@ -7,7 +7,9 @@ Qwen2.5-Coder-0.5B-Instruct on CPU (one thread, bf16 where the CPU has AVX512-BF
 2. SFT data from the corpus and the retriever (``assistant.train.data.generate``): RAG answers in the app's
    exact prompt (same context budget and top-k as step 4), abstention with unrelated context, recitation.
    The gold articles of the evaluation questions are never used as training gold (held apart);
-3. SFT of the CPT model with LoRA and with P-Tuning v2 (PEFT prefix tuning) on the same rows;
+3. SFT of the CPT model with LoRA and with P-Tuning v2 (PEFT prefix tuning) on the same rows; the prefix
+   starts as the CPT model's own key/value states of a law-domain text (--prefix-init text: the first
+   training answers) rather than random;
 4. the four systems - base, CPT, CPT+LoRA, CPT+P-Tuning v2 - answer through the app's own pipeline
    (retriever -> prompt -> transformers backend -> citation checker) a fixed seeded subsample of
    lawyer-llama consultations and STARD questions (dev sets, --eval-dir), plus questions given only
@@ -17,10 +19,12 @@ Qwen2.5-Coder-0.5B-Instruct on CPU (one thread, bf16 where the CPU has AVX512-BF
    against the consultations' reference answers, generation tokens/s, peak RAM (each system is scored in
    its own process), trainable parameters.
 
-Each stage writes its output under --out and is skipped when that output exists (rerun = resume). Prints a
-Markdown table; writes results.json and results.png. Usage (about 30 minutes of one idle core):
+Each stage writes its output under --out and is skipped when that output exists (rerun = resume: copy a
+finished run's cpt/ and cpt-merged/ into a new --out to reuse its CPT when the CPT settings - --cpt-steps,
+--block-size, --holdout, --seed - are the same). Prints a Markdown table; writes results.json and
+results.png. Usage (CPT about 11 minutes, SFT and scoring about an hour of one busy core):
 
-    cp -r /work/base-home /tmp/home-14
+    cp -r /work/base-home2 /tmp/home-14
     nice -n 10 python scripts/bench_domain_adaptation.py --home /tmp/home-14 \\
         --gguf ~/.cache/assistant-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --model /tmp/qwen05b-hf
 """
@@ -58,10 +62,11 @@ def parse_args(argv=None):
     ap.add_argument("--model", default="runs/qwen05b", help="Hugging Face folder of the base model")
     ap.add_argument("--out", default="runs/bench_domain")
     ap.add_argument("--eval-dir", default=str(ROOT.parent / "shared" / "eval"))
-    ap.add_argument("--n-consult", type=int, default=6)
-    ap.add_argument("--n-stard", type=int, default=6)
-    ap.add_argument("--n-abstain", type=int, default=4)
-    ap.add_argument("--abstain-from", type=int, default=8,
+    # 20 + 20 answerable questions: one question is 2.5 points, so a +15-point difference is 6 questions
+    ap.add_argument("--n-consult", type=int, default=20)
+    ap.add_argument("--n-stard", type=int, default=20)
+    ap.add_argument("--n-abstain", type=int, default=6)
+    ap.add_argument("--abstain-from", type=int, default=24,
                     help="unrelated-context questions come from this position of the shuffled sets on")
     ap.add_argument("--top-k", type=int, default=3)
     ap.add_argument("--context-budget", type=int, default=400, help="context tokens, training and answering")
@@ -69,11 +74,16 @@ def parse_args(argv=None):
     ap.add_argument("--block-size", type=int, default=512)
     ap.add_argument("--holdout", type=int, default=30, help="articles held out of CPT (perplexity set)")
     ap.add_argument("--cpt-steps", type=int, default=16)
-    ap.add_argument("--sft-steps", type=int, default=24)
-    ap.add_argument("--ptuning-steps", type=int, default=24)
-    ap.add_argument("--n-rag", type=int, default=18)
-    ap.add_argument("--n-abstain-train", type=int, default=3)
-    ap.add_argument("--n-recitation", type=int, default=3)
+    ap.add_argument("--sft-steps", type=int, default=48, help="LoRA SFT steps (batch 1: one epoch of the rows)")
+    ap.add_argument("--ptuning-steps", type=int, default=48)
+    ap.add_argument("--ptuning-lr", type=float, default=3e-3,
+                    help="P-Tuning v2 learning rate (the prefix starts from real KV states: small steps)")
+    ap.add_argument("--prefix-init", choices=["text", "random"], default="text",
+                    help="P-Tuning v2 prefix start: the CPT model's KV states of a law-domain text (the first "
+                         "training answers: statute sentences with their citation), or PEFT's random init")
+    ap.add_argument("--n-rag", type=int, default=40)
+    ap.add_argument("--n-abstain-train", type=int, default=6)
+    ap.add_argument("--n-recitation", type=int, default=2)
     ap.add_argument("--gradient-checkpointing", action="store_true")
     ap.add_argument("--systems", nargs="+", default=["base", "cpt", "lora", "ptuning"])
     ap.add_argument("--sft-methods", nargs="+", default=["lora", "ptuning"], choices=["lora", "ptuning"])
@@ -216,14 +226,28 @@ def stage_sft_data(args, out: Path, questions: dict, tokenizer_dir: Path) -> Pat
     return path
 
 
+def prefix_init_text(data: Path) -> str:
+    """Law-domain text for the P-Tuning v2 prefix: the answers of the first RAG training rows (statute
+    sentences in the answer format, 《法名》第N条[k]), joined - long enough for any pre_seq_len used here."""
+    rows = [r for r in _read_jsonl(data) if r.get("kind") == "rag"]
+    return "\n".join(r["output"] for r in rows[:8])
+
+
 def stage_sft(args, method: str, cpt_model: Path, data: Path, out: Path) -> dict:
     config = CONFIGS / ("qwen05b_sft_lora.yaml" if method == "lora" else "qwen05b_sft_ptuning.yaml")
     steps = args.sft_steps if method == "lora" else args.ptuning_steps
-    return _train("sft", config, {
+    overrides = {
         "model_name_or_path": cpt_model, "datasets": [data], "max_steps": steps, "seed": args.seed,
         "max_source_length": args.context_budget + 300,
         "gradient_checkpointing": str(args.gradient_checkpointing).lower(),
-    }, out / f"sft-{method}")
+    }
+    if method == "ptuning":
+        overrides["learning_rate"] = args.ptuning_lr
+        if args.prefix_init == "text":
+            text_file = out / "data" / "prefix_init.txt"
+            text_file.write_text(prefix_init_text(data), encoding="utf-8")
+            overrides["prefix_init_text"] = f"@{text_file}"
+    return _train("sft", config, overrides, out / f"sft-{method}")
 
 
 # --- scoring one system (own process) -----------------------------------------------------------------
@@ -236,6 +260,18 @@ class FixedContext:
 
     def search(self, question, top_k=5, **_):
         return self.hits[:top_k]
+
+
+def _own_peak_rss_mb(resource) -> float:
+    """This process's peak RSS: VmHWM, which exec resets. ru_maxrss is not: Linux keeps the parent's high-water
+    mark across fork + exec, so after the training stages ran in the parent every system showed the parent's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def score_system(args, name: str, model: Path, adapter: Path | None, out: Path) -> dict:
@@ -313,7 +349,7 @@ def score_system(args, name: str, model: Path, adapter: Path | None, out: Path) 
         "tokens_per_second": round(gen_tokens / gen_seconds, 2) if gen_seconds else None,
         "mean_answer_tokens": round(gen_tokens / max(1, len(records)), 1),
         "seconds": round(gen_seconds, 1), "load_seconds": round(load_s, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": _own_peak_rss_mb(resource),
     }
     with (out / f"answers-{name}.jsonl").open("w", encoding="utf-8") as f:
         for r in records:

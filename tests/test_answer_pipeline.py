@@ -142,6 +142,39 @@ def test_bad_model_path_is_a_clear_error(store, retriever, tmp_path):
         build_assistant("transformers", model=str(tmp_path / "empty"), store=store, retriever=retriever)
 
 
+def test_user_picks_the_weight_dtype_of_a_local_model(store, retriever, tiny_model_dir):
+    """--dtype bf16 / fp32 are honoured; auto is bf16 exactly where the CPU has native bf16 kernels."""
+    import torch
+
+    from assistant.search.embedders import cpu_supports_bf16
+
+    seen = {}
+    for dtype in ("bf16", "fp32", "auto"):
+        app = build_assistant("transformers", model=str(tiny_model_dir), store=store, retriever=retriever,
+                              dtype=dtype)
+        seen[dtype] = app.backend.dtype
+        assert {p.dtype for p in app.backend.model.parameters()} == {getattr(torch, app.backend.dtype)}
+        answer = app.ask("醉驾怎么处罚", max_new_tokens=6)  # generation runs in that dtype
+        assert answer.finish_reason in ("stop", "length", "empty") and app.backend.info()["dtype"] == seen[dtype]
+    assert seen["bf16"] == "bfloat16" and seen["fp32"] == "float32"
+    assert seen["auto"] == ("bfloat16" if cpu_supports_bf16() else "float32")
+
+
+def test_ask_command_takes_dtype(tiny_model_dir, capsys):
+    from conftest import build_fixture_store
+
+    from assistant.cli import main
+    from assistant.config import Paths
+
+    build_fixture_store(Paths().ensure().db).close()
+    assert main(["ask", "醉驾怎么处罚", "--backend", "transformers", "--model", str(tiny_model_dir),
+                 "--dtype", "bf16", "--max-new-tokens", "4", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "weights in bfloat16" in captured.err and json.loads(captured.out)["backend"] == "transformers"
+    with pytest.raises(SystemExit):  # argparse refuses a dtype it does not know
+        main(["ask", "问", "--backend", "transformers", "--model", str(tiny_model_dir), "--dtype", "int3"])
+
+
 # -- the OpenAI-compatible API ---------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:

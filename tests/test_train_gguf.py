@@ -80,3 +80,45 @@ def test_import_gguf_rejects_a_file_that_is_not_gguf(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     assert main(["model", "import-gguf", str(tmp_path / "missing.gguf"), "--out", str(tmp_path / "o2")]) != 0
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("outtype,atol", [("f32", 1e-4), ("f16", 2e-2)])
+def test_merged_model_exports_back_to_gguf_for_llama_cpp(tiny_gguf, tmp_path, capsys, outtype, atol):
+    """HF folder -> `model export-gguf` -> `model import-gguf` gives the same tokens, chat template and logits."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from assistant.cli import main
+
+    _, original, original_tok = tiny_gguf
+    hf = tmp_path / "merged"
+    original.save_pretrained(hf)
+    original_tok.chat_template = CHAT_TEMPLATE
+    original_tok.save_pretrained(hf)
+    out = tmp_path / f"model-{outtype}.gguf"
+    assert main(["model", "export-gguf", str(hf), "--out", str(out), "--outtype", outtype, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["outtype"] == outtype and info["chat_template"] is True and out.read_bytes()[:4] == b"GGUF"
+    names = {t.name: t for t in gguf.GGUFReader(str(out)).tensors}
+    assert names["blk.0.attn_q.bias"].tensor_type == gguf.GGMLQuantizationType.F32  # biases stay f32
+    assert names["blk.1.ffn_down.weight"].tensor_type == getattr(gguf.GGMLQuantizationType, outtype.upper())
+    back = tmp_path / "back"
+    assert main(["model", "import-gguf", str(out), "--out", str(back), "--dtype", "fp32", "--json"]) == 0
+    capsys.readouterr()
+    model = AutoModelForCausalLM.from_pretrained(back).eval()
+    tok = AutoTokenizer.from_pretrained(back)
+    text = "醉酒驾驶机动车的，处拘役，并处罚金。"
+    ids = tok(text, return_tensors="pt")["input_ids"]
+    assert ids[0].tolist() == original_tok(text)["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(model(ids).logits, original(ids).logits, atol=atol)
+    assert tok.apply_chat_template([{"role": "user", "content": "你好"}], tokenize=False, add_generation_prompt=True) \
+        == "<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_export_gguf_refuses_an_adapter_folder(tmp_path, capsys):
+    from assistant.cli import main
+
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    assert main(["model", "export-gguf", str(tmp_path / "adapter"), "--out", str(tmp_path / "x.gguf")]) == 2
+    assert "train merge" in capsys.readouterr().err

@@ -173,6 +173,56 @@ def test_prefix_tuning_trains_only_the_prefix_and_generate_uses_it(tiny_model_di
         assert torch.equal(model2.generate(**ids, **kwargs), generated)
 
 
+STATUTE = "在道路上驾驶机动车，有下列情形之一的，处拘役，并处罚金：追逐竞驶，情节恶劣的；醉酒驾驶机动车的。"
+
+
+def test_prefix_can_start_as_the_models_own_reading_of_a_statute(tiny_model_dir, sft_file, tmp_path):
+    """P-Tuning v2 initialised from real key/value states: before training, the prefixed model is the base
+    model with the statute's first pre_seq_len tokens in front of the prompt - logits, the prefix itself and
+    generate() - and the trainer writes exactly that prefix when it does not move (learning rate 0)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from assistant.train.adapters import load_causal_lm
+    from assistant.train.hparams import MethodArguments
+    from assistant.train.methods import _layer_kv, apply_method, text_prefix_ids
+    from assistant.train.trainer import train
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    text_ids = text_prefix_ids(tok, STATUTE, 4)
+    with torch.no_grad():
+        reading = base(input_ids=text_ids, use_cache=True).past_key_values
+    model = apply_method(AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(),
+                         MethodArguments(method="ptuning", pre_seq_len=4, prefix_init_text=STATUTE), tok)
+    prefix = model.get_prompt(batch_size=1)
+    for layer in range(base.config.num_hidden_layers):
+        for got, want in zip(_layer_kv(prefix, layer), _layer_kv(reading, layer)):
+            assert torch.allclose(got, want, atol=1e-6)
+    ids = _prompt_ids(tok)["input_ids"]
+    together = torch.cat([text_ids, ids], dim=1)
+    with torch.no_grad():
+        prefixed = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[:, -1]
+        read_first = base(input_ids=together).logits[:, -1]
+    assert torch.allclose(prefixed, read_first, atol=1e-4)
+    kwargs = dict(max_new_tokens=8, min_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
+    with torch.no_grad():
+        want = base.generate(input_ids=together, attention_mask=torch.ones_like(together), **kwargs)
+        assert model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)[0, ids.shape[1]:].tolist() \
+            == want[0, together.shape[1]:].tolist()
+    # the same through `train sft --prefix_init_text @FILE`, saved and reloaded
+    (tmp_path / "statute.txt").write_text(STATUTE, encoding="utf-8")
+    out = tmp_path / "run"
+    train("sft", _config(tiny_model_dir, sft_file, out, "ptuning", learning_rate=0.0, max_steps=1,
+                         prefix_init_text=f"@{tmp_path / 'statute.txt'}"), progress=False)
+    reloaded, _ = load_causal_lm(tiny_model_dir, out)
+    with torch.no_grad():
+        assert reloaded.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)[0, ids.shape[1]:].tolist() \
+            == want[0, together.shape[1]:].tolist()
+    with pytest.raises(ValueError, match="needs at least 4"):
+        apply_method(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                     MethodArguments(method="ptuning", pre_seq_len=4, prefix_init_text="醉"), tok)
+
+
 def test_resume_from_checkpoint(tiny_model_dir, sft_file, tmp_path):
     from safetensors.torch import load_file
 

@@ -56,6 +56,9 @@ def add_model_arguments(p) -> None:
                    help="llamacpp: threads (default ASSISTANT_THREADS, i.e. 1)")
     p.add_argument("--adapter", default=os.environ.get("ASSISTANT_ADAPTER"),
                    help="LoRA / P-Tuning v2 adapter folder for the transformers backend (env ASSISTANT_ADAPTER)")
+    p.add_argument("--dtype", choices=("auto", "bf16", "fp32"), default=os.environ.get("ASSISTANT_DTYPE", "auto"),
+                   help="transformers backend weights: auto (default) = bf16 on a CPU with AVX512-BF16/AMX "
+                        "(faster than fp32 there), fp32 on other CPUs; env ASSISTANT_DTYPE")
     p.add_argument("--base-url", help="openai backend: endpoint base URL (env OPENAI_BASE_URL)")
     p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
 
@@ -169,6 +172,8 @@ def _assistant(args):
         options = {"base_url": args.base_url, "api_key": args.api_key}
     elif backend == "llamacpp":
         options = {"n_ctx": getattr(args, "n_ctx", None), "n_threads": getattr(args, "threads", None)}
+    elif backend == "transformers":
+        options = {"dtype": getattr(args, "dtype", "auto")}
     store = open_corpus()
     from assistant.search import load_retriever
 
@@ -177,12 +182,15 @@ def _assistant(args):
     except Exception as exc:  # a missing / mismatched index: say which, without a traceback
         raise UserError(f"cannot open the search index: {exc}") from None
     try:
-        return build_assistant(backend, model=args.model, adapter=args.adapter, store=store,
-                               retriever=retriever,
-                               config=PipelineConfig(top_k=args.top_k, max_new_tokens=args.max_new_tokens),
-                               **options)
+        assistant = build_assistant(backend, model=args.model, adapter=args.adapter, store=store,
+                                    retriever=retriever,
+                                    config=PipelineConfig(top_k=args.top_k, max_new_tokens=args.max_new_tokens),
+                                    **options)
     except BackendError as exc:
         raise UserError(str(exc)) from None
+    if getattr(assistant.backend, "dtype", None):  # what --dtype auto chose on this CPU
+        print(f"{assistant.backend.model_name}: weights in {assistant.backend.dtype}", file=sys.stderr)
+    return assistant
 
 
 def _options(args) -> dict:

@@ -15,7 +15,8 @@ Adapters understood (``adapter_path``):
   the base folder, so tests cannot exercise it here.
 
 ``model_path`` may itself be a PEFT adapter folder; its ``base_model_name_or_path`` is then the base.
-Device/dtype auto: CUDA if present, bf16 where the GPU supports it else fp16; CPU float32.
+Device auto: CUDA if present. dtype: bf16 where the GPU supports it else fp16; on CPU ``"auto"`` = bf16
+where the CPU has AVX512-BF16/AMX, else fp32 (``None`` = fp32 on CPU).
 ``quantize=4|8`` loads the base through bitsandbytes (GPU only). ``trust_remote_code=None`` means trust a
 *local* folder's code only when its config declares ``auto_map`` (ChatGLM2 and friends need it).
 """
@@ -41,7 +42,9 @@ def resolve_device(device=None) -> str:
 
 
 def resolve_dtype(dtype=None, device: str = "cpu"):
-    """torch dtype from None/'auto'/'bf16'/'fp16'/'fp32'/torch.dtype; auto = bf16|fp16 on GPU, fp32 on CPU."""
+    """torch dtype from None/'auto'/'bf16'/'fp16'/'fp32'/torch.dtype. On a GPU both None and 'auto' mean
+    bf16 (fp16 where bf16 is unsupported). On a CPU 'auto' means bf16 where the CPU has AVX512-BF16/AMX
+    (faster than fp32: scripts/bench_dtype.py) and fp32 elsewhere; None keeps fp32 (exact: merges, reload checks)."""
     import torch
 
     if isinstance(dtype, torch.dtype):
@@ -55,25 +58,17 @@ def resolve_dtype(dtype=None, device: str = "cpu"):
             raise AdapterError(f"unknown dtype {dtype!r} (use auto, bf16, fp16 or fp32)") from None
     if str(device).startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if dtype == "auto" and cpu_supports_bf16():
+        return torch.bfloat16
     return torch.float32
 
 
 def cpu_supports_bf16() -> bool:
-    """True when this CPU has bf16 matrix instructions (AVX512-BF16 or AMX), where bf16 forward and backward
-    passes run several times faster than fp32; without them bf16 is emulated and slower than fp32."""
-    import torch
+    """True when this CPU has bf16 matrix instructions (AVX512-BF16 or AMX); one decision for the whole
+    product, made by the search embedders' helper (without them bf16 is emulated and slower than fp32)."""
+    from assistant.search.embedders import cpu_supports_bf16 as decide
 
-    probe = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
-    try:
-        if probe is not None and not probe():
-            return False
-    except RuntimeError:
-        pass
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:  # not Linux: trust oneDNN's answer
-        return probe is not None
-    return any(f in flags for f in (" avx512_bf16", " amx_bf16"))
+    return decide()
 
 
 def training_precision(precision: str = "auto", device: str = "cpu") -> str:

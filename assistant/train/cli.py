@@ -41,6 +41,14 @@ def register(sub) -> None:
     gguf.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp32"])
     gguf.add_argument("--json", action="store_true")
     gguf.set_defaults(func=cmd_model_import_gguf)
+    export = msub.add_parser("export-gguf", help="a Hugging Face Qwen2 folder (e.g. from `train merge`) as a GGUF "
+                                                 "file for llama.cpp (needs the gguf package)")
+    export.add_argument("model_dir", metavar="DIR")
+    export.add_argument("--out", required=True, help="output .gguf file (new)")
+    export.add_argument("--outtype", default="f16", choices=["f16", "f32", "q8_0"],
+                        help="weight type (norms and biases stay f32); Q4_K_M etc.: llama.cpp's llama-quantize")
+    export.add_argument("--json", action="store_true")
+    export.set_defaults(func=cmd_model_export_gguf)
 
     data = sub.add_parser("data", help="training data from the corpus (SFT examples, CPT packing report)")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -165,6 +173,23 @@ def cmd_model_import_gguf(args) -> int:
         print(f"{info['source']} -> {info['out']}: {info['architecture']} ({info['model_type']}), "
               f"{info['parameters']:,} parameters in {info['dtype']}, vocab {info['vocab_size']:,}, chat template "
               f"{'kept' if info['chat_template'] else 'absent'} ({info['seconds']} s)")
+    return 0
+
+
+def cmd_model_export_gguf(args) -> int:
+    from assistant.cli import UserError
+    from assistant.train.gguf_export import GGUFExportError, export_gguf
+
+    try:
+        info = export_gguf(args.model_dir, args.out, outtype=args.outtype)
+    except GGUFExportError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print_json(info)
+    else:
+        print(f"{info['source']} -> {info['out']}: {info['model_type']}, {info['tensors']} tensors in "
+              f"{info['outtype']}, vocab {info['vocab_size']:,}, chat template "
+              f"{'kept' if info['chat_template'] else 'absent'}, {info['bytes'] / 2**20:.1f} MiB ({info['seconds']} s)")
     return 0
 
 

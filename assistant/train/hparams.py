@@ -65,6 +65,9 @@ class MethodArguments:
     pre_seq_len: int = field(default=16, metadata={"help": "P-Tuning v2: virtual tokens per layer"})
     prefix_projection: bool = field(default=False, metadata={"help": "P-Tuning v2: reparametrise with an MLP"})
     prefix_hidden_size: int = 512
+    prefix_init_text: str | None = field(default=None, metadata={
+        "help": "P-Tuning v2: start the prefix as the base model's key/value states of the first pre_seq_len "
+                "tokens of this text (e.g. a statute's text) instead of random; '@FILE' reads it from a file"})
 
 
 METHODS = ("lora", "ptuning", "full")

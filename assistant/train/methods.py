@@ -7,6 +7,9 @@
   remote code (its config has ``pre_seq_len``) the native ``PrefixEncoder`` is used, exactly as ChatGLM2's
   ``ptuning`` recipe; everywhere else PEFT prefix tuning (``prefix_projection`` = PEFT's
   ``prefix_projection`` MLP reparametrisation).
+  The prefix starts random (PEFT's default) or, with ``prefix_init_text``, as the base model's own key /
+  value states of a real text of ``pre_seq_len`` tokens (:func:`init_prefix_from_text`): training then
+  starts from "the model has just read this text" instead of from noise that a 0.5B model cannot ignore.
 * full: every parameter trains.
 """
 from __future__ import annotations
@@ -47,7 +50,7 @@ def is_chatglm2_native(model) -> bool:
     return getattr(model.config, "model_type", "") == "chatglm" and hasattr(model.config, "pre_seq_len")
 
 
-def apply_method(model, method_args):
+def apply_method(model, method_args, tokenizer=None):
     """The model to train (PEFT-wrapped, natively prefixed, or as is) with only its trainable params on."""
     method = method_args.method
     if method == "full":
@@ -68,6 +71,10 @@ def apply_method(model, method_args):
                                  prefix_projection=method_args.prefix_projection,
                                  encoder_hidden_size=method_args.prefix_hidden_size)
         model = get_peft_model(model, cfg)
+        if getattr(method_args, "prefix_init_text", None):
+            if tokenizer is None:
+                raise ValueError("prefix_init_text needs the tokenizer: apply_method(model, args, tokenizer)")
+            init_prefix_from_text(model, tokenizer, method_args.prefix_init_text)
         from assistant.train.adapters import install_prefix_generate
 
         install_prefix_generate(model)
@@ -94,3 +101,55 @@ def count_parameters(model) -> dict:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return {"trainable": trainable, "total": total, "trainable_share": trainable / total if total else 0.0}
+
+
+def _layer_kv(cache, layer: int):
+    """(key, value) of one layer of a transformers cache, whichever layout this version uses."""
+    layers = getattr(cache, "layers", None)
+    if layers is not None:
+        return layers[layer].keys, layers[layer].values
+    if hasattr(cache, "key_cache"):
+        return cache.key_cache[layer], cache.value_cache[layer]
+    return cache[layer][0], cache[layer][1]
+
+
+def text_prefix_ids(tokenizer, text: str, length: int):
+    """The first ``length`` token ids of ``text`` (no special tokens), as a (1, length) tensor."""
+    import torch
+
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:length]
+    if len(ids) < length:
+        raise ValueError(f"prefix_init_text has {len(ids)} tokens; P-Tuning v2 with pre_seq_len {length} "
+                         f"needs at least {length}")
+    return torch.tensor([ids])
+
+
+def init_prefix_from_text(peft_model, tokenizer, text: str) -> int:
+    """Write the base model's key/value states of the first ``num_virtual_tokens`` tokens of ``text`` into
+    the PEFT prefix encoder, so that before training the prefixed model behaves exactly as the base model
+    does with that text in front of the prompt (keys carry RoPE positions 0..P-1; prompts then start at P,
+    as in training and :func:`assistant.train.adapters.prefix_generate`). Returns the number of tokens."""
+    import torch
+
+    config = peft_model.active_peft_config
+    if getattr(config, "prefix_projection", False):
+        raise ValueError("prefix_init_text needs prefix_projection: false (the MLP's input is not a KV state)")
+    n = config.num_virtual_tokens
+    ids = text_prefix_ids(tokenizer, text, n)
+    base = peft_model.get_base_model()
+    device = next(base.parameters()).device
+    with torch.no_grad():
+        cache = base(input_ids=ids.to(device), use_cache=True).past_key_values
+        # PEFT's layout: (P, layers*2*kv_heads*head_dim), viewed as (P, layers*2, kv_heads, head_dim) with
+        # layer i's key at 2i and its value at 2i+1
+        per_layer = []
+        for layer in range(config.num_layers):
+            key, value = _layer_kv(cache, layer)  # (1, kv_heads, P, head_dim) each
+            per_layer += [key[0], value[0]]
+        states = torch.stack(per_layer)  # (layers*2, kv_heads, P, head_dim)
+        flat = states.permute(2, 0, 1, 3).reshape(n, -1)
+        weight = peft_model.prompt_encoder[peft_model.active_adapter].embedding.weight
+        if flat.shape != weight.shape:
+            raise ValueError(f"the model's KV states {tuple(flat.shape)} do not fit the prefix {tuple(weight.shape)}")
+        weight.copy_(flat.to(weight.dtype))
+    return n

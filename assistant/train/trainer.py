@@ -81,7 +81,9 @@ def load_model_for_training(model_args, method_args, training_args):
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the checkpointed graph
     for p in model.parameters():
         p.requires_grad_(False)
-    model = apply_method(model, method_args)
+    if (method_args.prefix_init_text or "").startswith("@"):
+        method_args.prefix_init_text = Path(method_args.prefix_init_text[1:]).read_text(encoding="utf-8")
+    model = apply_method(model, method_args, tokenizer)
     if dtype != torch.float32:  # PEFT keeps adapter weights fp32; a prefix encoder may follow the base dtype
         for p in model.parameters():
             if p.requires_grad and p.dtype != torch.float32:

@@ -86,6 +86,8 @@ def cmd_serve(args) -> int:
         options = {"base_url": args.base_url, "api_key": args.api_key}
     elif args.backend == "llamacpp":
         options = {"n_ctx": getattr(args, "n_ctx", None), "n_threads": getattr(args, "threads", None)}
+    elif args.backend == "transformers":
+        options = {"dtype": getattr(args, "dtype", "auto")}
     try:
         assistant = build_assistant(args.backend, model=args.model, adapter=args.adapter, store=store,
                                     retriever=retriever, **options)

@@ -1,5 +1,9 @@
 """A local Hugging Face causal LM (ChatGLM2 with trust_remote_code, GLM-4, Qwen, the tiny test model ...),
-optionally with a PEFT / P-Tuning v2 adapter, streamed through ``TextIteratorStreamer``. Greedy by default."""
+optionally with a PEFT / P-Tuning v2 adapter, streamed through ``TextIteratorStreamer``. Greedy by default.
+
+``dtype="auto"`` (the default, ``--dtype`` on the command line) runs the weights in bf16 on a CPU with
+AVX512-BF16/AMX - faster than fp32 there (scripts/bench_dtype.py) - and in fp32 on other CPUs; ``bf16`` / ``fp32``
+force one."""
 from __future__ import annotations
 
 import threading
@@ -36,7 +40,7 @@ class TransformersBackend(Backend):
     short_context = True  # local models on a CPU are small: the few best 款, answer first
 
     def __init__(self, model_path: str | Path, adapter: str | Path | None = None, *, device: str | None = None,
-                 dtype=None, template: str = "auto", max_new_tokens: int | None = None, **_ignored):
+                 dtype="auto", template: str = "auto", max_new_tokens: int | None = None, **_ignored):
         path = Path(model_path)
         if not path.is_dir():
             raise BackendError(f"model folder {path} does not exist (the transformers backend loads local "
@@ -59,6 +63,7 @@ class TransformersBackend(Backend):
             # an adapter from `assistant train sft` learned the app's full prompt (whole articles and
             # SYSTEM_INSTRUCTION, as `assistant data sft` writes it): serve it the prompt it was trained on
             self.short_context = False
+        self.dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")
         self.template = template
         self.default_max_new_tokens = max_new_tokens
         self._lock = threading.Lock()  # one generation at a time per loaded model
@@ -138,4 +143,5 @@ class TransformersBackend(Backend):
         request.finish_reason = "length" if (new.shape[0] >= max_new and not ended) else "stop"
 
     def info(self) -> dict:
-        return dict(super().info(), path=str(self.path), adapter=str(self.adapter) if self.adapter else None)
+        return dict(super().info(), path=str(self.path), adapter=str(self.adapter) if self.adapter else None,
+                    dtype=self.dtype)
