@@ -11,7 +11,9 @@ import json
 import pytest
 import torch
 
-pytest.importorskip("gguf", reason="import-gguf needs the gguf package (pip install 'assistant[gguf]')")
+gguf = pytest.importorskip("gguf", reason="import-gguf needs the gguf package (pip install 'assistant[gguf]')")
+
+from tiny_gguf import CHAT_TEMPLATE  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +115,32 @@ def test_merged_model_exports_back_to_gguf_for_llama_cpp(tiny_gguf, tmp_path, ca
         assert torch.allclose(model(ids).logits, original(ids).logits, atol=atol)
     assert tok.apply_chat_template([{"role": "user", "content": "你好"}], tokenize=False, add_generation_prompt=True) \
         == "<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n"
+    if outtype == "f32":
+        _llama_cpp_reads_it_the_same(out, original, ids[0].tolist())
+
+
+def _llama_cpp_reads_it_the_same(path, original, ids):
+    """llama.cpp itself (when installed) tokenises the exported file the same and computes the same logits.
+    Run in a child process: a llama.cpp build made for another CPU dies with SIGILL."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llamacpp]')")
+    probe = (
+        "import json, sys; from llama_cpp import Llama\n"
+        f"m = Llama(model_path={str(path)!r}, n_ctx=64, n_threads=1, logits_all=True, verbose=False)\n"
+        "ids = m.tokenize('醉酒驾驶机动车的，处拘役，并处罚金。'.encode(), add_bos=False, special=False)\n"
+        "m.eval(ids)\n"
+        "print(json.dumps({'ids': ids, 'last': [float(x) for x in m.scores[len(ids) - 1]]}))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=300)
+    if proc.returncode < 0:
+        pytest.skip(f"llama.cpp dies on this machine (signal {-proc.returncode}: built for another CPU)")
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-500:]
+    got = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    assert got["ids"] == ids
+    with torch.no_grad():
+        want = original(torch.tensor([ids])).logits[0, -1]
+    assert torch.allclose(torch.tensor(got["last"]), want, atol=1e-3)
 
 
 def test_export_gguf_refuses_an_adapter_folder(tmp_path, capsys):
