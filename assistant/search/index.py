@@ -27,8 +27,11 @@ from typing import Any, Callable
 import numpy as np
 
 from assistant.search.embedders import Embedder, make_embedder
+from assistant.search.learned import BUILD_FILE, lay_questions_id, lay_questions_path, learn_from_questions
+from assistant.search.learned import save as save_learned
 from assistant.search.lexical import BM25Params, LexicalIndex
-from assistant.search.text import MAX_LEXICAL_CHARS, Tokenizer, corpus_vocabulary, dense_text, heading_phrases
+from assistant.search.text import (MAX_LEXICAL_CHARS, Tokenizer, corpus_vocabulary, dense_text, heading_phrases,
+                                   query_tokens)
 from assistant.search.vector_cache import VectorCache, embed_with_cache, tokenise_with_cache
 
 FORMAT_VERSION = 2  # bump when tokenisation or the files of a build change
@@ -61,13 +64,7 @@ class BuildConfig:
     embed_workers: int = field(default_factory=lambda: int(os.environ.get("ASSISTANT_BUILD_WORKERS", "1")))
     #: the everyday-question file each build learns its wording map from (``assistant.search.learned``), by
     #: name and hash, so that a changed file means a new build; None: learn nothing
-    lay_questions: str | None = field(default_factory=lambda: _lay_questions_id())
-
-
-def _lay_questions_id() -> str | None:
-    from assistant.search.learned import lay_questions_id
-
-    return lay_questions_id()
+    lay_questions: str | None = field(default_factory=lay_questions_id)
 
 
 @dataclass
@@ -364,16 +361,13 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
 
 def _learn_lay_questions(store, articles, lexical, tokenizer, config: BuildConfig, folder: Path, stage) -> int:
     """Learn the everyday-wording map from the lay-question file into the build folder; pairs learned from."""
-    from assistant.search.learned import BUILD_FILE, lay_questions_path, learn_from_questions, save
-    from assistant.search.text import query_tokens
-
     path = lay_questions_path() if config.lay_questions else None
     if path is None:
         return 0
     stage("learn")
     artefact = learn_from_questions(path, store, [a.id for a in articles], lexical,
                                     lambda q: query_tokens(tokenizer, q))
-    save(artefact, folder / BUILD_FILE)
+    save_learned(artefact, folder / BUILD_FILE)
     return int(artefact["pairs"])
 
 

@@ -147,24 +147,19 @@ def lay_questions_id(path: Path | None = None) -> str | None:
 
 
 def read_question_rows(path: str | Path) -> list[dict]:
-    """Rows ``{"id", "query", "citations": [{"law", "article"}]}`` (or ``law`` + ``articles``); a broken line
-    is an error naming the file and line."""
+    """Rows ``{"id", "query", "gold": [(law, number, suffix)]}`` of a file in the ``assistant eval retrieval``
+    formats (read and checked by its reader: a broken line is an error naming the file, line and field); a
+    citation may add ``"suffix": "之一"``, which those formats ignore."""
+    from assistant.eval.retrieval import load_retrieval_rows
+
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row.get("query"), str) or not row["query"].strip():
-                    raise ValueError("field 'query' must be a non-empty string")
-                if "citations" in row:  # {"law", "article", "suffix": "之一"} (the suffix is optional)
-                    gold = [(str(c["law"]), int(c["article"]), str(c.get("suffix") or "")) for c in row["citations"]]
-                else:
-                    gold = [(str(row["law"]), int(a), "") for a in row["articles"]]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{n}: {exc}") from None
-            rows.append({"id": row.get("id", f"line-{n}"), "query": row["query"], "gold": gold})
+    for n, row in enumerate(load_retrieval_rows(path), 1):
+        if "citations" in row:
+            gold = [(c["law"], c["article"], str(c.get("suffix") or "")) for c in row["citations"]
+                    if c.get("law") is not None]
+        else:
+            gold = [(row["law"], a, "") for a in row["articles"]]
+        rows.append({"id": row.get("id", f"row-{n}"), "query": row["query"], "gold": gold})
     return rows
 
 

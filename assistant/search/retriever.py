@@ -338,11 +338,13 @@ class Retriever:
             return []
         fused: dict[int, float] = {}
         found: dict[int, set] = {}
+        long_query = len(text) >= cfg.long_query_chars
+        if self._strong_dense:
+            dense_weight = cfg.strong_dense_weight_long if long_query else cfg.strong_dense_weight
+        else:
+            dense_weight = cfg.dense_weight_long if long_query else cfg.dense_weight
         for name, (rows, scores) in lists.items():
-            strong = self._strong_dense
-            weight = cfg.bm25_weight if name == "bm25" else (
-                (cfg.strong_dense_weight_long if strong else cfg.dense_weight_long) if len(text) >= cfg.long_query_chars
-                else (cfg.strong_dense_weight if strong else cfg.dense_weight))
+            weight = cfg.bm25_weight if name == "bm25" else dense_weight
             if cfg.fusion == "rrf":
                 contrib = weight / (cfg.rrf_k + np.arange(1, len(rows) + 1))
             elif name == "dense":
