@@ -102,7 +102,10 @@ def export_gguf(model_dir, out_file, outtype: str = "f16") -> dict:
     state = model.state_dict()
     tied = bool(getattr(config, "tie_word_embeddings", False))
 
-    writer = gguf.GGUFWriter(str(out), "qwen2")
+    # written beside the target and renamed when complete: a failed export leaves no half file behind
+    # (the writer opens its file only in write_header_to_file)
+    part = out.with_name(out.name + ".part")
+    writer = gguf.GGUFWriter(str(part), "qwen2")
     writer.add_name(src.name)
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)
@@ -143,11 +146,16 @@ def export_gguf(model_dir, out_file, outtype: str = "f16") -> dict:
             writer.add_tensor(gguf_tensor_name(name), q, raw_shape=q.shape,
                               raw_dtype=gguf.GGMLQuantizationType.Q8_0)
     try:
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
+        try:
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+        finally:
+            writer.close()
+        part.replace(out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     return {"source": str(src), "out": str(out), "model_type": config.model_type, "outtype": outtype,
             "tensors": len(state) - (1 if tied and "lm_head.weight" in state else 0), "vocab_size": len(tokens),
             "chat_template": bool(getattr(tokenizer, "chat_template", None)), "bytes": out.stat().st_size,
