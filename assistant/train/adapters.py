@@ -26,6 +26,9 @@ import json
 import types
 from pathlib import Path
 
+# one bf16 decision for the whole product (AVX512-BF16 or AMX; without them bf16 is emulated, slower than fp32)
+from assistant.search.embedders import cpu_supports_bf16
+
 PREFIX_KEY = "transformer.prefix_encoder.embedding.weight"
 
 
@@ -61,14 +64,6 @@ def resolve_dtype(dtype=None, device: str = "cpu"):
     if dtype == "auto" and cpu_supports_bf16():
         return torch.bfloat16
     return torch.float32
-
-
-def cpu_supports_bf16() -> bool:
-    """True when this CPU has bf16 matrix instructions (AVX512-BF16 or AMX); one decision for the whole
-    product, made by the search embedders' helper (without them bf16 is emulated and slower than fp32)."""
-    from assistant.search.embedders import cpu_supports_bf16 as decide
-
-    return decide()
 
 
 def training_precision(precision: str = "auto", device: str = "cpu") -> str:
