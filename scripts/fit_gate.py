@@ -139,7 +139,7 @@ def main() -> int:
         return gate.judge(q, selection(q), notes=gate.law_notes(q)).refuse
 
     skip = args.dev_limit if args.dev_positives else 0
-    print(f"\n| held-out set | n | refused |\n|---|---|---|")
+    print("\n| held-out set | n | refused |\n|---|---|---|")
     off = sum(refused(q) for q in OFF_TOPIC)
     print(f"| off-topic (everyday_questions.OFF_TOPIC) | {len(OFF_TOPIC)} | {off} ({off / len(OFF_TOPIC):.0%}) |")
     ev = sum(refused(q) for q, _, _ in EVERYDAY)

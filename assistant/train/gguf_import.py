@@ -38,7 +38,6 @@ def _dequantize_kwargs(name: str) -> dict:
 
 def import_gguf(gguf_file, out_dir, dtype: str = "bf16") -> dict:
     """Convert ``gguf_file`` into a Hugging Face folder ``out_dir``; returns a summary dict."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.threads import limit_torch_threads

@@ -207,7 +207,7 @@ def create_app(assistant, store, *, config: WebConfig | None = None, reindex: Re
                 elif event.kind == "done":
                     turn.answer = event.answer
                     turn.hits = list(event.answer.sources)
-        except Exception as exc:  # shown in the turn; the session carries on
+        except Exception:  # shown in the turn; the session carries on
             log.exception("answering %r failed", message)
             turn.error = "回答时出错（详情已记录在服务器日志中），请重试或换个问法。"
         yield render.conversation_html(turns), render.source_panel_html(turns), turns, gr.update()
