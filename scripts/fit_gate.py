@@ -155,13 +155,14 @@ def main() -> int:
     print(f"| off-topic (everyday_questions.OFF_TOPIC) | {len(OFF_TOPIC)} | {off} ({off / len(OFF_TOPIC):.0%}) |")
     ev = sum(refused(q) for q, _, _ in EVERYDAY)
     print(f"| everyday legal (everyday_questions.EVERYDAY) | {len(EVERYDAY)} | {ev} ({ev / len(EVERYDAY):.0%}) |")
-    from bench_answers import HELDOUT, read_questions  # reported, never fitted on
+    from bench_answers import QUESTION_SETS, read_questions  # reported, never fitted on
 
-    h_legal, h_off = read_questions(HELDOUT)
-    off = sum(refused(q) for q in h_off)
-    print(f"| off-topic, held out (data/everyday_heldout.jsonl) | {len(h_off)} | {off} ({off / len(h_off):.0%}) |")
-    ev = sum(refused(q) for q, _, _ in h_legal)
-    print(f"| everyday legal, held out (data/everyday_heldout.jsonl) | {len(h_legal)} | {ev} ({ev / len(h_legal):.0%}) |")
+    for name, path in QUESTION_SETS.items():
+        h_legal, h_off = read_questions(path)
+        off = sum(refused(q) for q in h_off)
+        print(f"| off-topic, {name} (data/{path.name}) | {len(h_off)} | {off} ({off / len(h_off):.0%}) |")
+        ev = sum(refused(q) for q, _, _ in h_legal)
+        print(f"| everyday legal, {name} (data/{path.name}) | {len(h_legal)} | {ev} ({ev / len(h_legal):.0%}) |")
     for path in args.check:
         qs = [json.loads(line).get("query") for line in open(path, encoding="utf-8") if line.strip()]
         qs = [q for q in qs if q]

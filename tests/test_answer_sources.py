@@ -101,6 +101,14 @@ def test_asking_what_to_do_does_not_make_a_legal_problem_off_topic(assistant):
         assert clf.probability(stem + "怎么办？") == pytest.approx(clf.probability(stem))
 
 
+def test_a_greeting_before_the_question_does_not_make_it_chit_chat(assistant):
+    # chit-chat examples (你好, 你是谁) open with greetings; a consultation often does too
+    clf = assistant.gate.classifier()
+    for stem in ("目前想要离婚，需要做哪些准备", "公司拖欠工资三个月了"):
+        assert clf.probability("您好，" + stem) == pytest.approx(clf.probability(stem))
+        assert clf.probability("你好，我想咨询一下" + stem) == pytest.approx(clf.probability(stem))
+
+
 @pytest.mark.parametrize("question", ["网上购物被卖家骗了钱怎么办", "在网店买东西上当受骗了怎么办"])
 def test_a_shopper_cheated_online_gets_the_consumer_law_not_a_refusal(assistant, question):
     answer = assistant.ask(question)

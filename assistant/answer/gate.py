@@ -103,10 +103,12 @@ def training_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
     return pos, neg
 
 
-#: question words and punctuation. Legal and other questions are both made of them, but the classifier's
-#: legal examples are mostly statute sentences, which have none: left in, they taught it that a question
-#: is not legal (怎么 weighed -4.7, so 网购被骗了 read 0.90 and 网购被骗了怎么办 0.21)
-QUESTION_FORM = re.compile(r"怎么办|怎么样|怎么|怎样|如何|为什么|为啥|什么|啥|哪里|哪儿|哪个|哪些|哪家|哪|多少|多久|"
+#: greetings, question words and punctuation. Legal and other questions are both made of them, but the
+#: classifier's legal examples are mostly statute sentences, which have none: left in, they taught it that a
+#: question is not legal (怎么 weighed -4.7, so 网购被骗了 read 0.90 and 网购被骗了怎么办 0.21; greetings open many
+#: chit-chat examples, so 您好，目前想要离婚，需要做哪些准备 read 0.18)
+QUESTION_FORM = re.compile(r"您好|你好|哈喽|谢谢|麻烦问一下|请问一下|问一下|我想咨询一下|我想咨询|想咨询一下|想咨询|咨询一下|咨询下|我想问|"
+                           r"怎么办|怎么样|怎么|怎样|如何|为什么|为啥|什么|啥|哪里|哪儿|哪个|哪些|哪家|哪|多少|多久|"
                            r"多长时间|几|吗|呢|吧|啊|呀|么|请问|是不是|能不能|可不可以|会不会|有没有|"
                            r"[？?！!。，,、：:；;\s]")
 

@@ -173,6 +173,8 @@ class SelectorConfig:
     coverage_weight: float = 0.8
     type_weight: float = 0.25
     rank_weight: float = 0.25  # retrieval's order still counts: 1/(1 + rank/4)
+    #: weigh the question's words by their rarity in the statutes when measuring coverage
+    idf_coverage: bool = True
     citation_bonus: float = 10.0  # an article the question names stays first
     #: for who-is-liable questions, a 款 whose condition (its opening ……的，) names a special case the question
     #: does not (遗弃、逃逸的动物, 烈性犬, 动物园的动物) loses this much per such word, up to
@@ -193,10 +195,16 @@ ALTERNATIVE_MIN = 0.5
 ALTERNATIVE_CREDIT = 0.5
 
 
+#: the weight in coverage of a word found in most articles, against 1 for a word found in one
+IDF_FLOOR = 0.2
+
+
 class Terms(dict):
-    """Question words and their weights, plus ``alternatives``: word -> [(statute word, strength)]."""
+    """Question words and their weights, plus ``alternatives`` (word -> [(statute word, strength)]) and
+    ``idf`` (word -> how rare it is in the statutes, in [IDF_FLOOR, 1])."""
 
     alternatives: dict[str, list[tuple[str, float]]] = {}
+    idf: dict[str, float] = {}
 
 
 class ClauseSelector:
@@ -225,18 +233,41 @@ class ClauseSelector:
         """word -> True when it occurs in under special_case_df of the index's articles (None: no index)."""
         if getattr(self, "_rare", None) is None:
             self._rare = False
+            spec = self._statute_words()
+            if spec is not None:
+                # a small corpus: at least the words in under 3 articles
+                limit = max(self.config.special_case_df * spec.n_docs, 3)
+                self._rare = lambda w: w in spec.vocab and 0 < spec.df[spec.vocab[w]] < limit
+        return self._rare or None
+
+    def _statute_words(self):
+        """Document frequencies of the index's words (``gate.TermSpecificity``), or None without an index."""
+        if getattr(self, "_spec", None) is None:
+            self._spec = False
             retriever = getattr(self, "_retriever", None)
             if retriever is not None:
                 try:
                     from assistant.answer.gate import TermSpecificity
 
-                    spec = TermSpecificity(retriever)
-                    # a small corpus: at least the words in under 3 articles
-                    limit = max(self.config.special_case_df * spec.n_docs, 3)
-                    self._rare = lambda w: w in spec.vocab and 0 < spec.df[spec.vocab[w]] < limit
-                except Exception:  # an index without a lexical part: no special-case penalty
-                    self._rare = False
-        return self._rare or None
+                    self._spec = TermSpecificity(retriever)
+                except Exception:  # an index without a lexical part: no word statistics
+                    self._spec = False
+        return self._spec or None
+
+    def word_weights(self, words: list[str]) -> dict[str, float]:
+        """How much each question word says about which 款 answers: its IDF in the statutes, scaled to
+        [IDF_FLOOR, 1] (赌博 or 流产 pick the 款 that names them; 法院 or 离婚 are in hundreds of articles)."""
+        spec = self._statute_words() if self.config.idf_coverage else None
+        if spec is None:
+            return {}
+        import math
+
+        top = math.log(spec.n_docs + 1)
+        out = {}
+        for w in words:
+            df = int(spec.df[spec.vocab[w]]) if w in spec.vocab else 0
+            out[w] = max(IDF_FLOOR, min(1.0, math.log((spec.n_docs + 1) / (df + 1)) / top)) if df else 1.0
+        return out
 
     def special_case_words(self, question_text: str, clause: str) -> list[str]:
         """Rare words of the clause's condition (the opening ……的， of its first sentence) that the question
@@ -283,6 +314,7 @@ class ClauseSelector:
         for t in self._tokens(extra):
             out.setdefault(t, 0.5)
         out.alternatives = self.learned_alternatives(list(out))
+        out.idf = self.word_weights(list(out))
         return out
 
     def learned_alternatives(self, words: list[str]) -> dict[str, list[tuple[str, float]]]:
@@ -311,17 +343,18 @@ class ClauseSelector:
         if not terms:
             return 0.0
         alternatives = getattr(terms, "alternatives", None) or {}
+        idf = getattr(terms, "idf", None) or {}
         if not isinstance(terms, dict):
             terms = {t: 1.0 for t in terms}
-        weight = sum(min(len(t), 4) * w for t, w in terms.items())
-        got = 0.0
+        weight = got = 0.0
         for t, w in terms.items():
+            w = min(len(t), 4) * w * idf.get(t, 1.0)
+            weight += w
             if t in text:
-                got += min(len(t), 4) * w
+                got += w
             elif t in alternatives:
-                credit = max((s for a, s in alternatives[t] if a in text), default=0.0)
-                got += min(len(t), 4) * w * ALTERNATIVE_CREDIT * credit
-        return got / weight
+                got += w * ALTERNATIVE_CREDIT * max((s for a, s in alternatives[t] if a in text), default=0.0)
+        return got / weight if weight else 0.0
 
     @staticmethod
     def narrow(paragraph: str, terms: Sequence[str], fact_re: re.Pattern | None) -> str:
