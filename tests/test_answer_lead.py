@@ -79,6 +79,13 @@ def test_law_missing_from_the_corpus_is_named(extractive):
     assert answer.finish_reason != "refused"
 
 
+def test_a_book_title_in_book_marks_is_not_taken_for_a_missing_law(extractive):
+    assert extractive.gate.law_notes("《罪与罚》这本书值得看吗？").missing == []
+    answer = extractive.ask("《罪与罚》这本书值得看吗？")
+    assert answer.finish_reason == "refused" and not answer.sources
+    assert extractive.gate.law_notes("《工伤保险条例》第十四条").missing == ["工伤保险条例"]
+
+
 def test_repealed_law_gets_its_successor(extractive):
     answer = extractive.ask("婚姻法第三十二条规定的离婚条件是什么")
     assert answer.text.startswith("《婚姻法》已废止，现由《民法典》取代")

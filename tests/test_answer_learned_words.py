@@ -4,7 +4,6 @@ learned it stands for; and the relevance gate learns what a legal question looks
 questions, fitting its semantic classifier once per index build. Real fixture store, real indexes."""
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 from assistant.answer.backends.extractive import NO_ANSWER
@@ -14,17 +13,9 @@ from assistant.answer.select import ClauseSelector, Terms
 from assistant.search import load_retriever
 from assistant.search.index import build_index
 
-SEVERANCE = "中华人民共和国劳动合同法#47"
-QUESTIONS = [
-    {"id": "t1", "query": "被裁员了遣散费怎么算", "citations": [{"law": "劳动合同法", "article": 47}]},
-    {"id": "t2", "query": "公司让我走人，遣散费一年给多少", "citations": [{"law": "劳动合同法", "article": 47}]},
-    {"id": "t3", "query": "干了三年被裁，遣散费能拿几个月", "citations": [{"law": "劳动合同法", "article": 47}]},
-]
+from test_search_lay_questions import QUESTIONS as LAY_QUESTIONS, SEVERANCE, _write
 
-
-def _write(path, rows):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
+QUESTIONS = LAY_QUESTIONS[:3]  # three ways of asking about severance pay (遣散费), the statutes' 经济补偿
 
 
 def test_a_word_covered_through_a_learned_statute_word_counts_half_its_strength():

@@ -3,7 +3,7 @@ lacks or one that was repealed?
 
 - Off-topic questions (今天天气怎么样, 推荐北京火锅店) get a short refusal and no statute quotes. The decision
   combines two small question classifiers fitted at first use from questions written for this project
-  (``data/gate_questions.txt``) — one on character 1-2-grams of the question's content words (question
+  (``data/gate_questions.txt``, plus the packaged lay questions as legal ones) — one on character 1-2-grams of the question's content words (question
   words such as 怎么办 / 什么 / 吗 removed), with sentences sampled from the corpus as more legal text, and
   one on the index embedder's vectors, with article vectors sampled from the index as more legal text, so
   that 网购被骗了 counts as legal by meaning (诈骗) though it shares no character with the statutes' wording —
@@ -33,6 +33,9 @@ SUCCESSOR_TOPIC = {"婚姻法": "婚姻家庭", "继承法": "继承", "合同�
 #: names of laws written in a question: 《…》, or a run ending in 法 / 条例 / 规定 / 办法 before 第N条 or at an end
 _BOOK = re.compile(r"《([^《》]{2,40})》")
 _BARE = re.compile(r"([\u4e00-\u9fff]{2,16}?(?:法|条例|规定|办法|细则))(?=第|[的里中]|规定|$|[，。？?\s])")
+#: how the titles of statutes and other legal documents end
+_LAW_TITLE_END = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|解释|决定|决议|意见|通知|批复|答复|纪要|公约|条约|协定|"
+                            r"章程|修正案|规范|准则)(?:（[^（）]*）)?$")
 _ARTICLE_REF = re.compile(r"第[零一二三四五六七八九十百千0-9]+条(?:之[一二三四五六七八九十])?(?:第[一二三四五六七八九十]+款)?")
 
 
@@ -369,7 +372,9 @@ class RelevanceGate:
 
     # -- the classifier (lazy: fitted on first use) --------------------------------------------------
     def classifier(self) -> QuestionClassifier:
-        key = (id(self.store), self.config.corpus_sentences)
+        from assistant.search.learned import lay_questions_path
+
+        key = (id(self.store), self.config.corpus_sentences, str(lay_questions_path()))
         with _LOCK:
             clf = _CLASSIFIERS.get(key)
             if clf is None:
@@ -488,8 +493,10 @@ class RelevanceGate:
 
     @staticmethod
     def _looks_like_law(name: str) -> bool:
-        # 宪法, 工伤保险条例, 个人所得税法; not 办法 / 想法 / 说法 / 方法 alone
-        return len(name) >= 3 and not re.fullmatch(r".{0,2}(?:办法|想法|说法|方法|做法|看法|规定)", name)
+        # 宪法, 工伤保险条例, 个人所得税法; not 办法 / 想法 / 说法 / 方法 alone, and not a book or film in 《》
+        # (《罪与罚》这本书值得看吗 names no law)
+        return (len(name) >= 3 and _LAW_TITLE_END.search(name) is not None
+                and not re.fullmatch(r".{0,2}(?:办法|想法|说法|方法|做法|看法|规定)", name))
 
     # -- the decision ---------------------------------------------------------------------------------
     def judge(self, question: str, selection=None, hits=None, law: str | None = None,
