@@ -171,6 +171,21 @@ def test_small_models_get_the_best_clause_and_an_answer_first_instruction(store,
     assert big.requests[0].messages[0]["content"] == SYSTEM_INSTRUCTION
 
 
+def test_a_small_model_also_reads_retrievals_best_candidate_that_clause_choice_ranked_lower(store, retriever):
+    question = "离婚孩子归谁"
+    small = Scripted("……", short_context=True)
+    bot = GroundedAssistant(retriever, small, store)
+    candidates = bot._candidates(question, 15, dict(law=None, include_repealed=False, history=None))
+    selection = bot.selector.select(question, candidates, top_k=5)
+    top2 = [h.id for h in selection.hits[:2]]
+    extra = next(h.id for h in candidates if h.id not in top2)
+    assert extra != selection.hits[2].id  # the case this test is about: clause choice put it lower
+    bot.ask(question)
+    given = small.requests[0].hits
+    assert [h.id for h in given] == top2 + [extra] and [h.rank for h in given] == [1, 2, 3]
+    assert all(f"[{n}] " in small.requests[0].messages[-1]["content"] for n in (1, 2, 3))
+
+
 def test_tiny_transformer_streams_with_the_short_prompt(store, retriever, tiny_model_dir):
     from assistant.answer.prompt import SHORT_INSTRUCTION
 

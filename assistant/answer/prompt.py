@@ -40,12 +40,12 @@ class PromptConfig:
     system: str = SYSTEM_INSTRUCTION
 
 
-def short_context_texts(selection, max_articles: int = 3, max_chars: int = 300) -> tuple[list[Hit], dict[str, str]]:
-    """For small models: the first ``max_articles`` reranked hits, each reduced to the 款 that answers
-    (an article the question names stays whole)."""
-    hits = list(selection.hits[:max_articles])
-    texts = {}
-    for clause in selection.clauses[:max_articles]:
+def short_context_texts(clauses, max_chars: int = 300) -> tuple[list[Hit], dict[str, str]]:
+    """For small models: the articles of ``clauses`` (``select.Clause``, in order), each reduced to that
+    款 (an article the question names stays whole)."""
+    hits, texts = [], {}
+    for clause in clauses:
+        hits.append(clause.hit)
         if clause.hit.via == "citation":
             continue
         text = clause.text
