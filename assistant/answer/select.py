@@ -308,7 +308,7 @@ class ClauseSelector:
 
     def terms(self, question: str) -> "Terms":
         """Content words of the question (weight 1) and of its statute wording (weight 0.5), with the
-        statute words search learned for each (``Terms.alternatives``)."""
+        statute words search learned for each (``Terms.alternatives``) and their rarity (``Terms.idf``)."""
         out = Terms({t: 1.0 for t in self._tokens(question)})
         extra = expand_question(question)[len(question):]
         for t in self._tokens(extra):
