@@ -56,7 +56,8 @@ def run(args) -> None:
         done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()}
     with out.open("a", encoding="utf-8") as fh:
         for path in args.data:
-            rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()][args.offset:args.offset + args.limit]
+            rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+            rows = rows[args.offset:args.offset + args.limit]
             for row in rows:
                 if row["id"] in done:
                     continue

@@ -76,7 +76,8 @@ def main() -> int:
 
     # the combination is fitted on the written questions and every --lay-every-th lay question (retrieval
     # evidence costs a search per question); the classifiers' probabilities above came from all of them
-    keep = [i for i in range(len(questions)) if i < len(written) or i >= len(pos) or (i - len(written)) % args.lay_every == 0]
+    keep = [i for i in range(len(questions))
+            if i < len(written) or i >= len(pos) or (i - len(written)) % args.lay_every == 0]
     questions, y, cv_p, cv_s = [questions[i] for i in keep], y[keep], cv_p[keep], cv_s[keep]
     from tqdm import tqdm
 

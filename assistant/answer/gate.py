@@ -3,11 +3,11 @@ lacks or one that was repealed?
 
 - Off-topic questions (今天天气怎么样, 推荐北京火锅店) get a short refusal and no statute quotes. The decision
   combines two small question classifiers fitted at first use from questions written for this project
-  (``data/gate_questions.txt``, plus the packaged lay questions as legal ones) — one on character 1-2-grams of the question's content words (question
-  words such as 怎么办 / 什么 / 吗 removed), with sentences sampled from the corpus as more legal text, and
-  one on the index embedder's vectors, with article vectors sampled from the index as more legal text, so
-  that 网购被骗了 counts as legal by meaning (诈骗) though it shares no character with the statutes' wording —
-  with retrieval evidence (how well the best 款 matches the question by meaning and by words).
+  (``data/gate_questions.txt``, plus the packaged lay questions as legal ones) — one on character 1-2-grams
+  of the question's content words (question words such as 怎么办 / 什么 / 吗 removed), with sentences
+  sampled from the corpus as more legal text, and one on the index embedder's vectors, with article vectors
+  sampled from the index as more legal text, so that 网购被骗了 counts as legal by meaning (诈骗) though it
+  shares no character with the statutes' wording — with retrieval evidence (how well the best 款 matches the question by meaning and by words).
 - A law the question names that is not in the corpus (《工伤保险条例》): the answer says so first and goes
   on with what was found instead.
 - A repealed law (婚姻法第三十二条): the answer says what replaced it and answers from the successor.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -262,6 +263,23 @@ class TermSpecificity:
     frequency in the index over its frequency in jieba's general dictionary. 劳动报酬, 借款人 score high;
     今天, 哪里 low."""
 
+    _shared: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, retriever) -> "TermSpecificity":
+        """The one instance for ``retriever`` (the gate and the clause selector both read it; building it
+        costs about a second)."""
+        try:
+            with _LOCK:
+                known = cls._shared.get(retriever)
+        except TypeError:  # an unhashable stand-in (tests): not shared
+            return cls(retriever)
+        if known is None:
+            known = cls(retriever)
+            with _LOCK:
+                cls._shared[retriever] = known
+        return known
+
     def __init__(self, retriever):
         import jieba
         import numpy as np
@@ -319,7 +337,7 @@ class RelevanceGate:
     def specificity(self) -> TermSpecificity | None:
         if self._specificity is None and self.retriever is not None:
             try:
-                self._specificity = TermSpecificity(self.retriever)
+                self._specificity = TermSpecificity.of(self.retriever)
             except Exception:  # an index without a lexical part: the other evidence decides
                 self._specificity = False
         return self._specificity or None

@@ -249,7 +249,7 @@ class ClauseSelector:
                 try:
                     from assistant.answer.gate import TermSpecificity
 
-                    self._spec = TermSpecificity(retriever)
+                    self._spec = TermSpecificity.of(retriever)
                 except Exception:  # an index without a lexical part: no word statistics
                     self._spec = False
         return self._spec or None
