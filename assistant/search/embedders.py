@@ -75,6 +75,9 @@ class USE3Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         return _normalise(self._model.encode([text[:MAX_DOC_CHARS]]))[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_documents(texts)  # USE3 encodes questions and documents alike
+
 
 def cpu_supports_bf16() -> bool:
     """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX-BF16).
@@ -164,6 +167,11 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([self._query_prefix + text[:MAX_DOC_CHARS]], self._query_prompt)[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return self._encode([self._query_prefix + t[:MAX_DOC_CHARS] for t in texts], self._query_prompt)
 
 
 _E5_MODELS: dict[int, object] = {}

@@ -65,6 +65,8 @@ class BuildConfig:
     #: the everyday-question file each build learns its wording map from (``assistant.search.learned``), by
     #: name and hash, so that a changed file means a new build; None: learn nothing
     lay_questions: str | None = field(default_factory=lay_questions_id)
+    #: learn the query adapter and the ranker from the same file (``assistant.search.fit``)
+    learned_models: bool = True
 
 
 @dataclass
@@ -329,6 +331,8 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
         _write_json(folder / "docs.json", docs)
         _write_json(folder / "vocabulary.json", vocab_words)
         _write_json(folder / "crimes.json", crimes)
+        learned_models = _fit_learned_models(store, folder, embedder, config, cache_path or default_cache_path(index_dir),
+                                             progress, stage)
         seconds = time.perf_counter() - t0
         manifest = {
             "format": FORMAT_VERSION,
@@ -347,6 +351,7 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
                        "from_cache": (len(articles) - embedded) if embedder else 0,
                        "vocabulary": len(lexical.vocab), "crime_names": len(crimes),
                        "fields_tokenised": tokenised, "learned_pairs": learned_pairs},
+            "learned_models": learned_models,
         }
         _write_json(folder / "manifest.json", manifest)
         _fsync_dir(folder)
@@ -369,6 +374,28 @@ def _learn_lay_questions(store, articles, lexical, tokenizer, config: BuildConfi
                                     lambda q: query_tokens(tokenizer, q))
     save_learned(artefact, folder / BUILD_FILE)
     return int(artefact["pairs"])
+
+
+def _fit_learned_models(store, folder: Path, embedder, config: BuildConfig, cache_path: Path, progress,
+                        stage) -> dict:
+    """The query adapter and the learned ranker of this build (``assistant.search.fit``), from the same
+    question file as the wording map; {} when there is none."""
+    path = lay_questions_path() if config.lay_questions and config.learned_models else None
+    if path is None:
+        return {}
+    from tqdm import tqdm
+
+    from assistant.search.fit import fit_build_models
+
+    stage("learn-models")
+    provisional = {"embedder_id": embedder.id if embedder else None, "dim": int(embedder.dim) if embedder else 0}
+    index = load_build(folder, provisional)
+    with tqdm(desc="learning the ranker", unit="question", disable=not progress, mininterval=0.5) as bar:
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return fit_build_models(store, index, embedder, path, folder, cache_path, progress=advance)
 
 
 def _config_dict(config: BuildConfig) -> dict:
@@ -412,14 +439,19 @@ def check_manifest(manifest: dict, store=None, embedder: Embedder | None = None)
 
 
 def open_index(index_dir: str | Path, store=None, embedder: Embedder | None = None) -> LoadedIndex:
-    from assistant.search.dense import load_faiss
-
     index_dir = Path(index_dir)
     folder = current_build(index_dir)
     if folder is None:
         raise IndexMissing(f"no search index in {index_dir}; run `assistant index build`")
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     check_manifest(manifest, store, embedder)
+    return load_build(folder, manifest)
+
+
+def load_build(folder: Path, manifest: dict) -> LoadedIndex:
+    """The files of one build folder (checked or not: the build itself reads its folder before the swap)."""
+    from assistant.search.dense import load_faiss
+
     docs = json.loads((folder / "docs.json").read_text("utf-8"))
     vocab_words = json.loads((folder / "vocabulary.json").read_text("utf-8"))
     crimes = json.loads((folder / "crimes.json").read_text("utf-8"))

@@ -168,23 +168,30 @@ def learn_from_questions(path: str | Path, store, ids: list[str], lexical, token
     """The artefact learned from a question file against one index: gold laws are resolved with the
     store's resolver (短名 such as 民法典), articles the corpus lacks are skipped, ``tokens_of(query)`` gives
     the same words search uses."""
+    rows = gold_rows(read_question_rows(path), store, ids)
+    artefact = learn([(tokens_of(q), g) for q, g in rows], lexical, ids, config)
+    artefact["source"] = lay_questions_id(Path(path))
+    return artefact
+
+
+def gold_rows(rows: list[dict], store, ids: list[str]) -> list[tuple[str, list[int]]]:
+    """(question, index rows of its gold articles) for the rows of ``read_question_rows`` whose gold the
+    index holds (law names resolved with the store's resolver: 短名 such as 民法典)."""
     from assistant.corpus.article import make_article_id
 
     resolver = store.resolver()
     row_of = {doc_id: i for i, doc_id in enumerate(ids)}
-    pairs = []
-    for row in read_question_rows(path):
-        rows = []
+    out = []
+    for row in rows:
+        found = []
         for law, number, suffix in row["gold"]:
             full = resolver.try_resolve(law)
             r = row_of.get(make_article_id(full, number, suffix)) if full else None
-            if r is not None:
-                rows.append(r)
-        if rows:
-            pairs.append((tokens_of(row["query"]), rows))
-    artefact = learn(pairs, lexical, ids, config)
-    artefact["source"] = lay_questions_id(Path(path))
-    return artefact
+            if r is not None and r not in found:
+                found.append(r)
+        if found:
+            out.append((row["query"], found))
+    return out
 
 
 class LearnedTerms:

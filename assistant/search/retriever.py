@@ -1,6 +1,7 @@
 """Hybrid statute search: exact citations first, then BM25 + dense fused, with law routing and filters."""
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from assistant.search.embedders import Embedder, make_embedder
 from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, build_index, open_index,
                                     read_manifest)
 from assistant.search.kind_order import kind_mask, law_before_interpretation
+from assistant.search.ranker import ABSENT_RANK, FEATURES, KIND_CODES, Candidates
 from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
 from assistant.search.text import clean_query, query_tokens
 from assistant.search.types import Hit
@@ -67,6 +69,10 @@ class SearchConfig:
     router: RouterConfig = field(default_factory=RouterConfig)
     #: an interpretation (司法解释) found above the law article it applies moves right below it
     law_first: bool = True
+    #: the models learned at index build from the question set (``assistant.search.ranker`` /
+    #: ``assistant.search.adapter``), used when the build has them; off = the hand-fused order / raw vectors
+    learned_ranker: bool = True
+    query_adapter: bool = True
 
 
 class SearchError(ValueError):
@@ -112,6 +118,9 @@ class Retriever:
         self.config = config or SearchConfig()
         self.rescorer = rescorer  # a CandidateRescorer (strong embedder over the top candidates) or None
         self.learned = learned if learned != "auto" else self._load_learned()
+        self.ranker = self._load_model("ranker") if self.config.learned_ranker else None
+        self.adapter = (self._load_model("adapter") if self.config.query_adapter and embedder is not None
+                        and index.dense is not None else None)
         self.manifest = index.manifest
         self._strong_dense = str(getattr(embedder, "id", "") or "").startswith("st:")
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
@@ -131,6 +140,35 @@ class Retriever:
         self.router = LawRouter.from_lexical(index.laws, presence, self.config.router)
         self._router_law_row = np.fromiter((self.router.law_index[x] for x in index.laws), dtype=np.int64,
                                            count=len(index.laws))
+        # per-article features of the learned ranker that do not depend on the question
+        kinds = store.law_kinds()
+        self._kind_code = np.array([KIND_CODES.get(kinds.get(law) or "", len(KIND_CODES)) for law in index.laws],
+                                   dtype=np.float32)
+        numbers = np.array([_article_number(doc_id) for doc_id in index.ids], dtype=np.float32)
+        largest: dict[str, float] = {}
+        for law, n in zip(index.laws, numbers.tolist()):
+            largest[law] = max(largest.get(law, 1.0), n)
+        self._position = numbers / np.array([largest[law] for law in index.laws], dtype=np.float32)
+        self._first_articles = (numbers <= 2).astype(np.float32)
+        self._text_chars = np.log1p(np.diff(self._rows_csr.indptr)).astype(np.float32)  # distinct words
+
+    def _load_model(self, which: str):
+        """The learned ranker / query adapter of this build, or None (missing or unreadable: the hand order
+        and the raw vectors serve, with a warning for a broken file)."""
+        folder = Path(self.index.folder)
+        try:
+            if which == "ranker":
+                from assistant.search.ranker import LearnedRanker
+
+                return LearnedRanker.load(folder)
+            from assistant.search.adapter import QueryAdapter
+
+            return QueryAdapter.load(folder, dim=int(self.index.manifest.get("dim") or 0) or None)
+        except Exception as exc:  # noqa: BLE001 - a broken model file must not stop search
+            import logging
+
+            logging.getLogger(__name__).warning("ignoring the learned %s of %s: %s", which, folder, exc)
+            return None
 
     def _load_learned(self):
         """A deployment's own learned file (``$ASSISTANT_HOME/learned_terms.json``) if there is one, else the
@@ -252,46 +290,91 @@ class Retriever:
 
     def rank(self, text: str, allowed: np.ndarray, route: bool = True, k: int = 10,
              focus: str | None = None) -> list[tuple[str, float, str]]:
-        """(article id, fused score, via) best first, among ``allowed`` rows.
+        """(article id, score, via) best first, among ``allowed`` rows: the candidates of ``candidates``,
+        ordered by the learned ranker when the build has one, else by their hand-fused score."""
+        cands = self.candidates(text, allowed, route=route, k=k, focus=focus)
+        if cands is None or not len(cands):
+            return []
+        if self.ranker is not None and self.config.learned_ranker:
+            order, vals = self.ranker.order(cands)
+        else:
+            vals = cands.hand
+            order = np.argsort(-vals, kind="stable")
+        rows = cands.rows
+        if self.rescorer is not None and self.config.rescore_candidates > 0 and self.config.rescore_weight:
+            vals = np.where(np.isfinite(vals), vals, -1e9)
+            order, vals = self._rescore(text, rows, vals, order, max(self.config.rescore_candidates, k))
+        out = []
+        for i in order[:k].tolist():
+            r = int(rows[i])
+            found = cands.found[i]
+            via = "both" if len(found) == 2 else next(iter(found))
+            out.append((self.index.ids[r], float(vals[i]), via))
+        return out
+
+    def dense_query_text(self, text: str) -> str:
+        """What the embedder reads of a question: boilerplate of fact reports removed, cut to length."""
+        qtext = clean_query(text) if self.config.clean_facts else text
+        return qtext[:self.config.dense_query_chars]
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The embedder's (raw, unadapted) vector of the question."""
+        return self.embedder.embed_query(self.dense_query_text(text))
+
+    def candidates(self, text: str, allowed: np.ndarray, route: bool = True, k: int = 10,
+                   focus: str | None = None, qvec: np.ndarray | None = None,
+                   features: bool | None = None) -> Candidates | None:
+        """The candidates of hybrid search with their features (``assistant.search.ranker.FEATURES``) and
+        hand-fused score.
 
         With routing, the router's law prior is added to every document's BM25 score before candidates
         are chosen, and the dense list is searched twice: over everything allowed and over the laws the
-        router prefers, so that the right law's articles reach fusion at all.
+        router prefers, so that the right law's articles reach fusion at all. ``qvec``: the question's
+        vector when already computed (batch feature extraction at index build); ``features``: compute the
+        feature rows (default: when a learned ranker will read them).
         """
         cfg = self.config
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
-            return []
+            return None
         cand = min(max(cfg.candidates, k), n_allowed)
         tokens = self.query_tokens(text)
         if focus:
             tokens = tokens + self.query_tokens(focus)
         use_bm25 = cfg.mode in ("hybrid", "bm25")
         use_dense = cfg.mode in ("hybrid", "dense") and self.embedder is not None and self.index.dense is not None
+        long_query = len(text) >= cfg.long_query_chars
+        n_docs = len(self.index.ids)
         prior = None
         routed_laws = None
+        post = None
+        law_learned = None
+        crime = None
         if route and cfg.routing and cfg.route_weight:
             ids, weights = self._term_vector(tokens)
             post = np.maximum(self.router.log_posterior(ids, weights, text), -10.0)
             prior = cfg.route_weight * post[self._router_law_row]  # per document
             order = np.argsort(-post)
             routed_laws = [int(i) for i in order[:cfg.routed_laws] if post[i] > -3.0]  # law codes
-            if self.learned is not None and cfg.learned_law_weight:
-                law_scores = self.learned.law_scores(tokens, self.router.laws)
-                if law_scores is not None:
-                    prior = prior + cfg.learned_law_weight * law_scores[self._router_law_row]
-            if cfg.crime_article_boost and len(text) >= cfg.long_query_chars and criminal_cues(text):
-                prior = prior + cfg.crime_article_boost * self._crime_article
-        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if use_bm25 and tokens:
-            scores = self.index.lexical.scores(tokens)
-            assoc = None
             if self.learned is not None:
-                facts = len(text) >= cfg.long_query_chars
-                extra = self.learned.expansion(tokens, facts=facts)
-                weight = cfg.learned_expansion_weight_long if facts else cfg.learned_expansion_weight
+                law_learned = self.learned.law_scores(tokens, self.router.laws)
+                if law_learned is not None and cfg.learned_law_weight:
+                    prior = prior + cfg.learned_law_weight * law_learned[self._router_law_row]
+            if len(text) >= cfg.long_query_chars and criminal_cues(text):
+                crime = self._crime_article
+                if cfg.crime_article_boost:
+                    prior = prior + cfg.crime_article_boost * crime
+        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        plain = learned_part = assoc = None
+        if use_bm25 and tokens:
+            plain = self.index.lexical.scores(tokens)
+            scores = plain
+            if self.learned is not None:
+                extra = self.learned.expansion(tokens, facts=long_query)
+                weight = cfg.learned_expansion_weight_long if long_query else cfg.learned_expansion_weight
                 if extra and weight:
-                    scores = scores + weight * self.index.lexical.weighted_scores(extra)
+                    learned_part = self.index.lexical.weighted_scores(extra)
+                    scores = scores + weight * learned_part
                 if cfg.learned_article_weight:
                     assoc = self.learned.association(tokens)
             if cfg.prf_weight and scores.size and scores.max() > 0:
@@ -307,26 +390,28 @@ class Retriever:
                 rows = rows[np.isfinite(sel[rows])]
                 rows = rows[np.argsort(-scores[rows], kind="stable")]
                 lists["bm25"] = (rows, scores[rows])
+        full = full_raw = None
         if use_dense:
             from assistant.search.dense import search_faiss, top_rows
 
-            qtext = clean_query(text) if cfg.clean_facts else text
-            qvec = self.embedder.embed_query(qtext[:cfg.dense_query_chars])
+            raw = self.query_vector(text) if qvec is None else qvec
+            qv = self.adapter.apply(raw) if self.adapter is not None else raw
             routed_mask = None
             if routed_laws:
                 routed_mask = allowed & np.isin(self._router_law_row, routed_laws)
                 if not routed_mask.any() or routed_mask.all():
                     routed_mask = None
             if self._flat is not None:
-                full = self._flat @ qvec  # every article scored once; both lists are cuts of this vector
+                full = self._flat @ qv  # every article scored once; both lists are cuts of this vector
+                full_raw = full if qv is raw else self._flat @ raw
                 dscores, drows = top_rows(full, cand, allowed)
                 if routed_mask is not None:
                     s2, r2 = top_rows(full, cand, routed_mask)
                     drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
             else:
-                dscores, drows = search_faiss(self.index.dense, qvec, cand, allowed)
+                dscores, drows = search_faiss(self.index.dense, qv, cand, allowed)
                 if routed_mask is not None:
-                    s2, r2 = search_faiss(self.index.dense, qvec, cand, routed_mask)
+                    s2, r2 = search_faiss(self.index.dense, qv, cand, routed_mask)
                     drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
             if routed_mask is not None:
                 drows, first = np.unique(drows, return_index=True)
@@ -335,10 +420,10 @@ class Retriever:
                 drows, dscores = drows[o], dscores[o]
             lists["dense"] = (drows.astype(np.int64), dscores.astype(np.float64))
         if not lists:
-            return []
+            return None
         fused: dict[int, float] = {}
         found: dict[int, set] = {}
-        long_query = len(text) >= cfg.long_query_chars
+        list_rank: dict[str, dict[int, int]] = {}
         if self._strong_dense:
             dense_weight = cfg.strong_dense_weight_long if long_query else cfg.strong_dense_weight
         else:
@@ -353,6 +438,7 @@ class Retriever:
                 contrib = weight * np.maximum(scores - floor, 0.0) / max(float(scores[0]) - floor, 1e-6)
             else:
                 contrib = weight * scores
+            list_rank[name] = {r: i for i, r in enumerate(rows.tolist())}
             for r, c in zip(rows.tolist(), contrib.tolist()):
                 fused[r] = fused.get(r, 0.0) + c
                 found.setdefault(r, set()).add(name)
@@ -360,16 +446,45 @@ class Retriever:
         vals = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
         if prior is not None:
             vals = vals + prior[rows]
-        order = np.argsort(-vals, kind="stable")
-        if self.rescorer is not None and cfg.rescore_candidates > 0 and cfg.rescore_weight:
-            order, vals = self._rescore(text, rows, vals, order, max(cfg.rescore_candidates, k))
-        order = order[:k]
-        out = []
-        for i in order.tolist():
-            r = int(rows[i])
-            via = "both" if len(found[r]) == 2 else next(iter(found[r]))
-            out.append((self.index.ids[r], float(vals[i]), via))
-        return out
+        if not (features if features is not None else self.ranker is not None):  # they only serve a model
+            return Candidates(rows, vals, np.zeros((len(rows), 0), np.float32), [found[r] for r in rows.tolist()])
+
+        f = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
+        col = {name: i for i, name in enumerate(FEATURES)}
+        f[:, col["hand"]] = vals
+        if plain is not None:
+            f[:, col["bm25"]] = plain[rows] / max(float(plain.max()), 1e-9)
+        if learned_part is not None:
+            f[:, col["bm25_learned"]] = learned_part[rows] / max(float(learned_part.max()), 1e-9)
+        if assoc is not None:
+            f[:, col["association"]] = assoc[rows]
+        if full is not None:
+            f[:, col["dense"]] = full_raw[rows]
+            f[:, col["dense_adapted"]] = full[rows]
+            f[:, col["dense_gap"]] = full[rows] - float(full[rows].max())
+        for name, feature in (("bm25", "bm25_rank"), ("dense", "dense_rank")):
+            ranks = list_rank.get(name, {})
+            f[:, col[feature]] = [math.log1p(ranks[r]) if r in ranks else ABSENT_RANK for r in rows.tolist()]
+        f[:, col["in_both"]] = [len(found[r]) == 2 for r in rows.tolist()]
+        law_codes = self._router_law_row[rows]
+        if post is not None:
+            f[:, col["law_posterior"]] = post[law_codes]
+            law_rank = np.empty(len(post), dtype=np.float32)
+            law_rank[np.argsort(-post, kind="stable")] = np.arange(len(post))
+            f[:, col["law_rank"]] = np.minimum(law_rank[law_codes], 50)
+        else:
+            f[:, col["law_rank"]] = 50
+        if law_learned is not None:
+            f[:, col["law_learned"]] = law_learned[law_codes]
+        if crime is not None:
+            f[:, col["crime_article"]] = crime[rows]
+        f[:, col["kind"]] = self._kind_code[rows]
+        f[:, col["position"]] = self._position[rows]
+        f[:, col["first_articles"]] = self._first_articles[rows]
+        f[:, col["text_chars"]] = self._text_chars[rows]
+        f[:, col["query_chars"]] = math.log1p(len(text))
+        f[:, col["query_words"]] = len({t for t in tokens if t in self.index.lexical.vocab})
+        return Candidates(rows, vals, f, [found[r] for r in rows.tolist()])
 
     def _rescore(self, text: str, rows: np.ndarray, vals: np.ndarray, order: np.ndarray, n: int):
         """Add the strong embedder's (min-max scaled) cosine to the top ``n`` candidates and re-sort them."""
@@ -432,7 +547,15 @@ class Retriever:
         return [i for i, o in enumerate(overlap) if o == best and o > 0][:2]
 
     def info(self) -> dict:
-        return dict(self.manifest, index_folder=str(self.index.folder))
+        learned = {"ranker": self.ranker.describe() if self.ranker is not None else None,
+                   "query_adapter": self.adapter.describe() if self.adapter is not None else None}
+        return dict(self.manifest, index_folder=str(self.index.folder), learned_models=learned)
+
+
+def _article_number(doc_id: str) -> int:
+    num = doc_id.rpartition("#")[2]
+    digits = re.match(r"\d+", num)
+    return int(digits.group(0)) if digits else 0
 
 
 def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Embedder | str | None = None,

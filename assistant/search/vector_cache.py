@@ -224,3 +224,29 @@ def tokenise_with_cache(tokenizer, texts: Sequence[str], cache: VectorCache | No
         raise
     conn.execute("COMMIT")
     return out, tokenised
+
+
+class QueryEmbedder:
+    """An embedder seen through its query side, so that ``embed_with_cache`` can embed and cache questions:
+    its "documents" are queries (``embed_queries`` in batches where the embedder has it, else one
+    ``embed_query`` each), cached under ``<id>:query``."""
+
+    def __init__(self, embedder):
+        self.embedder = embedder
+        self.id = f"{embedder.id}:query"
+        self.dim = embedder.dim
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        batch = getattr(self.embedder, "embed_queries", None)
+        if batch is not None:
+            return np.asarray(batch(list(texts)), dtype=np.float32)
+        return np.stack([np.asarray(self.embedder.embed_query(t), dtype=np.float32) for t in texts])
+
+
+def text_hash(text: str) -> str:
+    """Cache key of a text that is not an article (a question)."""
+    import hashlib
+
+    return "text:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
