@@ -83,26 +83,9 @@ class GroundedAssistant:
             self.selector = ClauseSelector.for_retriever(serving, self.selector.config)
             self.gate = RelevanceGate(self.store, retriever=serving, config=self.gate.config, model=self.gate.model)
 
-    def _candidates(self, question: str, n: int, search: dict):
-        """Retrieval over the question and over its statute wording, merged (named articles first)."""
-        from assistant.answer.select import expand_question
-
-        hits = self.retriever.search(question, top_k=n, **search)
-        expanded = expand_question(question)
-        if expanded != question:
-            seen = {h.id for h in hits}
-            more = [h for h in self.retriever.search(expanded, top_k=n, **search) if h.id not in seen]
-            # interleave so that both lists' best candidates are considered by rank
-            merged, a, b = [], [h for h in hits if h.via != "citation"], more
-            while a or b:
-                if a:
-                    merged.append(a.pop(0))
-                if b:
-                    merged.append(b.pop(0))
-            hits = [h for h in hits if h.via == "citation"] + merged
-            for i, h in enumerate(hits, 1):
-                h.rank = i
-        return self._consolidated(hits)
+    def _candidates(self, query, n: int, search: dict):
+        """Retrieval's candidates for the question (named articles first), amendments consolidated."""
+        return self._consolidated(self.retriever.search(query, top_k=n, **search))
 
     def _consolidated(self, hits):
         """Amendment documents (修正案) give way to the base law's consolidated article (answer/amended.py)."""
@@ -147,6 +130,12 @@ class GroundedAssistant:
     def info(self) -> dict[str, Any]:
         return self.backend.info()
 
+    def _read(self, question: str, history: list[str]):
+        """The ``Query`` of a question against the index serving now."""
+        from assistant.search.query import read_query
+
+        return read_query(question, history, retriever=self._serving)
+
     def stream(self, question: str, history: Sequence[Any] | None = None, *, top_k: int | None = None,
                law: str | None = None, include_repealed: bool = False,
                temperature: float | None = None, max_new_tokens: int | None = None) -> Iterator[StreamEvent]:
@@ -155,10 +144,10 @@ class GroundedAssistant:
         self._follow_swaps()
         pairs = normalize_history(history)
         k = top_k or self.config.top_k
-        from assistant.search.retriever import contextualise
-
-        # a follow-up (那如果是醉驾呢？) is judged and matched with the turn it follows
-        standalone = contextualise(question, [q for q, _ in pairs]) if pairs else question
+        # the question is read once (a follow-up such as 那如果是醉驾呢？ with the turn it follows); every stage
+        # below takes this Query instead of re-reading the words
+        query = self._read(question, [q for q, _ in pairs])
+        standalone = query.standalone
         notes = None
         if self.config.relevance_gate and self.gate is not None:
             try:
@@ -168,30 +157,31 @@ class GroundedAssistant:
                 from assistant.answer.gate import LawNotes
 
                 notes = LawNotes()
-        query = question
+        searched = query
         if notes is not None and not law and (notes.law or notes.query):
             # a repealed law named: search its successor, by subject (the old article number means nothing
             # there); a law missing from the corpus: search its subject in the laws the corpus has
-            law, query = notes.law, notes.query or question
-        search = dict(law=law, include_repealed=include_repealed, history=[q for q, _ in pairs] or None)
+            law = notes.law
+            if notes.query:
+                searched = self._read(notes.query, [q for q, _ in pairs])
+        search = dict(law=law, include_repealed=include_repealed)
         selection = None
         gate = None
         candidates: list = []
         if self.config.select_clauses and self.selector is not None:
-            hits = candidates = self._candidates(query, max(k, self.config.candidates), search)
+            hits = candidates = self._candidates(searched, max(k, self.config.candidates), search)
             try:
-                selection = self.selector.select(standalone if query == question else query, hits, top_k=k,
-                                                 focus=question if standalone != question else None)
+                selection = self.selector.select(searched, hits, top_k=k)
             except Exception as exc:  # a broken selector must not cost the answer: answer from the ranking
                 log.warning("clause selection failed: %s", exc)
                 hits = hits[:k]
             else:
                 hits = selection.hits
         else:
-            hits = self._consolidated(self.retriever.search(query, top_k=k, **search))
+            hits = self._candidates(searched, k, search)
         if notes is not None:
             try:
-                gate = self.gate.judge(standalone, selection, hits, law=law, include_repealed=include_repealed,
+                gate = self.gate.judge(query, selection, hits, law=law, include_repealed=include_repealed,
                                        notes=notes)
             except Exception as exc:  # a broken gate must not cost the answer: answer, and say so
                 log.warning("relevance gate failed: %s", exc)
@@ -216,7 +206,8 @@ class GroundedAssistant:
         yield StreamEvent("sources", hits=used)
 
         request = GenerationRequest(question=question, hits=used, messages=messages, history=pairs,
-                                    max_new_tokens=max_new, temperature=temperature, selection=selection)
+                                    max_new_tokens=max_new, temperature=temperature, selection=selection,
+                                    query=query)
         chunks: list[str] = []
         notices = [self.backend.notice] if self.backend.notice else []
         if gate is not None and gate.note:
