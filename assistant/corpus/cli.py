@@ -180,6 +180,7 @@ def _print_file_outcomes(results) -> None:
             (IMPORTED, s[IMPORTED]), (UNCHANGED, s[UNCHANGED]),
             (SKIPPED, s[SKIPPED]), ("failed", s["failed"]), ("articles", s["articles"]), ("laws", s["laws"])]
     rows += [(f"kind {k}", v) for k, v in sorted(s["by_kind"].items(), key=lambda kv: -kv[1])]
+    rows += [(f"skipped: {k}", v) for k, v in sorted(s["skipped_by_cause"].items(), key=lambda kv: -kv[1])]
     width = max(len(k) for k, _ in rows)
     print("\n" + "-" * (width + 10))
     for k, v in rows:

@@ -1,0 +1,184 @@
+"""A law's and an article's status on a given day, derived from dates and stored history.
+
+The status a source prints (``laws.status``, ``articles.status``) is kept as provenance: it says what the
+source believed when it was written. What a user reads is computed for the day asked (today by default):
+
+* 尚未施行（2027-01-01起施行） — the day is before the text's commencement and no earlier version is stored;
+* 现行有效 — the text is the one in force that day;
+* 已被修改 — the text was in force but a later version replaced it before that day (or the source marks the
+  law amended with the amendment not merged into this text);
+* 已废止 — the source marks it repealed (repeal dates are not recorded, so repealed is repealed on any day).
+
+A text's commencement is ``versions.text_start`` (its own 施行 date, else its version date). History rows
+(``article_versions``) carry the day they came into force and the day their successor did, so the text in
+force on any day is the latest version that had started by then.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from dataclasses import dataclass
+
+from assistant.corpus.article import (STATUS_AMENDED, STATUS_CURRENT, STATUS_HISTORICAL, STATUS_NOT_YET,
+                                      STATUS_REPEALED, Article)
+from assistant.corpus.versions import VersionInForce, parse_day, text_start, versions_of
+
+#: the computed status of a text whose commencement is after the day asked
+STATUS_NOT_IN_FORCE_YET = "尚未施行"
+
+#: computed status -> the machine name the checker and the API use
+STATUS_KEYS = {STATUS_CURRENT: "current", STATUS_AMENDED: "amended", STATUS_NOT_IN_FORCE_YET: "not_yet_in_force",
+               STATUS_REPEALED: "repealed", STATUS_HISTORICAL: "historical"}
+#: statuses a status filter accepts (with the source's 尚未生效 read as 尚未施行)
+FILTER_STATUSES = (STATUS_CURRENT, STATUS_AMENDED, STATUS_NOT_IN_FORCE_YET, STATUS_REPEALED)
+
+
+def today() -> str:
+    return _dt.date.today().isoformat()
+
+
+def day_or_today(day: str | None) -> str:
+    """``None`` -> today; anything else parsed (ValueError names a bad date)."""
+    return today() if not day else parse_day(day)
+
+
+@dataclass(frozen=True)
+class DayStatus:
+    status: str  # 现行有效 / 已被修改 / 已废止 / 尚未施行 / 历史版本
+    day: str
+    start: str | None = None  # when the text came (or comes) into force
+    end: str | None = None  # when a later text replaced it
+    source_status: str | None = None  # what the source says (provenance)
+    upcoming: str | None = None  # a newer stored version starts on this day (after ``day``)
+
+    @property
+    def label(self) -> str:
+        if self.status == STATUS_NOT_IN_FORCE_YET and self.start:
+            return f"{STATUS_NOT_IN_FORCE_YET}（{self.start}起施行）"
+        return self.status
+
+    @property
+    def key(self) -> str:
+        return STATUS_KEYS.get(self.status, self.status)
+
+    @property
+    def in_force(self) -> bool:
+        return self.status in (STATUS_CURRENT, STATUS_AMENDED)
+
+    @property
+    def not_yet(self) -> bool:
+        return self.status == STATUS_NOT_IN_FORCE_YET
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "label": self.label, "key": self.key, "as_of": self.day, "start": self.start,
+                "end": self.end, "source_status": self.source_status, "upcoming": self.upcoming}
+
+
+def _is_date(value: str | None) -> bool:
+    return bool(value) and value[:1].isdigit()
+
+
+def status_on(source_status: str | None, start: str | None, end: str | None, day: str) -> DayStatus:
+    """The status of one stored text on ``day`` from its dates; ``source_status`` only for what dates cannot
+    tell (repealed, a historical copy, an amendment not merged)."""
+    source = source_status or STATUS_CURRENT
+    if source == STATUS_REPEALED:
+        return DayStatus(STATUS_REPEALED, day, start, end, source)
+    if start and start[:10] > day:  # a year-only start (2019) compares as the year's first day
+        return DayStatus(STATUS_NOT_IN_FORCE_YET, day, start, end, source)
+    if _is_date(end) and end[:10] <= day:
+        return DayStatus(STATUS_AMENDED, day, start, end, source)
+    if source == STATUS_HISTORICAL:
+        return DayStatus(STATUS_HISTORICAL, day, start, end, source)
+    return DayStatus(STATUS_AMENDED if source == STATUS_AMENDED else STATUS_CURRENT, day, start, end, source)
+
+
+def version_on(versions: list[VersionInForce], day: str) -> VersionInForce | None:
+    """The version in force on ``day`` (the latest that had started), None when every one starts later."""
+    for v in reversed(versions):
+        if v.start is None or v.start[:10] <= day:
+            return v
+    return None
+
+
+@dataclass(frozen=True)
+class ArticleOnDay:
+    article: Article  # the stored (newest) article
+    status: DayStatus
+    version: VersionInForce | None  # the text in force that day (None: none yet)
+
+    @property
+    def text(self) -> str:
+        return self.version.text if self.version is not None else self.article.text
+
+    @property
+    def substituted(self) -> bool:
+        """The text in force that day is an older stored version, not the newest text."""
+        return self.version is not None and not self.version.current
+
+
+def article_status(store, article: Article, day: str | None = None) -> ArticleOnDay:
+    """The article on ``day`` (today by default): its status and the text in force then."""
+    day = day_or_today(day)
+    versions = versions_of(store, article)
+    v = version_on(versions, day)
+    newest = versions[-1]
+    if v is None:
+        first = next((x for x in versions if x.start), newest)
+        return ArticleOnDay(article, status_on(article.status, first.start, None, day), None)
+    upcoming = newest.start if (not v.current and newest.start and newest.start[:10] > day) else None
+    st = status_on(v.status if not v.current else article.status, v.start, v.end if not v.current else None, day)
+    if upcoming:
+        # the stored newest text has not started: the older text is the law in force, whatever the copy says
+        st = dataclasses.replace(st, status=STATUS_CURRENT if st.status == STATUS_HISTORICAL else st.status,
+                                 upcoming=upcoming, end=None)
+        if st.status == STATUS_AMENDED and st.source_status != STATUS_AMENDED:
+            st = dataclasses.replace(st, status=STATUS_CURRENT)
+    return ArticleOnDay(article, st, v)
+
+
+def article_on(store, article: Article, day: str | None = None) -> Article:
+    """The article as it reads on ``day``: the text in force then, ``status`` the computed one, and in
+    ``extra`` the status label, the source's status, the text's start and any upcoming version's start."""
+    on = article_status(store, article, day)
+    extra = dict(article.extra)
+    extra.update(as_of=on.status.day, status_label=on.status.label, source_status=article.status,
+                 effective_from=on.status.start, upcoming=on.status.upcoming, substituted=on.substituted)
+    return dataclasses.replace(article, text=on.text, status=on.status.status, extra=extra)
+
+
+def law_status(store, info, day: str | None = None) -> DayStatus:
+    """A law's status on ``day`` from its newest version's dates and the older versions stored for it."""
+    day = day_or_today(day)
+    start = text_start(info.effective, info.version_date, info.promulgated)
+    st = status_on(info.status, start, None, day)
+    if st.not_yet:
+        older = store.earliest_version_start(info.law) if hasattr(store, "earliest_version_start") else None
+        if older and older[:10] <= day:
+            return DayStatus(STATUS_CURRENT, day, older, None, info.status, upcoming=start)
+    return st
+
+
+def is_status_word(value: str) -> bool:
+    return value in FILTER_STATUSES or value == STATUS_NOT_YET
+
+
+def wanted_statuses(value) -> set[str] | None:
+    """``"现行有效"``, ``"尚未施行,现行有效"``, a list, or machine names (current, not_yet_in_force …) -> a set
+    of computed statuses; unknown names raise ValueError."""
+    if not value:
+        return None
+    names = value.replace("，", ",").split(",") if isinstance(value, str) else list(value)
+    by_key = {v: k for k, v in STATUS_KEYS.items()}
+    out = set()
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if name.startswith(STATUS_NOT_IN_FORCE_YET) or name in (STATUS_NOT_YET, "not_yet_effective"):
+            name = STATUS_NOT_IN_FORCE_YET
+        name = by_key.get(name, name)
+        if name not in FILTER_STATUSES:
+            raise ValueError(f"unknown status {raw!r}; statuses are: {'、'.join(FILTER_STATUSES)}")
+        out.add(name)
+    return out or None
