@@ -104,8 +104,9 @@ def version_on(versions: list[VersionInForce], day: str) -> VersionInForce | Non
 @dataclass(frozen=True)
 class ArticleOnDay:
     article: Article  # the stored (newest) article
-    status: DayStatus
+    status: DayStatus  # the status of what the number says that day (the text in force, or 尚未施行)
     version: VersionInForce | None  # the text in force that day (None: none yet)
+    stored: DayStatus | None = None  # the status of the stored newest text that day
 
     @property
     def text(self) -> str:
@@ -123,28 +124,94 @@ def article_status(store, article: Article, day: str | None = None) -> ArticleOn
     versions = versions_of(store, article)
     v = version_on(versions, day)
     newest = versions[-1]
+    stored = status_on(article.status, newest.start, None, day)
     if v is None:
         first = next((x for x in versions if x.start), newest)
-        return ArticleOnDay(article, status_on(article.status, first.start, None, day), None)
+        return ArticleOnDay(article, status_on(article.status, first.start, None, day), None, stored)
     upcoming = newest.start if (not v.current and newest.start and newest.start[:10] > day) else None
     st = status_on(v.status if not v.current else article.status, v.start, v.end if not v.current else None, day)
     if upcoming:
         # the stored newest text has not started: the older text is the law in force, whatever the copy says
-        st = dataclasses.replace(st, status=STATUS_CURRENT if st.status == STATUS_HISTORICAL else st.status,
-                                 upcoming=upcoming, end=None)
-        if st.status == STATUS_AMENDED and st.source_status != STATUS_AMENDED:
-            st = dataclasses.replace(st, status=STATUS_CURRENT)
-    return ArticleOnDay(article, st, v)
+        st = DayStatus(STATUS_AMENDED if article.status == STATUS_AMENDED else STATUS_CURRENT, day, v.start, None,
+                       v.status, upcoming=upcoming)
+    return ArticleOnDay(article, st, v, stored)
+
+
+def _annotated(article: Article, on: ArticleOnDay, **more) -> Article:
+    extra = dict(article.extra)
+    extra.update(as_of=on.status.day, status_label=on.status.label, source_status=article.status,
+                 effective_from=on.status.start, upcoming=on.status.upcoming, substituted=on.substituted, **more)
+    return dataclasses.replace(article, text=on.text, status=on.status.status, extra=extra)
 
 
 def article_on(store, article: Article, day: str | None = None) -> Article:
     """The article as it reads on ``day``: the text in force then, ``status`` the computed one, and in
     ``extra`` the status label, the source's status, the text's start and any upcoming version's start."""
+    return _annotated(article, article_status(store, article, day))
+
+
+def _bigrams(text: str) -> set[str]:
+    import re
+
+    return {run[i:i + 2] for run in re.findall(r"[\u4e00-\u9fff]+", text) for i in range(len(run) - 1)}
+
+
+def _similarity(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+#: an older article counts as the same provision as a renumbered new one at this bigram overlap
+SAME_PROVISION = 0.6
+
+
+def older_counterpart(store, article: Article, day: str) -> Article | None:
+    """For a stored text not yet in force on ``day`` (a revision that renumbered its law): the article of the
+    version in force that day that says the same (商标法 2019 第三十九条 for the 2027 第四十三条), or None."""
+    from assistant.corpus.versions import text_start
+
+    grams = _bigrams(article.text)
+    best, best_score = None, SAME_PROVISION
+    for h in store.law_history(article.law):
+        start, end = text_start(h["effective"], h["version_date"]), h["replaced_from"] or h["superseded_by"]
+        if (start and start[:10] > day) or not (_is_date(end) and end[:10] > day):
+            continue
+        score = _similarity(grams, _bigrams(h["text"]))
+        if score > best_score or (score == best_score and best is not None and h["id"] == article.id):
+            best, best_score = h, score
+    if best is None:
+        return None
+    start = text_start(best["effective"], best["version_date"])
+    return Article(law=article.law, number=best["number"], suffix=best["suffix"], text=best["text"],
+                   law_short=article.law_short, number_text=best["number_text"], part=best["part"],
+                   chapter=best["chapter"], section=best["section"], status=STATUS_CURRENT,
+                   effective=start, version_date=best["version_date"], source=best["source"], kind=article.kind,
+                   extra={"as_of": day, "status_label": STATUS_CURRENT, "source_status": best["status"],
+                          "effective_from": start, "upcoming": text_start(article.effective, article.version_date,
+                                                                           article.promulgated),
+                          "substituted": True, "renumbered_as": article.id, "renumbered_label": article.label})
+
+
+def article_for_day(store, article: Article, day: str | None = None) -> Article:
+    """What a search hit or a source reads on ``day``: the text in force then under the same provision.
+
+    A stored text in force that day is returned as it is (status computed). A stored text not yet in force,
+    in a law whose older version is stored, becomes the older article that says the same (a renumbered
+    provision), else the older text under the same number when it is about the same thing; otherwise the
+    new text is kept, with status 尚未施行（…起施行）, so that an answer can say that only the new law is stored.
+    """
+    day = day_or_today(day)
     on = article_status(store, article, day)
-    extra = dict(article.extra)
-    extra.update(as_of=on.status.day, status_label=on.status.label, source_status=article.status,
-                 effective_from=on.status.start, upcoming=on.status.upcoming, substituted=on.substituted)
-    return dataclasses.replace(article, text=on.text, status=on.status.status, extra=extra)
+    if not on.substituted:
+        return _annotated(article, on)
+    if _similarity(_bigrams(on.text), _bigrams(article.text)) >= SAME_PROVISION:
+        return _annotated(article, on)
+    counterpart = older_counterpart(store, article, day)
+    if counterpart is not None:
+        return counterpart
+    if _similarity(_bigrams(on.text), _bigrams(article.text)) >= 0.3:
+        return _annotated(article, on)
+    return _annotated(article, ArticleOnDay(article, on.stored or on.status, None, on.stored),
+                      older_text_differs=True)
 
 
 def law_status(store, info, day: str | None = None) -> DayStatus:

@@ -384,6 +384,10 @@ class ArticleStore:
                                                      if "replaced_from" in r.keys() else ()))
                 for r in rows]
 
+    def law_history(self, law: str) -> list[sqlite3.Row]:
+        """Every superseded text of ``law`` (rows of ``article_versions``), oldest first."""
+        return self._query("SELECT * FROM article_versions WHERE law = ? ORDER BY rowid", (law,))
+
     def earliest_version_start(self, law: str) -> str | None:
         """The day the oldest stored (superseded) version of ``law`` came into force, where known."""
         rows = self._query("SELECT MIN(CASE WHEN effective IS NOT NULL AND (version_date IS NULL OR "
