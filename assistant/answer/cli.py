@@ -39,6 +39,8 @@ def _backend_args(p) -> None:
     p.add_argument("--top-k", type=int, default=5, help="articles retrieved per question")
     p.add_argument("--law", help="search only this law (刑法, 民法典 ...)")
     p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
+    p.add_argument("--as-of", metavar="DATE", help="answer with the law in force on this day (YYYY-MM-DD; "
+                                                   "default today)")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: greedy)")
     p.add_argument("--max-new-tokens", type=int, default=512)
 
@@ -211,7 +213,7 @@ def _assistant(args):
 
 def _options(args) -> dict:
     return {"top_k": args.top_k, "law": args.law, "include_repealed": args.include_repealed,
-            "temperature": args.temperature}
+            "temperature": args.temperature, "as_of": getattr(args, "as_of", None)}
 
 
 def _print_report(answer, out=sys.stdout) -> None:
@@ -223,8 +225,11 @@ def _print_report(answer, out=sys.stdout) -> None:
     print("\n\n来源：", file=out)
     for i, h in enumerate(answer.sources, 1):
         a = h.article
-        print(f"  [{i}] {a.label}（{status_label(a.status, a.version_date)}，{VIA_LABELS.get(h.via, h.via)}）",
-              file=out)
+        label = a.extra.get("status_label") if a.extra.get("status_label", "").startswith("尚未施行") else \
+            status_label(a.status, a.version_date)
+        if a.extra.get("upcoming"):
+            label += f"；新法{a.extra['upcoming']}起施行"
+        print(f"  [{i}] {a.label}（{label}，{VIA_LABELS.get(h.via, h.via)}）", file=out)
     print("引用核查：", file=out)
     _print_checks(answer.citations, out)
     for f in answer.fact_flags:

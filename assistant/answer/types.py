@@ -60,6 +60,10 @@ class Answer:
     finish_reason: str = "stop"  # stop / length / error / empty / refused
     #: numbers (periods, amounts, multiples ...) the answer states that no cited article states
     fact_flags: list = field(default_factory=list)
+    #: the day the answer is about (the law in force that day); None for answers made before this existed
+    as_of: str | None = None
+    #: what the answer says about versions (only a not-yet-effective text stored, a revision starting later)
+    version_note: str | None = None
 
     @property
     def clean(self) -> bool:
@@ -80,6 +84,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "citation_summary": self.citation_summary(), "clean": self.clean,
             "fact_check": [f.to_dict() for f in self.fact_flags],
+            "as_of": self.as_of, "version_note": self.version_note,
         }
 
 
