@@ -233,7 +233,7 @@ def cmd_laws(args) -> int:
     return 0
 
 
-def resolve_reference(store, reference: str):
+def resolve_reference(store, reference: str, history_ok: bool = False):
     """An article from a reference such as 民法典第1043条; raises UserError saying why not."""
     from assistant.cli import UserError
     from assistant.corpus.citations import CitationError, parse_reference
@@ -243,9 +243,26 @@ def resolve_reference(store, reference: str):
     except CitationError as exc:
         raise UserError(str(exc)) from None
     article = store.find(law, number, suffix)
+    if article is None and history_ok:
+        article = _removed_article(store, law, number, suffix)
     if article is None:
         raise UserError(f"{law} has no article {number}{suffix} in the corpus")
     return article
+
+
+def _removed_article(store, law: str, number: int, suffix: str):
+    """An article the stored newest version no longer has, as its last stored text (status 已被修改 from the
+    day its successor started): what it said can still be shown for a day it was in force."""
+    from assistant.corpus.article import STATUS_HISTORICAL, Article, make_article_id
+
+    rows = [r for r in store.law_history(law) if r["id"] == make_article_id(law, number, suffix)]
+    if not rows:
+        return None
+    r = rows[-1]
+    return Article(law=law, number=number, suffix=suffix, text=r["text"], number_text=r["number_text"],
+                   part=r["part"], chapter=r["chapter"], section=r["section"], status=STATUS_HISTORICAL,
+                   effective=r["effective"], version_date=r["version_date"], source=r["source"],
+                   extra={"removed_from": r["replaced_from"]})
 
 
 def cmd_show(args) -> int:
@@ -254,7 +271,9 @@ def cmd_show(args) -> int:
     from assistant.corpus.versions import format_dates, text_start, versions_of
 
     store = open_corpus(readonly=True)
-    article = resolve_reference(store, args.reference)
+    article = resolve_reference(store, args.reference, history_ok=True)
+    if article.extra.get("removed_from"):
+        return _show_removed(store, article, args)
     history = store.history(article.id) if args.history else []
     law = store.law(article.law)
     note = store.law_note(article.law)
@@ -311,6 +330,36 @@ def cmd_show(args) -> int:
     for h in history:
         period = f"{text_start(h.effective, h.version_date) or 'undated'} – {h.replaced_from or h.superseded_by or '?'}"
         print(f"\n-- superseded version ({h.status}, in force {period}):\n{h.text}")
+    return 0
+
+
+def _show_removed(store, article, args) -> int:
+    """An article only in history (the stored newest version dropped it): its text on the day asked."""
+    from assistant.cli import UserError
+    from assistant.corpus.status import day_or_today, status_on, version_on
+    from assistant.corpus.versions import versions_of
+
+    try:
+        day = day_or_today(args.as_of)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    versions = versions_of(store, article)[:-1]  # the history rows (the last entry is the synthetic copy)
+    v = version_on(versions, day)
+    removed = article.extra["removed_from"]
+    if v is None:
+        st = status_on("现行有效", versions[0].start if versions else None, None, day)
+    else:
+        st = status_on("现行有效", v.start, v.end, day)
+    text = v.text if v is not None else article.text
+    note = f"removed by the version in force from {removed}"
+    if args.json:
+        print_json({**article.to_dict(), "text": text, "status": st.status, "status_label": st.label,
+                    "status_on": st.to_dict(), "removed_from": removed,
+                    "history": [vars(h) for h in store.history(article.id)] if args.history else None})
+        return 0
+    print(f"{article.label}【{st.label}】 ({note})")
+    print(f"-- on {day}: " + (f"the version from {v.start or 'an unknown date'}" if v is not None else "no version yet"))
+    print(text)
     return 0
 
 

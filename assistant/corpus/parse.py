@@ -241,6 +241,8 @@ def normalize_title(line: str) -> str:
     title = re.sub(r"\s+", "", line).strip("《》")
     # a version note goes, a numbered part of the name (解释（三）, 修正案（十二）) stays
     for _ in range(2):  # 《…》（2019修正）【现行有效】
+        if V.AMENDMENT_PART.search(title):
+            break
         title = re.sub(r"(?:[（(【\[][^（()）【】\[\]]*(?:\d|修正|修订|修改|版|有效|失效|废止)[^（()）【】\[\]]*[)）】\]]"
                        r"|\d{4}年?(?:修正|修订|修改)(?:本|版|文本)?)$", "", title).strip("《》")
     # 修正案(十) as 修正案（十）: the numbered part in the full-width brackets the stored names use
