@@ -181,6 +181,7 @@ def _print_file_outcomes(results) -> None:
               f"{r.file}: imported [{r.kind or '未知'}] " + "; ".join(d.summary() for d in r.diffs))
     s = summarise(results)
     rows = [("files", s["files"]), ("statute files parsed", f"{s['parsed']}/{s['statute_files']}"),
+            ("statute files now laws in the store", f"{s['in_store']}/{s['statute_files']}"),
             (IMPORTED, s[IMPORTED]), (UNCHANGED, s[UNCHANGED]),
             (SKIPPED, s[SKIPPED]), ("failed", s["failed"]), ("articles", s["articles"]), ("laws", s["laws"])]
     rows += [(f"kind {k}", v) for k, v in sorted(s["by_kind"].items(), key=lambda kv: -kv[1])]

@@ -213,10 +213,14 @@ def summarise(results: list[FileResult]) -> dict:
             by_kind[r.kind or "未知"] = by_kind.get(r.kind or "未知", 0) + 1
     statute_files_ = sum(1 for r in results if not r.not_statute)
     parsed = sum(1 for r in results if r.parsed)
+    # statute files whose law version is in the store now: imported, unchanged, or already held from elsewhere
+    in_store = sum(1 for r in results if r.outcome in (IMPORTED, UNCHANGED)
+                   or (r.outcome == SKIPPED and skip_cause(r.reason).startswith("already stored")))
     return {"files": len(results), **{k: by_outcome.get(k, 0) for k in (IMPORTED, UNCHANGED, SKIPPED, FAILED)},
             "articles": sum(r.articles for r in results), "laws": len({d.law for r in results for d in r.diffs}),
             "by_kind": by_kind, "skipped_by_cause": skipped_by_cause, "statute_files": statute_files_, "parsed": parsed,
-            "parsed_share": round(parsed / statute_files_, 4) if statute_files_ else None}
+            "parsed_share": round(parsed / statute_files_, 4) if statute_files_ else None,
+            "in_store": in_store, "in_store_share": round(in_store / statute_files_, 4) if statute_files_ else None}
 
 
 @dataclass

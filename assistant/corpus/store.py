@@ -412,8 +412,9 @@ class ArticleStore:
         now = _now()
         with self._transaction() as conn:
             for a in doc.articles:
-                known = conn.execute("SELECT 1 FROM article_versions WHERE id = ? AND content_hash = ? AND "
-                                     "version_date IS ?", (a.id, a.content_hash, a.version_date)).fetchone()
+                # this version of the article is stored already (from this file, or from another source)
+                known = conn.execute("SELECT 1 FROM article_versions WHERE id = ? AND (content_hash = ? OR "
+                                     "version_date = ?)", (a.id, a.content_hash, a.version_date)).fetchone()
                 if known:
                     diff.unchanged += 1
                     continue
