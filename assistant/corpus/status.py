@@ -118,9 +118,15 @@ class ArticleOnDay:
         return self.version is not None and not self.version.current
 
 
-def article_status(store, article: Article, day: str | None = None) -> ArticleOnDay:
-    """The article on ``day`` (today by default): its status and the text in force then."""
+def article_status(store, article: Article, day: str | None = None, *, has_history: bool = True) -> ArticleOnDay:
+    """The article on ``day`` (today by default): its status and the text in force then. ``has_history=False``
+    (the caller knows no older version is stored) saves the history lookup."""
     day = day_or_today(day)
+    if not has_history:
+        start = text_start(article.effective, article.version_date, article.promulgated)
+        st = status_on(article.status, start, None, day)
+        current = VersionInForce(article.id, article.text, start, None, True, article.status)
+        return ArticleOnDay(article, st, None if st.not_yet else current, st)
     versions = versions_of(store, article)
     v = version_on(versions, day)
     newest = versions[-1]
@@ -144,10 +150,10 @@ def _annotated(article: Article, on: ArticleOnDay, **more) -> Article:
     return dataclasses.replace(article, text=on.text, status=on.status.status, extra=extra)
 
 
-def article_on(store, article: Article, day: str | None = None) -> Article:
+def article_on(store, article: Article, day: str | None = None, *, has_history: bool = True) -> Article:
     """The article as it reads on ``day``: the text in force then, ``status`` the computed one, and in
     ``extra`` the status label, the source's status, the text's start and any upcoming version's start."""
-    return _annotated(article, article_status(store, article, day))
+    return _annotated(article, article_status(store, article, day, has_history=has_history))
 
 
 def _bigrams(text: str) -> set[str]:
@@ -164,6 +170,38 @@ def _similarity(a: set[str], b: set[str]) -> float:
 SAME_PROVISION = 0.6
 
 
+def with_history(store, ids) -> set[str]:
+    """Which of these article ids have an older version stored (one query)."""
+    ids = list(dict.fromkeys(ids))
+    if not ids or not hasattr(store, "_query"):
+        return set(ids)
+    q = ",".join("?" * len(ids))
+    return {r[0] for r in store._query(f"SELECT DISTINCT id FROM article_versions WHERE id IN ({q})", ids)}
+
+
+_IN_FORCE_CACHE: dict = {}
+
+
+def _history_in_force(store, law: str, day: str) -> list:
+    """(history row, its bigrams) of ``law``'s superseded texts in force on ``day`` (cached per store state)."""
+    from assistant.corpus.versions import text_start
+
+    version = store._data_version() if hasattr(store, "_data_version") else None
+    key = (id(store), version, law, day)
+    found = _IN_FORCE_CACHE.get(key)
+    if found is None:
+        found = []
+        for h in store.law_history(law):
+            start, end = text_start(h["effective"], h["version_date"]), h["replaced_from"] or h["superseded_by"]
+            if (start and start[:10] > day) or not (_is_date(end) and end[:10] > day):
+                continue
+            found.append((h, _bigrams(h["text"])))
+        if len(_IN_FORCE_CACHE) > 64:
+            _IN_FORCE_CACHE.clear()
+        _IN_FORCE_CACHE[key] = found
+    return found
+
+
 def older_counterpart(store, article: Article, day: str) -> Article | None:
     """For a stored text not yet in force on ``day`` (a revision that renumbered its law): the article of the
     version in force that day that says the same (商标法 2019 第三十九条 for the 2027 第四十三条), or None."""
@@ -171,11 +209,8 @@ def older_counterpart(store, article: Article, day: str) -> Article | None:
 
     grams = _bigrams(article.text)
     best, best_score = None, SAME_PROVISION
-    for h in store.law_history(article.law):
-        start, end = text_start(h["effective"], h["version_date"]), h["replaced_from"] or h["superseded_by"]
-        if (start and start[:10] > day) or not (_is_date(end) and end[:10] > day):
-            continue
-        score = _similarity(grams, _bigrams(h["text"]))
+    for h, h_grams in _history_in_force(store, article.law, day):
+        score = _similarity(grams, h_grams)
         if score > best_score or (score == best_score and best is not None and h["id"] == article.id):
             best, best_score = h, score
     if best is None:
@@ -191,7 +226,7 @@ def older_counterpart(store, article: Article, day: str) -> Article | None:
                           "substituted": True, "renumbered_as": article.id, "renumbered_label": article.label})
 
 
-def article_for_day(store, article: Article, day: str | None = None) -> Article:
+def article_for_day(store, article: Article, day: str | None = None, *, has_history: bool = True) -> Article:
     """What a search hit or a source reads on ``day``: the text in force then under the same provision.
 
     A stored text in force that day is returned as it is (status computed). A stored text not yet in force,
@@ -200,7 +235,7 @@ def article_for_day(store, article: Article, day: str | None = None) -> Article:
     new text is kept, with status 尚未施行（…起施行）, so that an answer can say that only the new law is stored.
     """
     day = day_or_today(day)
-    on = article_status(store, article, day)
+    on = article_status(store, article, day, has_history=has_history)
     if not on.substituted:
         return _annotated(article, on)
     if _similarity(_bigrams(on.text), _bigrams(article.text)) >= SAME_PROVISION:

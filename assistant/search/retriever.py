@@ -166,6 +166,9 @@ class Retriever:
         from assistant.corpus.versions import text_start
 
         version = self.store._data_version()
+        by_day = getattr(self, "_statuses_cache", None)
+        if by_day is not None and by_day[0] == version and day in by_day[1]:
+            return by_day[1][day]
         cached = getattr(self, "_dates_cache", None)
         if cached is None or cached[0] != version:
             rows = {r[0]: r[1:] for r in self.store._query(
@@ -181,6 +184,9 @@ class Retriever:
             if st == STATUS_NOT_IN_FORCE_YET and older.get(law) and older[law][:10] <= day:
                 st = "现行有效"  # the older version in force that day answers for it (article_for_day)
             out[i] = st
+        if by_day is None or by_day[0] != version or len(by_day[1]) > 8:
+            by_day = self._statuses_cache = (version, {})
+        by_day[1][day] = out
         return out
 
     def allowed_rows(self, law: str | None = None, include_repealed: bool = False,
@@ -261,11 +267,14 @@ class Retriever:
             if len(hits) + len(ranked) >= top_k:
                 break
         articles = self.store.get_many([doc_id for doc_id, _, _ in ranked])
+        from assistant.corpus.status import with_history
+
+        older = with_history(self.store, articles)
         for doc_id, score, via in ranked:
             art = articles.get(doc_id)
             if art is None:  # the store changed under the index: skip rather than cite a ghost
                 continue
-            art = self._for_day(art, day)
+            art = self._for_day(art, day, has_history=doc_id in older)
             if art.id in {h.id for h in hits}:  # a renumbered provision found under its old number too
                 continue
             hits.append(Hit(art, score, len(hits) + 1, via))
@@ -276,11 +285,11 @@ class Retriever:
             h.matched_paragraphs = self._matched_paragraphs(h.article, text)
         return hits
 
-    def _for_day(self, article, day: str, named: bool = False):
+    def _for_day(self, article, day: str, named: bool = False, has_history: bool = True):
         """The hit as it reads on ``day``; an article the query names keeps its number (its text that day)."""
         from assistant.corpus.status import article_for_day, article_on
 
-        return (article_on if named else article_for_day)(self.store, article, day)
+        return (article_on if named else article_for_day)(self.store, article, day, has_history=has_history)
 
     def _cited_articles(self, query: str, history, law_full: str | None) -> list:
         from assistant.corpus.citations import find_citations
