@@ -175,8 +175,12 @@ def with_history(store, ids) -> set[str]:
     ids = list(dict.fromkeys(ids))
     if not ids or not hasattr(store, "_query"):
         return set(ids)
-    q = ",".join("?" * len(ids))
-    return {r[0] for r in store._query(f"SELECT DISTINCT id FROM article_versions WHERE id IN ({q})", ids)}
+    out: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        q = ",".join("?" * len(chunk))
+        out |= {r[0] for r in store._query(f"SELECT DISTINCT id FROM article_versions WHERE id IN ({q})", chunk)}
+    return out
 
 
 _IN_FORCE_CACHE: dict = {}
