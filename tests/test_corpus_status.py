@@ -210,3 +210,14 @@ def test_answer_says_only_the_new_law_is_stored_and_does_not_verify_it(new_only,
     answer = build_assistant("extractive", store=store, retriever=retriever_for(both)).ask("注册商标有效期多久")
     assert f"新法自{START}起施行" in answer.version_note and "第二条在新法中为第三条" in answer.version_note
     assert any(c.ok and c.citation.number == 2 for c in answer.citations)
+
+
+def test_api_takes_as_of():
+    from assistant.answer.api import OptionError, parse_request
+
+    msgs = [{"role": "user", "content": "注册商标有效期多久"}]
+    assert parse_request({"messages": msgs, "as_of": "2027年6月1日"})[2]["as_of"] == "2027-06-01"
+    for bad in ("明年", 20270601, "2027-02-30"):
+        with pytest.raises(OptionError) as exc:
+            parse_request({"messages": msgs, "as_of": bad})
+        assert exc.value.field == "as_of"

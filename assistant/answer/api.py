@@ -121,7 +121,7 @@ def parse_request(body: dict) -> tuple[str, list, dict]:
 def grounding(answer) -> dict[str, Any]:
     d = answer.to_dict()
     return {k: d[k] for k in ("sources", "citations", "citation_summary", "clean", "notice", "backend", "model",
-                              "latency_ms", "finish_reason")}
+                              "latency_ms", "finish_reason", "as_of", "version_note")}
 
 
 def _finish(reason: str) -> str:
