@@ -451,6 +451,11 @@ class ArticleStore:
             "articles": self.count(),
             "articles_by_status": by_status,
             "in_force_articles": sum(v for k, v in by_status.items() if k in IN_FORCE),
+            # stored texts whose commencement is after today (尚未施行 today, whatever the source says)
+            "not_yet_in_force_articles": int(self._query(
+                "SELECT COUNT(*) FROM articles WHERE status != '已废止' AND (CASE WHEN effective IS NOT NULL AND "
+                "(version_date IS NULL OR effective >= version_date) THEN effective ELSE "
+                "COALESCE(version_date, promulgated) END) > date('now')")[0][0]),
             "historical_versions": int(self._query("SELECT COUNT(*) FROM article_versions")[0][0]),
             "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
             "fingerprint": self.fingerprint(),
