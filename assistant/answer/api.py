@@ -3,7 +3,8 @@
 ``GET /v1/models`` and ``POST /v1/chat/completions`` (``stream`` true or false). The last user message is
 the question, earlier user/assistant messages are the history (used for retrieval too). Every response
 carries ``grounding``: the sources given to the model and the citation report. Optional request fields:
-``top_k``, ``law``, ``include_repealed``.
+``top_k``, ``law``, ``include_repealed``, ``as_of`` (YYYY-MM-DD: answer with the law in force that day;
+today by default).
 
 Every option is type-checked (422 naming the field) and clamped to its documented range (``RANGES``). There
 is no global lock: backends that cannot generate concurrently serialise themselves (the transformers backend
@@ -93,6 +94,16 @@ def parse_request(body: dict) -> tuple[str, list, dict]:
         raise OptionError("include_repealed", f"must be true or false, got {type(repealed).__name__}")
     if repealed:
         options["include_repealed"] = True
+    as_of = body.get("as_of")
+    if as_of is not None:
+        from assistant.corpus.versions import parse_day
+
+        if not isinstance(as_of, str) or len(as_of) > 20:
+            raise OptionError("as_of", "must be a date YYYY-MM-DD")
+        try:
+            options["as_of"] = parse_day(as_of)
+        except ValueError as exc:
+            raise OptionError("as_of", str(exc)) from None
     temperature = _number(body, "temperature", float)
     if temperature is not None:
         options["temperature"] = temperature
@@ -110,7 +121,7 @@ def parse_request(body: dict) -> tuple[str, list, dict]:
 def grounding(answer) -> dict[str, Any]:
     d = answer.to_dict()
     return {k: d[k] for k in ("sources", "citations", "citation_summary", "clean", "notice", "backend", "model",
-                              "latency_ms", "finish_reason")}
+                              "latency_ms", "finish_reason", "as_of", "version_note")}
 
 
 def _finish(reason: str) -> str:

@@ -136,11 +136,35 @@ class GroundedAssistant:
 
         return read_query(question, history, retriever=self._serving)
 
+    def _on_day(self, hits, day: str):
+        """Every source as it reads on ``day`` (a consolidated base article arrives as stored)."""
+        from dataclasses import replace
+
+        from assistant.corpus.status import article_for_day
+
+        out, seen = [], set()
+        for h in hits:
+            if h.article.extra.get("as_of") != day:
+                try:
+                    h = replace(h, article=article_for_day(self.store, h.article, day))
+                except Exception as exc:  # a store without dates or history: the hit as found
+                    log.warning("status on %s failed for %s: %s", day, h.id, exc)
+            if h.id not in seen:
+                seen.add(h.id)
+                out.append(h)
+        return out
+
     def stream(self, question: str, history: Sequence[Any] | None = None, *, top_k: int | None = None,
                law: str | None = None, include_repealed: bool = False,
-               temperature: float | None = None, max_new_tokens: int | None = None) -> Iterator[StreamEvent]:
+               temperature: float | None = None, max_new_tokens: int | None = None,
+               as_of: str | None = None) -> Iterator[StreamEvent]:
+        """``as_of``: the day the question is about (YYYY-MM-DD, today by default): sources are the texts in
+        force that day, citations are checked against them, and a text not yet in force then is said so."""
+        from assistant.corpus.status import day_or_today
+
         started = time.perf_counter()
         question = check_question(question)
+        day = day_or_today(as_of)
         self._follow_swaps()
         pairs = normalize_history(history)
         k = top_k or self.config.top_k
@@ -164,7 +188,7 @@ class GroundedAssistant:
             law = notes.law
             if notes.query:
                 searched = self._read(notes.query, [q for q, _ in pairs])
-        search = dict(law=law, include_repealed=include_repealed)
+        search = dict(law=law, include_repealed=include_repealed, as_of=day)
         selection = None
         gate = None
         candidates: list = []
@@ -179,6 +203,7 @@ class GroundedAssistant:
                 hits = selection.hits
         else:
             hits = self._candidates(searched, k, search)
+        hits = self._on_day(hits, day)
         if notes is not None:
             try:
                 gate = self.gate.judge(query, selection, hits, law=law, include_repealed=include_repealed,
@@ -214,6 +239,11 @@ class GroundedAssistant:
             # 《工伤保险条例》 not in the corpus / 婚姻法 repealed: said before the answer, once
             chunks.append(gate.note + "\n")
             yield StreamEvent("token", text=gate.note + "\n")
+        version_note = version_notes(used, day)
+        if version_note:
+            # only a text not yet in force stored / a revision that starts later: said before the answer
+            chunks.append(version_note + "\n")
+            yield StreamEvent("token", text=version_note + "\n")
         finish = "stop"
         try:
             for delta in self.backend.stream(request):
@@ -243,12 +273,14 @@ class GroundedAssistant:
                 extra = ("\n" if generated.strip() else "") + extra
                 generated += extra
                 yield StreamEvent("token", text=extra)
-        checks = self.checker.check(generated, context_ids=[h.id for h in used])
+        # the version note names article numbers as facts about the law, not as the answer's claims
+        checked = generated.replace(version_note, " " * len(version_note), 1) if version_note else generated
+        checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day)
         from assistant.answer.basis import rescore_basis_citations
         from assistant.answer.facts import answer_flags
 
         try:  # 依据：《…》第N条 on its own line: the claim above it is what the citation supports
-            rescore_basis_citations(checks, generated, self.checker, self.store)
+            rescore_basis_citations(checks, checked, self.checker, self.store)
         except Exception as exc:
             log.warning("basis-line support failed: %s", exc)
 
@@ -263,7 +295,7 @@ class GroundedAssistant:
                         backend=self.backend.name, model=self.backend.model_name,
                         notice="；".join(notices) or None,
                         latency_ms=(time.perf_counter() - started) * 1000, finish_reason=finish,
-                        fact_flags=fact_flags)
+                        fact_flags=fact_flags, as_of=day, version_note=version_note or None)
         yield StreamEvent("done", answer=answer)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, **options) -> Answer:
@@ -276,6 +308,37 @@ class GroundedAssistant:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def version_notes(hits, day: str) -> str:
+    """What the answer says first about the versions of its sources on ``day``: a law whose only stored text
+    is not in force yet (现行商标法的条文不在法条库中；以下是2027-01-01起施行的新法), and a law in force whose
+    stored revision starts later (the new one, with its date and the new article number)."""
+    from assistant.corpus.status import STATUS_NOT_IN_FORCE_YET
+
+    not_yet: dict[str, str] = {}
+    upcoming: dict[str, tuple[str, list[str]]] = {}
+    for h in hits:
+        a = h.article
+        extra = a.extra or {}
+        if a.status == STATUS_NOT_IN_FORCE_YET and extra.get("older_text_differs"):
+            start = extra.get("effective_from") or ""
+            upcoming.setdefault(a.law_short, (start, []))[1].append(f"{a.number_text}是新法的条文，{day}尚未施行")
+        elif a.status == STATUS_NOT_IN_FORCE_YET:
+            not_yet.setdefault(a.law_short, extra.get("effective_from") or "")
+        elif extra.get("upcoming"):
+            start, moved = upcoming.setdefault(a.law_short, (extra["upcoming"], []))
+            if extra.get("renumbered_label"):
+                new_number = extra["renumbered_label"].split("》")[-1]
+                moved.append(f"{a.number_text}在新法中为{new_number}")
+    notes = []
+    for law, start in not_yet.items():
+        when = f"{start}起施行" if start else "尚未施行"
+        notes.append(f"现行{law}的条文不在法条库中；以下是{when}的新法（{day}尚未施行）。")
+    for law, (start, moved) in upcoming.items():
+        notes.append(f"以下依据{day}有效的{law}；修订后的新法自{start}起施行"
+                     + (f"（{'，'.join(moved[:2])}{'等' if len(moved) > 2 else ''}）" if moved else "") + "。")
+    return "".join(notes)
 
 
 def build_assistant(backend: str = "extractive", model: str | None = None, adapter: str | None = None,

@@ -172,9 +172,44 @@ class Retriever:
         except LawNameError as exc:
             raise SearchError(str(exc)) from exc
 
+    def _statuses_on(self, day: str) -> np.ndarray:
+        """Each row's status on ``day`` (现行有效 / 已被修改 / 尚未施行 / 已废止 / 历史版本), from the stored dates:
+        a text not yet in force whose law has an older version in force that day counts as that version."""
+        from assistant.corpus.status import STATUS_NOT_IN_FORCE_YET, status_on
+        from assistant.corpus.versions import text_start
+
+        version = self.store._data_version()
+        by_day = getattr(self, "_statuses_cache", None)
+        if by_day is not None and by_day[0] == version and day in by_day[1]:
+            return by_day[1][day]
+        cached = getattr(self, "_dates_cache", None)
+        if cached is None or cached[0] != version:
+            rows = {r[0]: r[1:] for r in self.store._query(
+                "SELECT id, status, effective, version_date, promulgated FROM articles")}
+            starts = [(rows[i][0], text_start(*rows[i][1:])) if i in rows else ("已废止", None) for i in self.index.ids]
+            with_history = {r[0] for r in self.store._query("SELECT DISTINCT law FROM article_versions")}
+            older = {law: self.store.earliest_version_start(law) for law in set(self.index.laws) & with_history}
+            cached = self._dates_cache = (version, starts, older)
+        _, starts, older = cached
+        out = np.empty(len(starts), dtype=object)
+        for i, ((status, start), law) in enumerate(zip(starts, self.index.laws)):
+            st = status_on(status, start, None, day).status
+            if st == STATUS_NOT_IN_FORCE_YET and older.get(law) and older[law][:10] <= day:
+                st = "现行有效"  # the older version in force that day answers for it (article_for_day)
+            out[i] = st
+        if by_day is None or by_day[0] != version or len(by_day[1]) > 8:
+            by_day = self._statuses_cache = (version, {})
+        by_day[1][day] = out
+        return out
+
     def allowed_rows(self, law: str | None = None, include_repealed: bool = False,
-                     chapter: str | None = None, kind=None) -> np.ndarray:
+                     chapter: str | None = None, kind=None, status=None, as_of: str | None = None) -> np.ndarray:
+        """``status``: only rows with these statuses on ``as_of`` (today by default), e.g. {"现行有效"}."""
         mask = np.ones(len(self.index.ids), dtype=bool) if include_repealed else self._in_force.copy()
+        if status:
+            from assistant.corpus.status import day_or_today
+
+            mask = np.isin(self._statuses_on(day_or_today(as_of)), list(status))
         wanted = self._wanted_kinds(kind)
         if wanted:
             mask &= kind_mask(self._law_of_row, self.store.law_kinds(), wanted)
@@ -193,13 +228,24 @@ class Retriever:
             raise SearchError(str(exc)) from None
 
     # -- search -------------------------------------------------------------------------------------
+    @staticmethod
+    def _day_and_statuses(as_of, status):
+        from assistant.corpus.status import day_or_today, wanted_statuses
+
+        try:
+            return day_or_today(as_of), wanted_statuses(status)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
+
     def search(self, query: str | Query, top_k: int = 5, law: str | None = None, include_repealed: bool = False,
                history: Sequence[Any] | None = None, chapter: str | None = None, kind=None,
-               reworded: bool | None = None) -> list[Hit]:
+               reworded: bool | None = None, status=None, as_of: str | None = None) -> list[Hit]:
         """``query``: the question (read here, with ``history``) or a ``Query`` already read. ``kind``: only
         laws of these document kinds (``"司法解释"``, ``"法律,行政法规"`` or a list). ``reworded``: also search
         the question in the reviewed statute wording and interleave the two rankings (default:
-        ``SearchConfig.reworded_search``)."""
+        ``SearchConfig.reworded_search``). ``as_of``: the day asked (today by default): each hit reads as the
+        text in force that day, with its status that day (``corpus.status.article_for_day``); ``status``: only
+        hits with these statuses then (``"现行有效"``, ``"尚未施行"``, ``"现行有效,已被修改"`` …)."""
         if isinstance(query, Query):
             q = query
         elif not isinstance(query, str) or not query.strip():
@@ -211,6 +257,7 @@ class Retriever:
         top_k = max(1, int(top_k))
         law_full = self._resolve_law(law)
         wanted = self._wanted_kinds(kind)
+        day, statuses = self._day_and_statuses(as_of, status)
         text = q.standalone
         hits: list[Hit] = []
         seen: set[str] = set()
@@ -219,6 +266,9 @@ class Retriever:
         for art in self._cited_articles(q.text, q.history, law_full):
             if wanted and art.kind not in wanted:
                 continue
+            art = self._for_day(art, day, named=True)
+            if statuses and art.status not in statuses:
+                continue
             if art.id not in seen:
                 seen.add(art.id)
                 hits.append(Hit(art, 1.0, len(hits) + 1, "citation"))
@@ -226,7 +276,7 @@ class Retriever:
                 return hits
 
         # 2. fused lexical + dense ranking (learned order when the build has a ranker)
-        allowed = self.allowed_rows(law_full, include_repealed, chapter, wanted)
+        allowed = self.allowed_rows(law_full, include_repealed, chapter, wanted, statuses, day)
         cited = len(hits)
         # in a follow-up the new turn's words count twice: the earlier turn only supplies the context
         ranked = self.rank(text, allowed, route=law_full is None, k=top_k + len(seen), focus=q.focus)
@@ -243,9 +293,15 @@ class Retriever:
             if len(hits) + len(picked) >= top_k:
                 break
         articles = self.store.get_many([doc_id for doc_id, _, _ in picked])
+        from assistant.corpus.status import with_history
+
+        older = with_history(self.store, articles)
         for doc_id, score, via in picked:
             art = articles.get(doc_id)
             if art is None:  # the store changed under the index: skip rather than cite a ghost
+                continue
+            art = self._for_day(art, day, has_history=doc_id in older)
+            if art.id in {h.id for h in hits}:  # a renumbered provision found under its old number too
                 continue
             hits.append(Hit(art, score, len(hits) + 1, via))
         if self.config.law_first:  # the law first, the interpretation that applies it next
@@ -258,6 +314,12 @@ class Retriever:
     def read(self, question: str, history: Sequence[Any] | None = None) -> Query:
         """The ``Query`` of a question against this index (its search words and learned statute words)."""
         return read_query(question, history, retriever=self)
+
+    def _for_day(self, article, day: str, named: bool = False, has_history: bool = True):
+        """The hit as it reads on ``day``; an article the query names keeps its number (its text that day)."""
+        from assistant.corpus.status import article_for_day, article_on
+
+        return (article_on if named else article_for_day)(self.store, article, day, has_history=has_history)
 
     def _cited_articles(self, query: str, history, law_full: str | None) -> list:
         from assistant.corpus.citations import find_citations
