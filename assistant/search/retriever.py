@@ -15,6 +15,7 @@ from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, bu
                                     read_manifest)
 from assistant.search.kind_order import kind_mask, law_before_interpretation
 from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
+from assistant.search.stores.base import Where
 from assistant.search.text import clean_query, query_tokens
 from assistant.search.types import Hit
 
@@ -73,6 +74,10 @@ class SearchError(ValueError):
     pass
 
 
+#: statuses searched unless repealed articles are asked for
+IN_FORCE = ("现行有效", "已被修改", "尚未生效")
+
+
 _ELLIPTICAL = re.compile(r"^(那|那么|那如果|如果是|要是|假如|还有|另外|这种|这样|同样|那要是)|[呢吗]？?$|^[^，。]{0,8}[呢吗][？?]?$")
 
 
@@ -115,16 +120,19 @@ class Retriever:
         self.manifest = index.manifest
         self._strong_dense = str(getattr(embedder, "id", "") or "").startswith("st:")
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
-        from assistant.search.dense import flat_matrix
+        # the lexical and dense candidate lists come from the index's store (FAISS here, or Milvus)
+        self.candidates = index.candidates
+        if self.candidates is None:
+            from assistant.search.stores.faiss_store import FaissCandidates
 
-        self._flat = flat_matrix(index.dense) if index.dense is not None else None
+            self.candidates = FaissCandidates(index.lexical, index.dense)
         self._law_of_row = index.laws
         # 分则 articles: the default corpus has no 编 headings, but every 分则 chapter is named after a class
         # of crimes (第五章 侵犯财产罪) while the 总则 chapter on crime in general is just 犯罪
         self._crime_article = (index.laws == CRIMINAL) & np.array(
             ["分则" in p or (c.endswith("罪") and not c.endswith(" 犯罪")) for p, c in zip(index.parts, index.chapters)],
             dtype=bool)
-        self._in_force = np.isin(index.statuses, ["现行有效", "已被修改", "尚未生效"])
+        self._in_force = np.isin(index.statuses, list(IN_FORCE))
         self._rows_csr = index.lexical.weights.tocsr()  # per-article word weights (feedback)
         presence = self._rows_csr.copy()
         presence.data[:] = 1.0  # how many of a law's articles use a term: the law-level language model
@@ -172,6 +180,14 @@ class Retriever:
             mask &= np.array([chapter in c for c in self.index.chapters], dtype=bool)
         return mask
 
+    def allowed_where(self, law: str | None = None, include_repealed: bool = False,
+                      chapter: str | None = None, kind=None) -> Where:
+        """``allowed_rows`` as a ``Where``: the row mask and the same condition in fields (a Milvus expression)."""
+        mask = self.allowed_rows(law, include_repealed, chapter, kind)
+        wanted = self._wanted_kinds(kind)
+        return Where(mask, statuses=None if include_repealed else IN_FORCE, kinds=tuple(sorted(wanted)) if wanted else None,
+                     laws=(law,) if law else None, chapter=chapter or None)
+
     @staticmethod
     def _wanted_kinds(kind):
         try:
@@ -203,7 +219,7 @@ class Retriever:
                 return hits
 
         # 2. fused lexical + dense ranking
-        allowed = self.allowed_rows(law_full, include_repealed, chapter, wanted)
+        allowed = self.allowed_where(law_full, include_repealed, chapter, wanted)
         cited = len(hits)
         ranked: list[tuple[str, float, str]] = []
         # in a follow-up the new turn's words count twice: the earlier turn only supplies the context
@@ -250,15 +266,17 @@ class Retriever:
         return query_tokens(self.index.tokenizer, text, clean_facts=self.config.clean_facts,
                             synonyms=self.config.synonyms)
 
-    def rank(self, text: str, allowed: np.ndarray, route: bool = True, k: int = 10,
+    def rank(self, text: str, allowed: "Where | np.ndarray", route: bool = True, k: int = 10,
              focus: str | None = None) -> list[tuple[str, float, str]]:
-        """(article id, fused score, via) best first, among ``allowed`` rows.
+        """(article id, fused score, via) best first, among ``allowed`` rows (a ``Where``, or a row mask).
 
         With routing, the router's law prior is added to every document's BM25 score before candidates
         are chosen, and the dense list is searched twice: over everything allowed and over the laws the
         router prefers, so that the right law's articles reach fusion at all.
         """
         cfg = self.config
+        where = allowed if isinstance(allowed, Where) else Where(np.asarray(allowed, dtype=bool))
+        allowed = where.mask
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
             return []
@@ -267,7 +285,7 @@ class Retriever:
         if focus:
             tokens = tokens + self.query_tokens(focus)
         use_bm25 = cfg.mode in ("hybrid", "bm25")
-        use_dense = cfg.mode in ("hybrid", "dense") and self.embedder is not None and self.index.dense is not None
+        use_dense = cfg.mode in ("hybrid", "dense") and self.embedder is not None and self.candidates.has_dense
         prior = None
         routed_laws = None
         if route and cfg.routing and cfg.route_weight:
@@ -283,20 +301,34 @@ class Retriever:
             if cfg.crime_article_boost and len(text) >= cfg.long_query_chars and criminal_cues(text):
                 prior = prior + cfg.crime_article_boost * self._crime_article
         lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        routed_where = None
+        if routed_laws:
+            routed_mask = allowed & np.isin(self._router_law_row, routed_laws)
+            if routed_mask.any() and not routed_mask.all():
+                routed_where = where.narrowed([self.router.laws[i] for i in routed_laws], routed_mask)
+        wheres = [where] if routed_where is None else [where, routed_where]
         if use_bm25 and tokens:
-            scores = self.index.lexical.scores(tokens)
+            # query terms with weights: 1 + log(count) per word, plus the learned expansion words
+            counts = Counter(tokens)
+            terms = {t: 1.0 + float(np.log(c)) for t, c in counts.items()}
             assoc = None
             if self.learned is not None:
                 facts = len(text) >= cfg.long_query_chars
                 extra = self.learned.expansion(tokens, facts=facts)
                 weight = cfg.learned_expansion_weight_long if facts else cfg.learned_expansion_weight
                 if extra and weight:
-                    scores = scores + weight * self.index.lexical.weighted_scores(extra)
+                    for t, w in extra:
+                        terms[t] = terms.get(t, 0.0) + weight * w
                 if cfg.learned_article_weight:
                     assoc = self.learned.association(tokens)
-            if cfg.prf_weight and scores.size and scores.max() > 0:
+            lex = self.candidates.lexical(terms, wheres, cand)
+            n_docs = len(self.index.ids)
+            scores = np.zeros(n_docs, dtype=np.float64)  # BM25 of the candidates (every article, in process)
+            scores[lex.rows] = lex.scores
+            top = lex.top
+            if cfg.prf_weight and top > 0:
                 scores = scores + cfg.prf_weight * self._feedback_scores(scores, allowed, tokens)
-            top = float(scores.max()) if scores.size else 0.0
+                top = float(scores.max())
             if top > 0:
                 scores = scores / top  # [0, 1], comparable with the prior and the dense list
                 if assoc is not None:
@@ -308,32 +340,18 @@ class Retriever:
                 rows = rows[np.argsort(-scores[rows], kind="stable")]
                 lists["bm25"] = (rows, scores[rows])
         if use_dense:
-            from assistant.search.dense import search_faiss, top_rows
-
             qtext = clean_query(text) if cfg.clean_facts else text
             qvec = self.embedder.embed_query(qtext[:cfg.dense_query_chars])
-            routed_mask = None
-            if routed_laws:
-                routed_mask = allowed & np.isin(self._router_law_row, routed_laws)
-                if not routed_mask.any() or routed_mask.all():
-                    routed_mask = None
-            if self._flat is not None:
-                full = self._flat @ qvec  # every article scored once; both lists are cuts of this vector
-                dscores, drows = top_rows(full, cand, allowed)
-                if routed_mask is not None:
-                    s2, r2 = top_rows(full, cand, routed_mask)
-                    drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
-            else:
-                dscores, drows = search_faiss(self.index.dense, qvec, cand, allowed)
-                if routed_mask is not None:
-                    s2, r2 = search_faiss(self.index.dense, qvec, cand, routed_mask)
-                    drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
-            if routed_mask is not None:
+            found_lists = self.candidates.dense(qvec, wheres, cand)
+            dscores = np.concatenate([s for s, _ in found_lists])
+            drows = np.concatenate([r for _, r in found_lists])
+            if len(found_lists) > 1:
                 drows, first = np.unique(drows, return_index=True)
                 dscores = dscores[first]
                 o = np.argsort(-dscores, kind="stable")
                 drows, dscores = drows[o], dscores[o]
-            lists["dense"] = (drows.astype(np.int64), dscores.astype(np.float64))
+            if len(drows):
+                lists["dense"] = (drows.astype(np.int64), dscores.astype(np.float64))
         if not lists:
             return []
         fused: dict[int, float] = {}
