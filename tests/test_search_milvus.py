@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +230,29 @@ def test_cli_build_search_info_with_a_milvus_lite_store(tmp_path):
     vs = info["vector_store"]
     assert vs["kind"] == "milvus" and vs["alias_target"] == vs["collection"] and vs["entities"] == info["counts"]["articles"]
     assert "store     milvus" in run_cli("index", "info", home=home).stdout
+    answer = json.loads(run_cli("ask", "醉驾怎么处罚", "--backend", "extractive", "--json", home=home).stdout)
+    assert "中华人民共和国刑法#133之一" in {src["id"] for src in answer["sources"]}
     # update keeps the store; ASSISTANT_STORE chooses one for a first build
     assert json.loads(run_cli("index", "update", "--json", home=home).stdout)["reused"] is True
     bad = run_cli("index", "build", "--store", "elastic:http://x", home=home, check=False)
     assert bad.returncode != 0 and "unknown store" in bad.stderr
+
+
+@needs_milvus
+def test_serve_on_a_milvus_lite_store_rebuilds_in_process_and_swaps(fixture_store, tmp_path):
+    """Milvus Lite opens a folder in one process at a time: the server, which holds it, builds in a thread."""
+    from assistant.search.live import serving_retriever
+
+    idx, spec = tmp_path / "search", _spec(tmp_path)
+    build_index(fixture_store, idx, embedder="bm25-only", progress=False, config=BuildConfig(store=spec))
+    _add_law(fixture_store, ["无人机航拍活动应当向示例航拍管理部门报备。"])
+    live, proc = serving_retriever(fixture_store, idx, embedder="bm25-only")
+    assert proc is None  # no child process: it could not open the folder this process holds
+    assert live.search("夫妻双方自愿离婚", top_k=3)
+    deadline = time.monotonic() + 120
+    while read_manifest(idx)["corpus_fingerprint"] != fixture_store.fingerprint():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert live.refresh(wait=True, timeout=60)
+    assert live.search("无人机航拍活动报备", top_k=3)[0].article.law == NEW_LAW
+    assert read_manifest(idx)["vector_store"]["mode"] == "upsert"
