@@ -17,6 +17,8 @@ build --store milvus:HOME/milvus.db``). Neither is written to, except the scale 
    disk, and the latency of one question's candidate searches (lexical + dense, 200 each, in-force filter) over
    ``--queries`` real dev questions. FAISS: scipy BM25 matrix product + exact inner product over every vector
    (what ``Retriever.rank`` does); Milvus: a sparse and a dense ``search`` with a filter expression.
+2b. Lexical side (``--bm25-function``): our client-side BM25 vs Milvus's BM25 function with its jieba analyzer,
+   R@5 of the lexical list alone.
 3. Load (``--load``): ``assistant api`` on each store, C clients x M questions to ``/v1/chat/completions``
    (extractive backend: retrieval plus clause choice, no language model), errors and p95.
 """
@@ -264,6 +266,84 @@ def scale(args) -> list[dict]:
     return out
 
 
+# -- 2b. lexical side: our client-side BM25 vs Milvus's own BM25 function (jieba analyzer) --------------------------
+def bm25_function(args) -> dict:
+    """Lexical list only (no routing, learned wording or fusion), in-force articles, R@5 against the gold articles:
+    our BM25 (jieba with the legal dictionary, title/body field weights, k1 1.6; the same scores the Milvus sparse
+    vector gives) vs a Milvus collection whose sparse vector Milvus makes itself from the text with its BM25
+    function and jieba analyzer (title and body in one text field)."""
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    from assistant.corpus import ArticleStore
+    from assistant.eval.retrieval import gold_articles, load_retrieval_rows
+    from assistant.search.index import open_index
+    from assistant.search.text import MAX_LEXICAL_CHARS, clean_query, heading_phrases, query_tokens
+
+    store = ArticleStore(Path(args.home) / "corpus.sqlite", readonly=True)
+    index = open_index(Path(args.home) / "search")
+    ids = index.ids
+    in_force = np.isin(index.statuses, IN_FORCE)
+    arts = store.get_many(ids)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "bm25fn.db"
+    shutil.rmtree(db, ignore_errors=True)
+    client = MilvusClient(str(db))
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
+    schema.add_field("status", DataType.VARCHAR, max_length=64)
+    schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
+                     analyzer_params={"tokenizer": "jieba"})
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                                 output_field_names=["sparse"]))
+    params = client.prepare_index_params()
+    params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_collection("bm25fn", schema=schema, index_params=params)
+    t0 = time.perf_counter()
+    batch = []
+    for doc_id in ids:
+        a = arts[doc_id]
+        title = " ".join([a.law_short, *heading_phrases(a), *index.crimes.get(a.id, [])])
+        batch.append({"id": doc_id, "status": a.status, "text": f"{title}\n{a.text[:MAX_LEXICAL_CHARS]}"})
+        if len(batch) == 1000:
+            client.insert("bm25fn", batch)
+            batch = []
+    if batch:
+        client.insert("bm25fn", batch)
+    client.flush("bm25fn")
+    client.load_collection("bm25fn")
+    out = {"build_s": round(time.perf_counter() - t0, 1), "disk_mb": round(du_mb(db), 1)}
+    expr = f"status in [{', '.join(chr(34) + x + chr(34) for x in IN_FORCE)}]"
+    for path in args.dev:
+        rows = load_retrieval_rows(path)[:args.rows]
+        name = Path(path).name.removeprefix("retrieval_").removesuffix(".dev.jsonl")
+        rec = {"ours": [], "milvus_bm25": []}
+        lat = {"ours": [], "milvus_bm25": []}
+        for row in rows:
+            gold, _ = gold_articles(row, store)
+            if not gold:
+                continue
+            t = time.perf_counter()
+            s = index.lexical.scores(query_tokens(index.tokenizer, row["query"]))
+            s = np.where(in_force & (s > 0), s, -np.inf)
+            top = [ids[i] for i in np.argsort(-s)[:5] if np.isfinite(s[i])]
+            lat["ours"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            hits = client.search("bm25fn", data=[clean_query(row["query"])[:2000]], anns_field="sparse", limit=5,
+                                 filter=expr, search_params={"metric_type": "BM25"})[0]
+            lat["milvus_bm25"].append((time.perf_counter() - t) * 1000)
+            for key, found in (("ours", top), ("milvus_bm25", [h["id"] for h in hits])):
+                got = {(arts[i].law, arts[i].number) for i in found if i in arts}
+                rec[key].append(len(got & gold) / len(gold))
+        out[name] = {k: {"n": len(v), "recall@5": round(float(np.mean(v)), 4), "ms_p50": pct(lat[k], 50)}
+                     for k, v in rec.items()}
+        print("bm25", name, out[name], flush=True)
+    client.close()
+    shutil.rmtree(db, ignore_errors=True)
+    return out
+
+
 # -- 3. load through `assistant api` ----------------------------------------------------------------------------
 def load(args) -> dict:
     import concurrent.futures
@@ -333,6 +413,8 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/bench_store_work")
     ap.add_argument("--worker-timeout", type=int, default=1800)
     ap.add_argument("--skip", default="", help="comma list of parts to skip: parity,scale,load")
+    ap.add_argument("--bm25-function", action="store_true",
+                    help="also compare our BM25 with Milvus's BM25 function (jieba analyzer), lexical list only")
     ap.add_argument("--load", action="store_true", help="also run the concurrent load through `assistant api`")
     ap.add_argument("--load-clients", type=int, default=20)
     ap.add_argument("--load-questions", type=int, default=50)
@@ -352,6 +434,8 @@ def main() -> int:
         result["parity"] = parity(args)
     if "scale" not in skip:
         result["scale"] = scale(args)
+    if args.bm25_function and "bm25" not in skip:
+        result["bm25_function"] = bm25_function(args)
     if args.load and "load" not in skip:
         result["load"] = load(args)
     if args.out:

@@ -53,7 +53,8 @@ def test_store_specs_and_filter_expressions(tmp_path):
     lite = parse_store_spec(f"milvus:{tmp_path}/x.db?alias=law_prod")
     assert lite.kind == "milvus" and lite.is_lite and lite.alias == "law_prod" and lite.uri == str(tmp_path / "x.db")
     remote = parse_store_spec("milvus:http://milvus.internal:19530")
-    assert not remote.is_lite and remote.uri == "http://milvus.internal:19530" and str(remote) == "milvus:http://milvus.internal:19530"
+    assert not remote.is_lite and remote.uri == "http://milvus.internal:19530"
+    assert str(remote) == "milvus:http://milvus.internal:19530"
     rel = parse_store_spec("milvus:./indexes/m.db")
     assert Path(rel.uri).is_absolute()
     for bad in ("elastic:http://x", "milvus:", "milvus:./x.db?alias=1bad"):
@@ -228,7 +229,8 @@ def test_cli_build_search_info_with_a_milvus_lite_store(tmp_path):
     assert hits[0]["id"] == "中华人民共和国刑法#133之一"
     info = json.loads(run_cli("index", "info", "--json", home=home).stdout)
     vs = info["vector_store"]
-    assert vs["kind"] == "milvus" and vs["alias_target"] == vs["collection"] and vs["entities"] == info["counts"]["articles"]
+    assert vs["kind"] == "milvus" and vs["alias_target"] == vs["collection"]
+    assert vs["entities"] == info["counts"]["articles"]
     assert "store     milvus" in run_cli("index", "info", home=home).stdout
     answer = json.loads(run_cli("ask", "醉驾怎么处罚", "--backend", "extractive", "--json", home=home).stdout)
     assert "中华人民共和国刑法#133之一" in {src["id"] for src in answer["sources"]}

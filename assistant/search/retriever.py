@@ -185,7 +185,8 @@ class Retriever:
         """``allowed_rows`` as a ``Where``: the row mask and the same condition in fields (a Milvus expression)."""
         mask = self.allowed_rows(law, include_repealed, chapter, kind)
         wanted = self._wanted_kinds(kind)
-        return Where(mask, statuses=None if include_repealed else IN_FORCE, kinds=tuple(sorted(wanted)) if wanted else None,
+        return Where(mask, statuses=None if include_repealed else IN_FORCE,
+                     kinds=tuple(sorted(wanted)) if wanted else None,
                      laws=(law,) if law else None, chapter=chapter or None)
 
     @staticmethod
