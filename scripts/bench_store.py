@@ -87,6 +87,11 @@ def parity(args) -> dict:
         res["identical_top10_rows"] = f"{same}/{len(rows)}"
         out[name] = res
         print(name, json.dumps(res, ensure_ascii=False), flush=True)
+    # Milvus Lite opens a folder in one process at a time: let `assistant api` (part 3) have it
+    from assistant.search.stores.base import StoreSpec
+    from assistant.search.stores.milvus_store import release_client
+
+    release_client(StoreSpec.from_dict(retrievers["milvus"].manifest["vector_store"]))
     return out
 
 
@@ -367,11 +372,18 @@ def load(args) -> dict:
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
+                if server.poll() is not None:
+                    raise RuntimeError(f"`assistant api` on {name} exited: {server.stderr.read().decode()[-800:]}")
                 try:
                     if httpx.get(url + "/health", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.5)
+
+            # one question first: the server loads what it builds lazily (gate classifier, term statistics), which
+            # 20 cold concurrent requests would otherwise all wait for
+            httpx.post(url + "/v1/chat/completions", timeout=600, json={
+                "model": "assistant", "messages": [{"role": "user", "content": questions[0]}]})
 
             def client(c):
                 res = []
