@@ -258,3 +258,22 @@ def test_serve_on_a_milvus_lite_store_rebuilds_in_process_and_swaps(fixture_stor
     assert live.refresh(wait=True, timeout=60)
     assert live.search("无人机航拍活动报备", top_k=3)[0].article.law == NEW_LAW
     assert read_manifest(idx)["vector_store"]["mode"] == "upsert"
+
+
+@needs_milvus
+def test_a_second_process_is_told_that_milvus_lite_is_held(fixture_store, tmp_path):
+    from conftest import run_cli
+
+    home = tmp_path / "home2"
+    idx, spec = home / "search", _spec(tmp_path)
+    home.mkdir()
+    build_index(fixture_store, idx, embedder="bm25-only", progress=False, config=BuildConfig(store=spec))
+    before = current_build(idx).name
+    _add_law(fixture_store, ["无人机航拍活动应当向示例航拍管理部门报备。"])
+    os.environ["ASSISTANT_DB"] = str(fixture_store.path)
+    try:  # this process holds the Lite folder (the retriever above): `index update` elsewhere must say so
+        out = run_cli("index", "update", home=home, check=False)
+    finally:
+        del os.environ["ASSISTANT_DB"]
+    assert out.returncode != 0 and "one process at a time" in out.stderr
+    assert current_build(idx).name == before and [p.name for p in (idx / "builds").iterdir()] == [before]

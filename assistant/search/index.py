@@ -295,6 +295,10 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
     from assistant.search.stores.base import StoreSpec
 
     vector_store = vector_store or StoreSpec()
+    if vector_store.kind == "milvus":  # fail before the work if Milvus cannot be reached (or Lite is held)
+        from assistant.search.stores.milvus_store import client_for
+
+        client_for(vector_store)
     name = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = index_dir / "builds" / name
     folder.mkdir(parents=True)
