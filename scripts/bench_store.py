@@ -231,6 +231,7 @@ def worker(args) -> dict:
         client.load_collection(name)
         res["build_s"] = round(time.perf_counter() - t0, 2)
         res["disk_mb"] = round(du_mb(db), 1)
+        res["dense_index"] = os.environ.get("ASSISTANT_MILVUS_INDEX", "FLAT").upper()
         expr = Where(np.ones(1, bool), statuses=IN_FORCE).expression()
         lat = []
         for terms, qv in zip(q["terms"], qvecs):
@@ -243,6 +244,10 @@ def worker(args) -> dict:
                           search_params={"metric_type": "IP"})
             lat.append((time.perf_counter() - t) * 1000)
         client.drop_collection(name)
+        from assistant.search.stores.milvus_store import release_client
+
+        release_client(spec)
+        shutil.rmtree(db, ignore_errors=True)
     res.update({"rss_after_mb": round(rss_mb(), 1), "rss_peak_mb": round(peak_mb(), 1),
                 "index_rss_mb": round(rss_mb() - base, 1), "queries": len(lat),
                 "query_ms_p50": pct(lat, 50), "query_ms_p95": pct(lat, 95)})
