@@ -218,7 +218,7 @@ def test_a_killed_build_leaves_the_old_alias_serving(fixture_store, tmp_path):
 
 
 @needs_milvus
-def test_cli_build_search_info_with_a_milvus_lite_store(tmp_path):
+def test_cli_build_search_info_with_a_milvus_lite_store(tmp_path, monkeypatch):
     from conftest import build_fixture_store, run_cli
 
     home = tmp_path / "clihome"
@@ -238,6 +238,12 @@ def test_cli_build_search_info_with_a_milvus_lite_store(tmp_path):
     assert json.loads(run_cli("index", "update", "--json", home=home).stdout)["reused"] is True
     bad = run_cli("index", "build", "--store", "elastic:http://x", home=home, check=False)
     assert bad.returncode != 0 and "unknown store" in bad.stderr
+    other = tmp_path / "otherhome"
+    build_fixture_store(other / "corpus.sqlite").close()
+    monkeypatch.setenv("ASSISTANT_STORE", f"milvus:{tmp_path / 'y.db'}?alias=law_test")
+    run_cli("index", "build", "--embedder", "bm25-only", home=other)
+    vs = json.loads(run_cli("index", "info", "--json", home=other).stdout)["vector_store"]
+    assert vs["uri"] == str(tmp_path / "y.db") and vs["alias"] == "law_test" and vs["alias_target"].startswith("law_test_b_")
 
 
 @needs_milvus
