@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/results.py
 
 import assistant  # noqa: E402,F401  (thread limits before numpy)
 from assistant.eval.retrieval import evaluate_retrieval, load_retrieval_rows  # noqa: E402
@@ -66,7 +67,8 @@ LEVERS = {
 }
 #: modes that use the learned wording map (expansion and article association)
 LEARNED_WORDING = ("hybrid", "hybrid-hand", "hybrid-adapter", "hybrid-ranker", "rescore")
-LABELS = {"hybrid-hand": "hybrid, learned wording, hand fusion (before the learned models)",
+LABELS = {"bm25": "BM25", "dense": "dense", "hybrid-plain": "hybrid, nothing learned",
+          "hybrid-hand": "+ learned wording, hand fusion (before the learned models)",
           "hybrid-adapter": "+ query adapter only", "hybrid-ranker": "+ learned ranker only",
           "hybrid": "+ adapter + ranker (default)"}
 
@@ -94,7 +96,9 @@ def main() -> int:
     ap.add_argument("--build-bench", action="store_true", help="also time full / no-change / one-law rebuilds")
     ap.add_argument("--skip-eval", action="store_true", help="only the build timings")
     ap.add_argument("--config", default="{}", help="JSON overrides of SearchConfig fields")
-    ap.add_argument("--json-out")
+    ap.add_argument("--json-out", help="write the table as a benchmark result (docs/results/*.json, for report.py)")
+    ap.add_argument("--title", help="the result's title in docs/benchmarks.md")
+    ap.add_argument("--note", help="what else ran, which question file the index learned from …")
     args = ap.parse_args()
 
     os.environ["ASSISTANT_HOME"] = args.home
@@ -179,9 +183,14 @@ def main() -> int:
             print(f"| {label} | {secs:.1f} | {embedded} |")
     print(f"\npeak memory (RSS, this process): {peak_rss_mb():.0f} MB")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(
-            [{"data": n, "method": mo, **{k: v for k, v in m.items() if k != "rows"}} for n, mo, m in results],
-            ensure_ascii=False, indent=2))
+        from results import write_result
+
+        cols = ["data set", "method", "n", "R@1", "R@5", "R@10", "hit@5", "MRR", "nDCG@10", "p50 ms", "p95 ms"]
+        table = [[name, LABELS.get(mode, mode), m["n"], m["recall@1"], m["recall@5"], m["recall@10"], m["hit@5"],
+                  m["mrr"], m["ndcg@10"], m["latency_ms_p50"], m["latency_ms_p95"]] for name, mode, m in results]
+        write_result(args.json_out, "retrieval", args.title or "Retrieval", cols, table, note=args.note,
+                     extra={"metrics": [{"data": n, "method": mo, **{k: v for k, v in m.items() if k != "rows"}}
+                                        for n, mo, m in results]})
     return 0
 
 

@@ -4,7 +4,9 @@ Each line is a retrieval row in the multi-law format: ``{"id", "query", "citatio
 (a citation may add ``"suffix": "之一"`` for 第N条之一).
 The check reads it the way the learner and ``assistant eval retrieval`` do (``load_retrieval_rows``), then
 insists on more than they do, because this file is our own text and must be clean: a unique ``lq-NNNN`` id,
-a non-empty query, 1–3 citations, each naming a law the corpus has and an article of it that is in force.
+a non-empty query, 1–3 citations, each an article in force of a law the corpus has (citations of laws the corpus
+lacks — interpretations and regulations a user adds by importing a collection — are counted, not refused;
+``scripts/build_question_set.py --lrb-home`` checks those against a home with the collection imported).
 It prints counts (questions, distinct articles, per law) and every problem with its line; exit 1 on any.
 
     python scripts/check_lay_questions.py --home /tmp/home [--data FILE]
@@ -41,6 +43,7 @@ def check(path: Path, store) -> tuple[list[str], dict]:
     per_law_questions: Counter = Counter()
     per_law_articles: dict[str, set[str]] = {}
     n_rows = 0
+    other_laws: Counter = Counter()
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
             where = f"{path.name}:{line_no}"
@@ -52,7 +55,7 @@ def check(path: Path, store) -> tuple[list[str], dict]:
                 problems.append(f"{where}: not JSON ({exc.msg})")
                 continue
             n_rows += 1
-            extra = set(row) - {"id", "query", "citations"}
+            extra = set(row) - {"id", "query", "citations", "clause", "key_fact", "style", "split", "source"}
             if extra:
                 problems.append(f"{where}: unexpected field(s) {sorted(extra)}")
             row_id = row.get("id")
@@ -86,8 +89,8 @@ def check(path: Path, store) -> tuple[list[str], dict]:
                     problems.append(f"{where}: article {number!r} must be a positive integer")
                     continue
                 full = resolver.try_resolve(law) if isinstance(law, str) else None
-                if full is None:
-                    problems.append(f"{where}: law {law!r} is not in the corpus")
+                if full is None:  # an interpretation or regulation a user adds by importing a collection
+                    other_laws[law] += 1
                     continue
                 article = store.find(full, number, suffix)
                 if article is None:
@@ -103,6 +106,8 @@ def check(path: Path, store) -> tuple[list[str], dict]:
                 per_law_questions[short] += 1
     counts = {
         "questions": n_rows,
+        "citations_of_laws_not_in_this_corpus": sum(other_laws.values()),
+        "laws_not_in_this_corpus": len(other_laws),
         "distinct_articles": len(articles),
         "per_law": {law: {"questions": per_law_questions[law], "articles": len(nums)}
                     for law, nums in sorted(per_law_articles.items(), key=lambda kv: -len(kv[1]))},
@@ -119,7 +124,9 @@ def main() -> int:
 
     store = open_store(Path(args.home) / "corpus.sqlite", readonly=True)
     problems, counts = check(Path(args.data), store)
-    print(f"{counts['questions']} questions, {counts['distinct_articles']} distinct articles")
+    print(f"{counts['questions']} questions, {counts['distinct_articles']} distinct articles; "
+          f"{counts['citations_of_laws_not_in_this_corpus']} citations of {counts['laws_not_in_this_corpus']} laws "
+          "not in this corpus")
     print(f"{'law':<24}{'questions':>10}{'articles':>10}")
     for law, c in counts["per_law"].items():
         print(f"{law:<24}{c['questions']:>10}{c['articles']:>10}")

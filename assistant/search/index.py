@@ -67,6 +67,9 @@ class BuildConfig:
     lay_questions: str | None = field(default_factory=lay_questions_id)
     #: learn the query adapter and the ranker from the same file (``assistant.search.fit``)
     learned_models: bool = True
+    #: where the vectors live: ``faiss`` (this folder) or ``milvus:URI`` (``assistant.search.stores``); None:
+    #: the current index's store, else ``$ASSISTANT_STORE``, else faiss
+    store: str | None = None
 
 
 @dataclass
@@ -175,8 +178,10 @@ def build_index(store, index_dir: str | Path | None = None, embedder: Embedder |
     fingerprint = store.fingerprint()
     old = read_manifest(index_dir)
     config_dict = _config_dict(config)
+    vector_store = _resolve_store(config, old)
     if (not force and old and old.get("corpus_fingerprint") == fingerprint
             and old.get("embedder_id") == (embedder.id if embedder else None)
+            and _manifest_store(old) == vector_store
             and old.get("config") == config_dict and old.get("format") == FORMAT_VERSION):
         return BuildReport(old["build"], time.perf_counter() - t0, old["counts"]["articles"], 0, True)
 
@@ -190,7 +195,8 @@ def build_index(store, index_dir: str | Path | None = None, embedder: Embedder |
 
         try:
             return _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint,
-                                 on_stage_and_status, t0, status)
+                                 on_stage_and_status, t0, status, vector_store=vector_store,
+                                 previous=None if force else old)
         finally:
             status.clear()
 
@@ -267,14 +273,39 @@ def _build_lock(index_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _resolve_store(config: BuildConfig, old: dict | None):
+    from assistant.search.stores.base import default_store_spec, parse_store_spec
+
+    if config.store:
+        return parse_store_spec(config.store)
+    if old and old.get("vector_store"):
+        return _manifest_store(old)
+    return default_store_spec()
+
+
+def _manifest_store(manifest: dict):
+    from assistant.search.stores.base import StoreSpec
+
+    return StoreSpec.from_dict(manifest.get("vector_store"))
+
+
 def _build_locked(store, index_dir, embedder, progress, config, cache_path, fingerprint, stage, t0,
-                  status: "BuildStatus | None" = None) -> BuildReport:
+                  status: "BuildStatus | None" = None, vector_store=None, previous: dict | None = None) -> BuildReport:
     from tqdm import tqdm
 
     config_dict = _config_dict(config)
+    from assistant.search.stores.base import StoreSpec
+
+    vector_store = vector_store or StoreSpec()
+    if vector_store.kind == "milvus":  # fail before the work if Milvus cannot be reached (or Lite is held)
+        from assistant.search.stores.milvus_store import client_for
+
+        client_for(vector_store)
     name = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = index_dir / "builds" / name
     folder.mkdir(parents=True)
+    milvus_swap = None  # (collection, previous alias target) once a Milvus collection is written
+    store_record: dict | None = None
     try:
         stage("read")
         articles = list(store.articles())
@@ -303,6 +334,7 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
         lexical.save(folder)
         learned_pairs = _learn_lay_questions(store, articles, lexical, tok, config, folder, stage)
         embedded = 0
+        vectors = None
         if embedder is not None:
             stage("embed")
             from assistant.search.dense import build_faiss, save_faiss
@@ -324,15 +356,19 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
                         batch_size=config.embed_batch, progress=advance, workers=config.embed_workers)
             finally:
                 cache.close()
-            stage("faiss")
-            save_faiss(build_faiss(vectors, config.faiss_kind), folder / "dense.faiss")
+            if vector_store.kind == "faiss":
+                stage("faiss")
+                save_faiss(build_faiss(vectors, config.faiss_kind), folder / "dense.faiss")
+        if vector_store.kind == "milvus":
+            store_record = _write_milvus(vector_store, name, articles, store, vectors, lexical, embedder, previous,
+                                         stage, status, config_dict)
         stage("write")
         docs = [[a.id, a.law, a.status, a.chapter or "", a.law_short, a.part or ""] for a in articles]
         _write_json(folder / "docs.json", docs)
         _write_json(folder / "vocabulary.json", vocab_words)
         _write_json(folder / "crimes.json", crimes)
         learned_models = _fit_learned_models(store, folder, embedder, config, cache_path or default_cache_path(index_dir),
-                                             progress, stage)
+                                             progress, stage, store_record)
         seconds = time.perf_counter() - t0
         manifest = {
             "format": FORMAT_VERSION,
@@ -344,7 +380,7 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
             "embedder_id": embedder.id if embedder else None,
             "embedder_spec": embedder_spec(embedder),
             "dim": int(embedder.dim) if embedder else 0,
-            "faiss": config.faiss_kind if embedder else None,
+            "faiss": config.faiss_kind if embedder and vector_store.kind == "faiss" else None,
             "config": config_dict,
             "counts": {"articles": len(articles), "in_force": sum(a.in_force for a in articles),
                        "laws": len({a.law for a in articles}), "embedded": embedded,
@@ -353,15 +389,55 @@ def _build_locked(store, index_dir, embedder, progress, config, cache_path, fing
                        "fields_tokenised": tokenised, "learned_pairs": learned_pairs},
             "learned_models": learned_models,
         }
+        if store_record is not None:
+            manifest["vector_store"] = store_record
         _write_json(folder / "manifest.json", manifest)
         _fsync_dir(folder)
         stage("swap")
+        if store_record is not None:
+            from assistant.search.stores.milvus_store import swap_alias
+
+            milvus_swap = (store_record["collection"], swap_alias(vector_store, store_record["collection"]))
         _swap_current(index_dir, name)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     _collect_garbage(index_dir, keep=name)
+    if milvus_swap is not None:
+        from assistant.search.stores.milvus_store import collect_garbage
+
+        try:  # the previous collection stays for readers that have not followed CURRENT yet
+            collect_garbage(vector_store, keep=[c for c in milvus_swap if c])
+        except Exception:
+            pass
     return BuildReport(name, time.perf_counter() - t0, len(articles), embedded, False)
+
+
+def _write_milvus(spec, name: str, articles, store, vectors, lexical, embedder, previous: dict | None, stage,
+                  status, config_dict: dict) -> dict:
+    """Fill this build's Milvus collection: upsert into the serving one when only articles changed (same
+    Milvus, same embedder), else write a new collection (the alias moves to it at the swap)."""
+    from assistant.search.stores import milvus_store as ms
+
+    kinds = store.law_kinds() if hasattr(store, "law_kinds") else {}
+    prev = (previous or {}).get("vector_store") or {}
+    same = (prev.get("kind") == "milvus" and prev.get("uri") == spec.uri and prev.get("alias") == spec.alias
+            and previous.get("embedder_id") == (embedder.id if embedder else None)
+            and previous.get("format") == FORMAT_VERSION and previous.get("config") == config_dict)
+    if status is not None:
+        status.update(total=len(articles), done=0)
+    advance = status.advance if status is not None else None
+    if same and ms.client_for(spec).has_collection(prev.get("collection", "")):
+        stage("milvus-upsert")
+        collection = prev["collection"]
+        changes = ms.sync_collection(spec, collection, articles, kinds,
+                                     lambda rows: vectors[rows] if vectors is not None else None,
+                                     lambda rows: ms.sparse_vectors(lexical, rows), advance)
+        return dict(spec.to_dict(), collection=collection, mode="upsert", **changes)
+    stage("milvus")
+    collection = ms.collection_name(spec.alias, name)
+    ms.write_collection(spec, collection, articles, kinds, vectors, ms.sparse_vectors(lexical), advance)
+    return dict(spec.to_dict(), collection=collection, mode="new collection", upserted=len(articles), deleted=0)
 
 
 def _learn_lay_questions(store, articles, lexical, tokenizer, config: BuildConfig, folder: Path, stage) -> int:
@@ -377,7 +453,7 @@ def _learn_lay_questions(store, articles, lexical, tokenizer, config: BuildConfi
 
 
 def _fit_learned_models(store, folder: Path, embedder, config: BuildConfig, cache_path: Path, progress,
-                        stage) -> dict:
+                        stage, store_record: dict | None = None) -> dict:
     """The query adapter and the learned ranker of this build (``assistant.search.fit``), from the same
     question file as the wording map; {} when there is none."""
     path = lay_questions_path() if config.lay_questions and config.learned_models else None
@@ -388,7 +464,9 @@ def _fit_learned_models(store, folder: Path, embedder, config: BuildConfig, cach
     from assistant.search.fit import fit_build_models
 
     stage("learn-models")
-    provisional = {"embedder_id": embedder.id if embedder else None, "dim": int(embedder.dim) if embedder else 0}
+    # the build as it will serve (its Milvus collection, when it has one; the adapter needs in-process vectors)
+    provisional = {"embedder_id": embedder.id if embedder else None, "dim": int(embedder.dim) if embedder else 0,
+                   "vector_store": store_record}
     index = load_build(folder, provisional)
     with tqdm(desc="learning the ranker", unit="question", disable=not progress, mininterval=0.5) as bar:
         def advance(done: int, total: int) -> None:
@@ -402,6 +480,7 @@ def _config_dict(config: BuildConfig) -> dict:
     d = asdict(config)
     d.pop("embed_batch", None)  # does not change the result
     d.pop("embed_workers", None)
+    d.pop("store", None)  # recorded as the manifest's vector_store
     return d
 
 
@@ -416,8 +495,10 @@ class LoadedIndex:
     parts: np.ndarray
     lexical: LexicalIndex
     tokenizer: Tokenizer
-    dense: Any | None  # faiss index
+    dense: Any | None  # faiss index (None with another store)
     crimes: dict[str, list[str]]
+    #: who answers the candidate searches (``assistant.search.stores``): FAISS in process, or Milvus
+    candidates: Any = None
 
 
 def check_manifest(manifest: dict, store=None, embedder: Embedder | None = None) -> None:
@@ -456,9 +537,22 @@ def load_build(folder: Path, manifest: dict) -> LoadedIndex:
     vocab_words = json.loads((folder / "vocabulary.json").read_text("utf-8"))
     crimes = json.loads((folder / "crimes.json").read_text("utf-8"))
     dense = load_faiss(folder / "dense.faiss") if (folder / "dense.faiss").exists() else None
+    lexical = LexicalIndex.load(folder)
+    ids = [d[0] for d in docs]
+    record = manifest.get("vector_store") or {}
+    if record.get("kind") == "milvus":
+        from assistant.search.stores.base import StoreSpec
+        from assistant.search.stores.milvus_store import MilvusCandidates
+
+        candidates = MilvusCandidates(StoreSpec.from_dict(record), record["collection"], ids, lexical,
+                                      has_dense=bool(manifest.get("embedder_id")))
+    else:
+        from assistant.search.stores.faiss_store import FaissCandidates
+
+        candidates = FaissCandidates(lexical, dense)
     return LoadedIndex(
-        folder=folder, manifest=manifest, ids=[d[0] for d in docs],
+        folder=folder, manifest=manifest, ids=ids,
         laws=np.array([d[1] for d in docs], dtype=object), statuses=np.array([d[2] for d in docs], dtype=object),
         chapters=np.array([d[3] for d in docs], dtype=object),
-        parts=np.array([d[5] if len(d) > 5 else "" for d in docs], dtype=object), lexical=LexicalIndex.load(folder),
-        tokenizer=Tokenizer.for_vocabulary(vocab_words), dense=dense, crimes=crimes)
+        parts=np.array([d[5] if len(d) > 5 else "" for d in docs], dtype=object), lexical=lexical,
+        tokenizer=Tokenizer.for_vocabulary(vocab_words), dense=dense, crimes=crimes, candidates=candidates)

@@ -207,6 +207,13 @@ def start_background_build(index_dir: str | Path, embedder: str, log_path: str |
             preexec_fn=lower_priority if os.name == "posix" else None)
 
 
+def _holds_milvus_lite(manifest: dict) -> bool:
+    from assistant.search.stores.base import StoreSpec
+
+    vs = manifest.get("vector_store")
+    return bool(vs) and StoreSpec.from_dict(vs).is_lite
+
+
 def serving_retriever(store, index_dir: str | Path, embedder: str | None = None, *, progress: bool = True,
                       build_config=None, config: SearchConfig | None = None,
                       background: bool = True) -> tuple[LiveRetriever, subprocess.Popen | None]:
@@ -231,7 +238,15 @@ def serving_retriever(store, index_dir: str | Path, embedder: str | None = None,
         if live is not None:
             stale = (manifest.get("corpus_fingerprint") != store.fingerprint()
                      or manifest.get("embedder_spec") != wanted)
-            proc = start_background_build(index_dir, wanted) if stale and background else None
+            proc = None
+            if stale and background and _holds_milvus_lite(manifest):
+                # Milvus Lite opens its folder in one process at a time, and this one holds it: build here, in a
+                # thread (the swap is picked up by the watcher as usual)
+                threading.Thread(target=build_index, args=(store, index_dir),
+                                 kwargs={"embedder": wanted, "progress": False, "config": build_config},
+                                 name="index-build", daemon=True).start()
+            elif stale and background:
+                proc = start_background_build(index_dir, wanted)
             if stale and not background:
                 build_index(store, index_dir, embedder=wanted, progress=progress, config=build_config)
                 live.refresh(wait=True)

