@@ -37,6 +37,7 @@ _BARE = re.compile(r"([\u4e00-\u9fff]{2,16}?(?:法|条例|规定|办法|细则))
 #: how the titles of statutes and other legal documents end
 _LAW_TITLE_END = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|解释|决定|决议|意见|通知|批复|答复|纪要|公约|条约|协定|"
                             r"章程|修正案|规范|准则)(?:（[^（）]*）)?$")
+_LAW_JOINER = re.compile(r"(?<=[法例定])(?:和|与|及|、|或者|或)")
 _ARTICLE_REF = re.compile(r"第[零一二三四五六七八九十百千0-9]+条(?:之[一二三四五六七八九十])?(?:第[一二三四五六七八九十]+款)?")
 
 
@@ -475,7 +476,8 @@ class RelevanceGate:
         names = [m.group(1) for m in _BOOK.finditer(question)]
         # article numbers out first: "婚姻法第三十二条怎么规定" must not read "第三十二条怎么规定" as a law name
         bare_text = _ARTICLE_REF.sub(" ", _BOOK.sub(" ", question))
-        names += [m.group(1) for m in _BARE.finditer(bare_text)]
+        # two laws joined (工伤保险条例和劳动合同法第十条) are two names; 中华人民共和国's 和 joins none
+        names += [part for m in _BARE.finditer(bare_text) for part in _LAW_JOINER.split(m.group(1)) if part]
         notes = LawNotes()
         parts = []
         for raw in dict.fromkeys(names):
@@ -512,9 +514,10 @@ class RelevanceGate:
     @staticmethod
     def _looks_like_law(name: str) -> bool:
         # 宪法, 工伤保险条例, 个人所得税法; not 办法 / 想法 / 说法 / 方法 alone, and not a book or film in 《》
-        # (《罪与罚》这本书值得看吗 names no law)
+        # (《罪与罚》这本书值得看吗 names no law), nor a question about a rule (是怎么规定 / 有哪些规定)
         return (len(name) >= 3 and _LAW_TITLE_END.search(name) is not None
-                and not re.fullmatch(r".{0,2}(?:办法|想法|说法|方法|做法|看法|规定)", name))
+                and not re.fullmatch(r".{0,2}(?:办法|想法|说法|方法|做法|看法|规定)", name)
+                and not re.search(r"怎么|怎样|如何|什么|哪些|是否|有没有", name))
 
     # -- the decision ---------------------------------------------------------------------------------
     def judge(self, question: str, selection=None, hits=None, law: str | None = None,
