@@ -282,7 +282,6 @@ class TermSpecificity:
         return known
 
     def __init__(self, retriever):
-        import jieba
         import numpy as np
 
         lex = retriever.index.lexical
@@ -290,8 +289,10 @@ class TermSpecificity:
         weights = lex.weights.tocsc()
         self.df = np.diff(weights.indptr)
         self.n_docs = weights.shape[0]
-        jieba.initialize()
-        self.freq, self.total = jieba.dt.FREQ, jieba.dt.total
+        from assistant.search.text import stock_dictionary
+
+        # jieba's stock word frequencies, loaded once per process for search too (a second per load)
+        self.freq, self.total = stock_dictionary()
         self.tokenize = retriever.query_tokens
 
     def features(self, question: str) -> tuple[float | None, float]:
@@ -390,19 +391,18 @@ class RelevanceGate:
         return [typical.get(name, 0.0) if v is None else v for name, v in zip(FEATURES, x)]
 
     # -- the classifier (lazy: fitted on first use) --------------------------------------------------
-    def classifier(self) -> QuestionClassifier:
+    def classifier(self):
+        """The text classifier (``gate_text.FittedTextClassifier``)."""
         from assistant.search.learned import lay_questions_path
 
-        key = (id(self.store), self.config.corpus_sentences, str(lay_questions_path()))
+        key = (id(self.store), self._build_folder(), self.config.corpus_sentences, str(lay_questions_path()))
         with _LOCK:
             clf = _CLASSIFIERS.get(key)
             if clf is None:
-                pos, neg = training_questions()
-                try:
-                    pos = pos + corpus_sentences(self.store, self.config.corpus_sentences)
-                except Exception:  # a store without a law listing: the written questions alone
-                    pass
-                clf = _CLASSIFIERS[key] = QuestionClassifier(pos, neg)
+                from assistant.answer.gate_text import text_classifier
+
+                # kept in the index's build folder: a fresh process reads it back instead of fitting
+                clf = _CLASSIFIERS[key] = text_classifier(self)
             return clf
 
     def _build_folder(self) -> Path | None:

@@ -110,8 +110,9 @@ _BASE: dict = {}
 _CACHE: dict[tuple[str, ...], "Tokenizer"] = {}
 
 
-def _base_dictionary():
-    """jieba's stock dictionary, loaded once per process (about a second) and copied per vocabulary."""
+def stock_dictionary() -> tuple[dict, int]:
+    """jieba's stock dictionary (word -> frequency, total), loaded once per process (about a second) and
+    copied per vocabulary; the gate's word specificity reads it too."""
     import logging
 
     import jieba
@@ -131,7 +132,7 @@ class Tokenizer:
     def __init__(self, extra_words: Iterable[str] = ()):
         import jieba
 
-        freq, total = _base_dictionary()
+        freq, total = stock_dictionary()
         self._jieba = jieba.Tokenizer()
         self._jieba.FREQ, self._jieba.total = dict(freq), total
         self._jieba.initialized = True
