@@ -8,8 +8,9 @@ Cold: ``python -m assistant.cli ask QUESTION`` run --cold times in a row, wall c
 exit (and its CPU time, user + system, which other load sways less); the first run is reported apart (it may fill caches: the gate's fitted classifiers in the build folder,
 the embedder's tokenizer in $ASSISTANT_HOME/cache), the median is over the others. Warm: ``assistant serve``
 on a free 127.0.0.1 port, one client asking --warm questions one after another over gradio's /chat (after one
-unmeasured question), round trip per answer, median and 95th percentile; and the same questions answered in
-this process by the same pipeline (``GroundedAssistant.ask``), without HTTP. The machine's load average and
+unmeasured question), round trip per answer, median and 95th percentile, and the server's CPU time per answer;
+and the same questions answered in this process by the same pipeline (``GroundedAssistant.ask``), without
+HTTP, with its CPU time per answer. The machine's load average and
 the busiest other processes are printed with the figures: on a shared machine they explain slow runs.
 Targets (issue 24): cold ask <= 3 s, warm answer p50 <= 150 ms.
 """
@@ -95,11 +96,14 @@ def warm_in_process(n: int, backend: str) -> dict:
     assistant = build_assistant(backend)
     assistant.ask(QUESTIONS[0])  # first question: lazy parts load
     times = []
+    cpu_before = time.process_time()
     for i in range(n):
         started = time.perf_counter()
         assistant.ask(QUESTIONS[i % len(QUESTIONS)])
         times.append((time.perf_counter() - started) * 1000)
-    return {"answers": n, "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 0.95), 1)}
+    cpu = time.process_time() - cpu_before
+    return {"answers": n, "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 0.95), 1),
+            "cpu_ms_per_answer": round(cpu * 1000 / n, 1)}
 
 
 def warm_serve(n: int, backend: str, startup_timeout: float) -> dict:
@@ -111,19 +115,28 @@ def warm_serve(n: int, backend: str, startup_timeout: float) -> dict:
         client = connect(f"http://127.0.0.1:{port}/", 120)
         client.submit(QUESTIONS[0], api_name="/chat").result(timeout=120)  # first question: lazy parts load
         times = []
+        cpu_before = process_cpu(server.pid)
         for i in range(n):
             started = time.perf_counter()
             text = client.submit(QUESTIONS[i % len(QUESTIONS)], api_name="/chat").result(timeout=120)
             times.append((time.perf_counter() - started) * 1000)
             if not (isinstance(text, str) and text.strip()):
                 raise SystemExit(f"empty answer from the server to {QUESTIONS[i % len(QUESTIONS)]!r}")
+        server_cpu = process_cpu(server.pid) - cpu_before
     finally:
         server.terminate()
         try:
             server.wait(20)
         except subprocess.TimeoutExpired:
             server.kill()
-    return {"answers": n, "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 0.95), 1)}
+    return {"answers": n, "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 0.95), 1),
+            "server_cpu_ms_per_answer": round(server_cpu * 1000 / n, 1)}
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, threads included) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv=None) -> int:
@@ -158,11 +171,12 @@ def main(argv=None) -> int:
           f"first run {c['first_s']} s; all {c['all_s']}  [target <= 3 s]; CPU time median {c['cpu_median_s']} s, "
           f"all {c['cpu_all_s']}")
     w = report["warm_in_process"]
-    print(f"warm answer in process: p50 {w['p50_ms']} ms, p95 {w['p95_ms']} ms over {w['answers']}")
+    print(f"warm answer in process: p50 {w['p50_ms']} ms, p95 {w['p95_ms']} ms over {w['answers']}; "
+          f"CPU {w['cpu_ms_per_answer']} ms per answer")
     if "warm_serve" in report:
         s = report["warm_serve"]
         print(f"warm answer from `assistant serve` (/chat round trip): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms "
-              f"over {s['answers']}  [target p50 <= 150 ms]")
+              f"over {s['answers']}  [target p50 <= 150 ms]; server CPU {s['server_cpu_ms_per_answer']} ms per answer")
     return 0
 
 
