@@ -40,3 +40,15 @@ def test_an_ambiguous_law_name_before_an_article_is_not_guessed(extractive):
     # 合同法 is repealed: its successor answers by subject, the old number is not looked up in 劳动合同法
     answer = extractive.ask("民法商法合同法第十条的内容是什么？")
     assert ARTICLE_10 not in [h.id for h in answer.sources if h.via == "citation"]
+
+
+def test_an_ambiguous_short_name_before_an_article_lists_the_laws_it_may_mean(extractive, monkeypatch):
+    from assistant.corpus.laws import LawResolver
+
+    names = extractive.store.resolver().full_names + ["中华人民共和国国防交通法", "中华人民共和国道路交通安全法"]
+    monkeypatch.setattr(extractive.store, "resolver", lambda: LawResolver(names))
+    notes = extractive.gate.law_notes("交通法第一条的内容是什么？")
+    assert notes.note.startswith("《交通法》不是一部法律的全称，可能指"), notes.note
+    assert "《中华人民共和国国防交通法》" in notes.note and "《中华人民共和国道路交通安全法》" in notes.note
+    assert "法条库中没有" not in notes.note
+    assert extractive.gate.law_notes("工伤保险条例第十四条").note.startswith("法条库中没有《工伤保险条例》")

@@ -27,6 +27,8 @@ DATA = Path(__file__).parent / "data" / "gate_questions.txt"
 REFUSAL = ("这不是法律问题，法条库中没有相关条文，无法回答。我只能依据中国法律法规回答法律问题，"
            "例如：离婚冷静期是多久？醉驾怎么处罚？")
 NOT_IN_CORPUS = "法条库中没有《{name}》，无法引用它的条文；以下是检索到的其他相关条文。"
+#: a short name several laws share (交通法): their names, never a guess and never "not in the corpus"
+AMBIGUOUS_NAME = "《{name}》不是一部法律的全称，可能指{candidates}，请写明全称；以下是检索到的相关条文。"
 REPEALED_NOTE = "《{name}》已废止，现由《{successor}》取代（{when}）；以下依据《{successor}》作答，原条文编号不再适用。"
 #: the part of the successor a repealed law's subject lives in (to search there, not in all of 民法典)
 SUCCESSOR_TOPIC = {"婚姻法": "婚姻家庭", "继承法": "继承", "合同法": "合同", "物权法": "物权", "侵权责任法": "侵权责任",
@@ -39,6 +41,22 @@ _LAW_TITLE_END = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|�
                             r"章程|修正案|规范|准则)(?:（[^（）]*）)?$")
 _LAW_JOINER = re.compile(r"(?<=[法例定])(?:和|与|及|、|或者|或)")
 _ARTICLE_REF = re.compile(r"第[零一二三四五六七八九十百千0-9]+条(?:之[一二三四五六七八九十])?(?:第[一二三四五六七八九十]+款)?")
+
+
+def missing_law_note(resolver, name: str) -> str:
+    """What the answer says first about a law name that resolves to no law: the laws it may mean when several
+    fit (交通法 -> 国防交通法、道路交通安全法 …), else that the corpus lacks it."""
+    from assistant.corpus.laws import AmbiguousLawName
+
+    try:
+        resolver.resolve(name)
+    except AmbiguousLawName as exc:
+        if exc.candidates:
+            more = " 等" if len(exc.candidates) > 5 else ""
+            return AMBIGUOUS_NAME.format(name=name, candidates="、".join(f"《{c}》" for c in exc.candidates[:5]) + more)
+    except ValueError:
+        pass
+    return NOT_IN_CORPUS.format(name=name)
 
 
 @dataclass
@@ -500,7 +518,7 @@ class RelevanceGate:
                     notes.query = (SUCCESSOR_TOPIC.get(key, "") + " " + rest).strip() or successor
             elif self._looks_like_law(name):
                 notes.missing.append(name)
-                parts.append(NOT_IN_CORPUS.format(name=name))
+                parts.append(missing_law_note(resolver, name))
                 if not notes.law:
                     # what the corpus has instead is found by subject: its article numbers would only match
                     # some other law's same-numbered article (工伤保险条例第十四条 -> 领事特权条例第十三条)

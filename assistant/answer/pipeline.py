@@ -143,7 +143,7 @@ class GroundedAssistant:
         社会法《劳动合同法》第十条) is not reported as a law the corpus lacks."""
         from dataclasses import replace
 
-        from assistant.answer.gate import NOT_IN_CORPUS
+        from assistant.answer.gate import missing_law_note
         from assistant.corpus.citations import find_citations
 
         try:
@@ -159,7 +159,7 @@ class GroundedAssistant:
         if glued:
             note = notes.note or ""
             for name in glued:
-                note = note.replace(NOT_IN_CORPUS.format(name=name), "")
+                note = note.replace(missing_law_note(self.store.resolver(), name), "")
             missing = [m for m in notes.missing if m not in glued]
             notes = replace(notes, missing=missing, note=note or None, query=notes.query if missing else None)
         return notes, True
