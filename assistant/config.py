@@ -25,6 +25,12 @@ class Paths:
         return Path(os.environ.get("ASSISTANT_INDEX", self.home / "search"))
 
     @property
+    def cache(self) -> Path:
+        """Things rebuilt when missing (the embedder's tokenizer and weights ready to load, jieba with the
+        corpus vocabulary): ``$ASSISTANT_CACHE`` or the home's ``cache`` folder."""
+        return Path(os.environ.get("ASSISTANT_CACHE") or self.home / "cache")
+
+    @property
     def vector_cache(self) -> Path:
         return self.home / "vector_cache.sqlite"
 

@@ -218,3 +218,29 @@ def test_cross_references_inside_a_quoted_context_article_are_not_the_answers_ci
     assert quoted[1].verdict == "not_found"
     # without the article in context the same words are the answer's own claim and are checked
     assert "本法第一条" in [c.citation.span for c in checker.check(answer)]
+
+
+def test_a_name_two_versions_share_is_decided_by_the_answers_sources(tmp_path):
+    """《示例修正案》第二条 fits the 1999 and the 2004 amendment alike: among the answer's sources only the 2004
+    one's 第二条 is given, so that is the article the answer quotes; without sources it stays unresolved."""
+    from assistant.corpus import ArticleStore
+    from assistant.corpus.article import Article
+    from assistant.corpus.laws import short_name
+    from assistant.corpus.store import LawDocument, LawInfo
+
+    docs = []
+    for year, texts in (("1999", ("示例条款甲增加一款。", "示例条款乙修改为：“公民享有示例权利。”")),
+                        ("2004", ("示例条款丙增加一款。", "示例条款丁修改为：“国家尊重和保障示例权利。”"))):
+        law = f"示例修正案（{year}年）"  # as the default corpus names its 宪法修正案
+        info = LawInfo(law=law, short_name=short_name(law), status="现行有效")
+        docs.append(LawDocument(info, [Article(law=law, number=n, text=t, law_short=info.short_name, status="现行有效")
+                                       for n, t in enumerate(texts, 1)]))
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.import_laws(docs)
+    checker = CitationChecker(store)
+    answer = "《示例修正案》第二条[1]规定：\n示例条款丁修改为：“国家尊重和保障示例权利。”"
+    [c] = checker.check(answer, context_ids=["示例修正案（2004年）#2"])
+    assert c.citation.id == "示例修正案（2004年）#2" and c.verdict == "verified" and c.in_context
+    [c] = checker.check(answer)
+    assert c.citation.id is None and c.verdict == "unresolved"
+    store.close()

@@ -183,6 +183,15 @@ def test_an_amendment_alone_is_replaced_by_the_article_it_changed(assistant):
     assert [h.id for h in prefer_consolidated([Hit(commencement, 1.0, 1, "bm25")], assistant.store)] == [commencement.id]
 
 
+def test_an_amendment_article_the_user_names_is_answered_as_itself(assistant):
+    from assistant.answer.amended import prefer_consolidated
+    from assistant.search.types import Hit
+
+    amendment = assistant.store.get(f"{AMENDMENT}#1")
+    [hit] = prefer_consolidated([Hit(amendment, 1.0, 1, "citation")], assistant.store)
+    assert hit.id == amendment.id  # asked for by number: not swapped for the article it changed
+
+
 # -- the general rule before its special cases -------------------------------------------------------------
 def test_dog_bite_leads_with_the_general_rule_on_kept_animals(assistant):
     answer = assistant.ask("被邻居的狗咬伤了谁负责")

@@ -33,3 +33,34 @@ def test_crime_names_checked_against_corpus_text(fixture_store):
     names = crimes.crime_names(fixture_store)
     assert names["中华人民共和国刑法#232"] == ["故意杀人罪"]
     assert "中华人民共和国刑法#1" not in names  # 【立法目的】 is not a crime name
+
+
+def test_jieba_with_the_corpus_vocabulary_is_read_back_from_the_cache_and_segments_the_same(tmp_path, monkeypatch):
+    """A fresh process reads the tokenizer's dictionary from the home's cache instead of loading jieba's
+    stock dictionary and adding the corpus words again; the gate's word specificity still sees the stock
+    frequencies (the added words' own values are kept apart)."""
+    from assistant.search import text
+
+    monkeypatch.setenv("ASSISTANT_CACHE", str(tmp_path / "cache"))
+    words = ["离婚冷静期", "醉酒驾驶机动车", "高空抛物罪", "劳动合同法"]
+    question = "离婚冷静期是多久，醉酒驾驶机动车怎么处罚，高空抛物罪判几年"
+    built = text.Tokenizer(words)
+    assert list((tmp_path / "cache").glob("jieba-*.marshal"))
+    stock, stock_total = text._load_stock()
+
+    monkeypatch.setattr(text, "_BASE", {})  # a fresh process: nothing loaded yet
+    monkeypatch.setattr(text, "_STOCK_VIEW", [])
+
+    def no_stock():
+        raise AssertionError("jieba's stock dictionary was loaded again")
+
+    monkeypatch.setattr(text, "_load_stock", no_stock)
+    cached = text.Tokenizer(words)
+    assert cached.tokens(question) == built.tokens(question) and "离婚冷静期" in cached.tokens(question)
+    freq, total = text.stock_dictionary()
+    assert total == stock_total
+    for w in words + ["离婚", "冷静期", "高空", "高空抛物", "今天", "醉"]:
+        assert freq.get(w, 0) == stock.get(w, 0), w
+    # other words, another cache: built again from the stock dictionary
+    monkeypatch.setattr(text, "_load_stock", lambda: (stock, stock_total))
+    assert text.Tokenizer(["试用期工资"]).tokens("试用期工资多少") == text.Tokenizer(["试用期工资"]).tokens("试用期工资多少")

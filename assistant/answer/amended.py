@@ -5,7 +5,8 @@ base law (assistant/corpus/amendments.py). An amendment item (《刑法修正案
 增加一条，作为第一百三十三条之一：……) is then history: the law in force is the base law's article (刑法第一百三十三条
 之一), which may have been changed again since. So for answers, an amendment hit is dropped when the base
 article it changed is among the candidates already, and replaced by that article when the store has it in
-force; an amendment whose changes cannot be read (or whose base law is not in the store) stays as it is.
+force; an amendment whose changes cannot be read (or whose base law is not in the store), or one the question
+names by its article number, stays as it is.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def prefer_consolidated(hits: Sequence[Hit], store) -> list[Hit]:
     present = {h.id for h in hits if h.article.kind != AMENDMENT}
     out: list[Hit] = []
     for hit in hits:
-        if hit.article.kind != AMENDMENT:
+        if hit.article.kind != AMENDMENT or hit.via == "citation":
+            # an amendment article the question names (宪法修正案2004年第二十四条) is what was asked for
             out.append(hit)
             continue
         targets = changed_articles(hit.article, store)

@@ -18,7 +18,7 @@ from assistant.answer.types import CitationCheck
 from assistant.corpus.article import (STATUS_AMENDED, STATUS_CURRENT, STATUS_HISTORICAL, STATUS_NOT_YET,
                                       STATUS_REPEALED, Article, make_article_id, split_article_id)
 from assistant.corpus.citations import Citation, CitationError, TooManyCitations, find_citations, parse_reference
-from assistant.corpus.laws import REPEALED, normalize_law_name
+from assistant.corpus.laws import REPEALED, AmbiguousLawName, normalize_law_name
 from assistant.corpus.store import ArticleStore
 
 _STATUS_NAMES = {STATUS_CURRENT: "current", STATUS_AMENDED: "amended", STATUS_NOT_YET: "not_yet_effective",
@@ -293,11 +293,26 @@ class CitationChecker:
                                version_date=h["version_date"], source=h["source"])
         return None
 
+    def _resolve_by_context(self, cit: Citation, context: set[str]) -> None:
+        """An ambiguous law name (《宪法修正案》第二十四条: five amendments share the short name) whose article is
+        among the answer's sources in exactly one of the laws it fits names that one."""
+        try:
+            self.store.resolver().resolve(cit.law_text)
+            return
+        except AmbiguousLawName as exc:
+            fits = [law for law in exc.candidates if make_article_id(law, cit.number, cit.suffix) in context]
+        except ValueError:
+            return
+        if len(fits) == 1:
+            cit.law, cit.error = fits[0], None
+
     def _check_one(self, cit: Citation, text: str, spans, context: set[str] | None,
                    day: str | None = None) -> CitationCheck:
         from assistant.corpus.status import STATUS_NOT_IN_FORCE_YET, article_status, day_or_today
 
         day = day or day_or_today(None)
+        if cit.law is None and context and cit.law_text:
+            self._resolve_by_context(cit, context)
         sentence, from_before = self._citing_text(text, cit, spans)
         grams = bigrams(sentence)
         in_context = None if context is None else (cit.id in context if cit.id else False)

@@ -27,6 +27,8 @@ DATA = Path(__file__).parent / "data" / "gate_questions.txt"
 REFUSAL = ("这不是法律问题，法条库中没有相关条文，无法回答。我只能依据中国法律法规回答法律问题，"
            "例如：离婚冷静期是多久？醉驾怎么处罚？")
 NOT_IN_CORPUS = "法条库中没有《{name}》，无法引用它的条文；以下是检索到的其他相关条文。"
+#: a short name several laws share (交通法): their names, never a guess and never "not in the corpus"
+AMBIGUOUS_NAME = "《{name}》不是一部法律的全称，可能指{candidates}，请写明全称；以下是检索到的相关条文。"
 REPEALED_NOTE = "《{name}》已废止，现由《{successor}》取代（{when}）；以下依据《{successor}》作答，原条文编号不再适用。"
 #: names of laws written in a question: 《…》, or a run ending in 法 / 条例 / 规定 / 办法 before 第N条 or at an end
 _BOOK = re.compile(r"《([^《》]{2,40})》")
@@ -34,7 +36,24 @@ _BARE = re.compile(r"([\u4e00-\u9fff]{2,16}?(?:法|条例|规定|办法|细则))
 #: how the titles of statutes and other legal documents end
 _LAW_TITLE_END = re.compile(r"(?:法|法典|条例|规定|办法|细则|规则|解释|决定|决议|意见|通知|批复|答复|纪要|公约|条约|协定|"
                             r"章程|修正案|规范|准则)(?:（[^（）]*）)?$")
+_LAW_JOINER = re.compile(r"(?<=[法例定])(?:和|与|及|、|或者|或)")
 _ARTICLE_REF = re.compile(r"第[零一二三四五六七八九十百千0-9]+条(?:之[一二三四五六七八九十])?(?:第[一二三四五六七八九十]+款)?")
+
+
+def missing_law_note(resolver, name: str) -> str:
+    """What the answer says first about a law name that resolves to no law: the laws it may mean when several
+    fit (交通法 -> 国防交通法、道路交通安全法 …), else that the corpus lacks it."""
+    from assistant.corpus.laws import AmbiguousLawName
+
+    try:
+        resolver.resolve(name)
+    except AmbiguousLawName as exc:
+        if exc.candidates:
+            more = " 等" if len(exc.candidates) > 5 else ""
+            return AMBIGUOUS_NAME.format(name=name, candidates="、".join(f"《{c}》" for c in exc.candidates[:5]) + more)
+    except ValueError:
+        pass
+    return NOT_IN_CORPUS.format(name=name)
 
 
 @dataclass
@@ -285,7 +304,6 @@ class TermSpecificity:
         return known
 
     def __init__(self, retriever):
-        import jieba
         import numpy as np
 
         lex = retriever.index.lexical
@@ -293,8 +311,10 @@ class TermSpecificity:
         weights = lex.weights.tocsc()
         self.df = np.diff(weights.indptr)
         self.n_docs = weights.shape[0]
-        jieba.initialize()
-        self.freq, self.total = jieba.dt.FREQ, jieba.dt.total
+        from assistant.search.text import stock_dictionary
+
+        # jieba's stock word frequencies, loaded once per process for search too (a second per load)
+        self.freq, self.total = stock_dictionary()
         self.tokenize = retriever.query_tokens
 
     def features(self, question: str) -> tuple[float | None, float]:
@@ -394,19 +414,18 @@ class RelevanceGate:
         return [typical.get(name, 0.0) if v is None else v for name, v in zip(FEATURES, x)]
 
     # -- the classifier (lazy: fitted on first use) --------------------------------------------------
-    def classifier(self) -> QuestionClassifier:
+    def classifier(self):
+        """The text classifier (``gate_text.FittedTextClassifier``)."""
         from assistant.search.learned import lay_questions_path
 
-        key = (id(self.store), self.config.corpus_sentences, str(lay_questions_path()))
+        key = (id(self.store), self._build_folder(), self.config.corpus_sentences, str(lay_questions_path()))
         with _LOCK:
             clf = _CLASSIFIERS.get(key)
             if clf is None:
-                pos, neg = training_questions()
-                try:
-                    pos = pos + corpus_sentences(self.store, self.config.corpus_sentences)
-                except Exception:  # a store without a law listing: the written questions alone
-                    pass
-                clf = _CLASSIFIERS[key] = QuestionClassifier(pos, neg)
+                from assistant.answer.gate_text import text_classifier
+
+                # kept in the index's build folder: a fresh process reads it back instead of fitting
+                clf = _CLASSIFIERS[key] = text_classifier(self)
             return clf
 
     def _build_folder(self) -> Path | None:
@@ -480,7 +499,8 @@ class RelevanceGate:
         names = [m.group(1) for m in _BOOK.finditer(question)]
         # article numbers out first: "婚姻法第三十二条怎么规定" must not read "第三十二条怎么规定" as a law name
         bare_text = _ARTICLE_REF.sub(" ", _BOOK.sub(" ", question))
-        names += [m.group(1) for m in _BARE.finditer(bare_text)]
+        # two laws joined (工伤保险条例和劳动合同法第十条) are two names; 中华人民共和国's 和 joins none
+        names += [part for m in _BARE.finditer(bare_text) for part in _LAW_JOINER.split(m.group(1)) if part]
         notes = LawNotes()
         parts = []
         for raw in dict.fromkeys(names):
@@ -503,7 +523,7 @@ class RelevanceGate:
                     notes.query = (successor_topic(key) + " " + rest).strip() or successor
             elif self._looks_like_law(name):
                 notes.missing.append(name)
-                parts.append(NOT_IN_CORPUS.format(name=name))
+                parts.append(missing_law_note(resolver, name))
                 if not notes.law:
                     # what the corpus has instead is found by subject: its article numbers would only match
                     # some other law's same-numbered article (工伤保险条例第十四条 -> 领事特权条例第十三条)
@@ -517,9 +537,10 @@ class RelevanceGate:
     @staticmethod
     def _looks_like_law(name: str) -> bool:
         # 宪法, 工伤保险条例, 个人所得税法; not 办法 / 想法 / 说法 / 方法 alone, and not a book or film in 《》
-        # (《罪与罚》这本书值得看吗 names no law)
+        # (《罪与罚》这本书值得看吗 names no law), nor a question about a rule (是怎么规定 / 有哪些规定)
         return (len(name) >= 3 and _LAW_TITLE_END.search(name) is not None
-                and not re.fullmatch(r".{0,2}(?:办法|想法|说法|方法|做法|看法|规定)", name))
+                and not re.fullmatch(r".{0,2}(?:办法|想法|说法|方法|做法|看法|规定)", name)
+                and not re.search(r"怎么|怎样|如何|什么|哪些|是否|有没有", name))
 
     # -- the decision ---------------------------------------------------------------------------------
     def judge(self, question, selection=None, hits=None, law: str | None = None,

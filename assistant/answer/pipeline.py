@@ -119,6 +119,34 @@ class GroundedAssistant:
                 clauses.append(clause)
         return [replace(c, hit=replace(c.hit, rank=rank)) for rank, c in enumerate(clauses, 1)]
 
+    def _exact_lookup_first(self, question: str, notes):
+        """(notes, whether the question cites an article the corpus holds). Such a question (劳动法第三条,
+        民法商法农民专业合作社法第一条) is answered from that article: it is searched as written, not replaced by
+        a missing law's subject, and a word glued before the cited law's name (a category such as 社会法 in
+        社会法《劳动合同法》第十条) is not reported as a law the corpus lacks."""
+        from dataclasses import replace
+
+        from assistant.answer.gate import missing_law_note
+        from assistant.corpus.citations import find_citations
+
+        try:
+            cited = [c for c in find_citations(question, self.store.resolver(), limit=50)
+                     if c.id and self.store.get(c.id) is not None]
+        except Exception as exc:  # a citation the finder chokes on: the notes decide, as before
+            log.warning("citation lookup for law notes failed: %s", exc)
+            return notes, False
+        if not cited:
+            return notes, False
+        glued = {name for name in notes.missing for c in cited if c.law_text and re.search(
+            re.escape(name) + r"\s*《?\s*" + re.escape(c.law_text), question)}
+        if glued:
+            note = notes.note or ""
+            for name in glued:
+                note = note.replace(missing_law_note(self.store.resolver(), name), "")
+            missing = [m for m in notes.missing if m not in glued]
+            notes = replace(notes, missing=missing, note=note or None, query=notes.query if missing else None)
+        return notes, True
+
     def _refusal(self, question: str, gate, started: float) -> Iterator[StreamEvent]:
         yield StreamEvent("sources", hits=[])
         yield StreamEvent("token", text=gate.message)
@@ -182,7 +210,10 @@ class GroundedAssistant:
 
                 notes = LawNotes()
         searched = query
-        if notes is not None and not law and (notes.law or notes.query):
+        names_article = False
+        if notes is not None:
+            notes, names_article = self._exact_lookup_first(standalone, notes)
+        if notes is not None and not law and (notes.law or notes.query) and not names_article:
             # a repealed law named: search its successor, by subject (the old article number means nothing
             # there); a law missing from the corpus: search its subject in the laws the corpus has
             law = notes.law

@@ -42,6 +42,15 @@ REPEALED: dict[str, str] = {
 _VERSION_NOTE = re.compile(r"[（(][^（()）]*(?:\d|修正|修订|修改|版)[^（()）]*[)）]$")
 
 
+#: words before a law's name that are not a category glued to it: a place (上海市消费者权益保护条例 is a local
+#: regulation) or another law joined to it (工伤保险条例和劳动合同法 names two laws)
+_NOT_A_CATEGORY = re.compile(r"(?:省|市|县|区|州|盟|旗|特区|[法例定](?:和|与|及|、|或者|或))$")
+
+
+#: a year after a law's name, bracketed or not: 宪法修正案2004年, 刑法(1997), 公司法（2018修正）
+_YEAR_NOTE = re.compile(r"[（(]?((?:19|20)\d\d)年?(?:修正|修订|修改|版)?[)）]?$")
+
+
 class LawNameError(ValueError):
     """A name that does not resolve to exactly one law in the corpus."""
 
@@ -127,9 +136,15 @@ class LawResolver:
         if exact_full in self._full_set:
             # a stored full name wins before normalising: 宪法修正案（2004年） keeps its version note
             return exact_full
+        dated = self._dated(exact_full)
+        if dated is not None:
+            return dated
         key = normalize_law_name(name)
         if not key:
             raise UnknownLawName(name, "empty law name")
+        year = _YEAR_NOTE.search(key)
+        if year and year.start() and key not in self._by_short and key[:year.start()] in self._by_short:
+            key = key[:year.start()]  # a year no stored version has (宪法修正案2010年): the law's versions are listed
         exact = self._by_short.get(key)
         if exact and len(exact) == 1:
             return exact[0]
@@ -161,7 +176,44 @@ class LawResolver:
                 raise AmbiguousLawName(
                     name, f"law name {name!r} is ambiguous; did you mean: {'、'.join(cands[:8])}"
                     + (" …" if len(cands) > 8 else ""), cands)
+        tail = self.known_tail(key)
+        if tail is not None:
+            # a category or other words glued before a law's name (民法商法农民专业合作社法, LawBench's
+            # recitation format): the longest law name the text ends with. Several laws under that name
+            # are listed, never guessed.
+            fulls = self._by_short.get(tail) or self._by_short[ALIASES[tail]]
+            if len(fulls) == 1:
+                return fulls[0]
+            raise AmbiguousLawName(name, f"law name {name!r} fits several laws: {'、'.join(fulls)}", fulls)
         raise UnknownLawName(name, f"no law named {name!r} in the corpus")
+
+    def _dated(self, name: str) -> str | None:
+        """The one version of a law the name's year picks among laws that share a short name: 宪法修正案2004年 /
+        宪法修正案(2004) -> 中华人民共和国宪法修正案（2004年）. None when the name has no year or it picks none."""
+        m = _YEAR_NOTE.search(name)
+        if not m or m.start() == 0:
+            return None
+        base = name[:m.start()]
+        base = base[len(PRC):] if base.startswith(PRC) and len(base) > len(PRC) else base
+        fulls = [f for f in self._by_short.get(base, []) if m.group(1) in f]
+        return fulls[0] if len(fulls) == 1 else None
+
+    def known_tail(self, key: str) -> str | None:
+        """The longest proper tail of ``key`` (a normalised name) that is a law's short name, or an alias
+        ending in 法 / 典, in the corpus: 农民专业合作社法 in 民法商法农民专业合作社法. None when there is none,
+        or when the words before it name a place (北京市物业管理条例 is a local regulation, not the national one)
+        or end with another law's name and a joiner (工伤保险条例和劳动合同法)."""
+        # law names are short: only the last 40 characters are tried (linear in hostile input)
+        for start in range(max(1, len(key) - 40), len(key) - 1):
+            tail = key[start:]
+            if tail.startswith(PRC):
+                tail = tail[len(PRC):]
+            alias = ALIASES.get(tail)
+            known = tail in self._by_short or (alias is not None and tail.endswith(("法", "典"))
+                                               and alias in self._by_short)
+            if known:
+                return None if _NOT_A_CATEGORY.search(key[:start]) else tail
+        return None
 
     def _loose_candidates(self, key: str) -> list[str]:
         """Laws whose short name holds the key's characters in order (交通法 -> 道路交通安全法)."""
@@ -187,6 +239,9 @@ class LawResolver:
             key = tail[len(PRC):] if tail.startswith(PRC) else tail
             if key in self._by_short and len(self._by_short[key]) == 1:
                 return tail, self._by_short[key][0]
+            dated = self._dated(tail) if tail[-1:] in "年)）0123456789正订改版" else None
+            if dated is not None:
+                return tail, dated
             alias = ALIASES.get(key)
             # bare aliases such as 公司 / 保险 are words, not citations; only 刑诉法-style ones count
             if alias and key.endswith(("法", "典")) and alias in self._by_short \

