@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request  # module level: FastAPI resolves annotations by name
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from assistant.answer.history import HistoryError, normalize_history
+from assistant.data.history import HistoryError, normalize_history
 from assistant.answer.limits import check_question
 from assistant.answer.pipeline import GroundedAssistant
 

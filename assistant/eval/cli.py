@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from assistant.data.datasets import FORMATS
+
 
 def register(sub):
     p = sub.add_parser("eval", help="batch evaluation: retrieval, question answering, run comparison")
@@ -33,7 +35,7 @@ def register(sub):
     q.add_argument("--top-k", type=int, default=5, help="articles given to the model (default 5)")
     q.add_argument("--law", help="restrict retrieval to one law")
     q.add_argument("--limit", type=int, help="only the first N rows")
-    q.add_argument("--format", choices=("qa", "alpaca", "adgen", "lawbench"), help="input format (default: detect)")
+    q.add_argument("--format", choices=tuple(FORMATS), help="input format (default: detect)")
     q.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, reproducible)")
     q.add_argument("--max-new-tokens", type=int, help="generation limit (default: the pipeline's)")
     q.add_argument("--seed", type=int, default=0)
@@ -58,12 +60,11 @@ def _user_error(message: str):
 
 
 def cmd_retrieval(args) -> int:
-    from assistant.eval.retrieval import evaluate_retrieval, load_retrieval_rows
+    from assistant.data.datasets import read_rows
+    from assistant.eval.retrieval import evaluate_retrieval
 
     try:
-        rows = load_retrieval_rows(args.data)
-    except FileNotFoundError:
-        raise _user_error(f"{args.data}: file not found") from None
+        rows = read_rows(args.data, need_gold=True)
     except ValueError as exc:
         raise _user_error(str(exc)) from None
     if args.holdout:
@@ -91,7 +92,7 @@ def cmd_retrieval(args) -> int:
 
 
 def cmd_qa(args) -> int:
-    from assistant.eval.datasets import DatasetError
+    from assistant.data.datasets import DatasetError
     from assistant.eval.qa import QAConfig, QARun, RunError
     from assistant.eval.report import metrics_table
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from assistant.eval.datasets import EvalRow, load_rows
+from assistant.data.datasets import LabelledRow as EvalRow, read_rows
 from assistant.eval.metrics import (
     TEXT_METRICS, aggregate_citations, context_retrieval, is_abstention, latency_summary, score_citations,
     score_pair)
@@ -224,7 +224,7 @@ class QARun:
     # -- run --------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         c = self.config
-        rows = load_rows(c.data, fmt=c.format, limit=c.limit)
+        rows = read_rows(c.data, fmt=c.format, limit=c.limit)
         done = self._prepare_folder()
         todo = [r for r in rows if r.id not in done]
         set_seeds(c.seed)

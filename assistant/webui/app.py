@@ -22,7 +22,7 @@ from assistant.webui.assets import CONVERSATION_JS, CSS, SOURCES_JS
 from assistant.webui.config import UPLOAD_TYPES, WebConfig
 from assistant.webui.export import conversation_json, conversation_markdown
 from assistant.webui.render import Turn
-from assistant.answer.history import HistoryError, normalize_history
+from assistant.data.history import HistoryError, normalize_history
 from assistant.answer.limits import check_question
 from assistant.corpus.store import DestructiveImportError
 from assistant.webui.statutes import (UploadError, check_uploads, diff_summary_html, law_articles_rows, law_info_html,
