@@ -212,11 +212,11 @@ REAL_GGUF = os.environ.get("ASSISTANT_TEST_GGUF")
 
 def test_gguf_path_selects_llamacpp_and_a_missing_file_is_a_clear_error(store, retriever, tmp_path):
     from assistant.answer.backends.base import BackendError
-    from assistant.answer.cli import resolve_backend
+    from assistant.models.options import ModelOptions
 
-    assert resolve_backend("extractive", "model.gguf") == "llamacpp"
-    assert resolve_backend("extractive", str(tmp_path)) == "transformers"
-    assert resolve_backend("openai", "qwen") == "openai"
+    assert ModelOptions(model="model.gguf").backend == "llamacpp"
+    assert ModelOptions(model=str(tmp_path)).backend == "transformers"
+    assert ModelOptions(backend="openai", model="qwen").backend == "openai"
     with pytest.raises(BackendError, match="does not exist"):
         build_assistant("extractive", model=str(tmp_path / "nope.gguf"), store=store, retriever=retriever)
 

@@ -263,7 +263,7 @@ def cmd_data_pt(args) -> int:
 
 def cmd_train(args) -> int:
     from assistant.cli import UserError
-    from assistant.train.adapters import AdapterError
+    from assistant.models.loader import AdapterError
     from assistant.data.datasets import DatasetError
     from assistant.train.trainer import train
 
@@ -287,7 +287,7 @@ def cmd_train(args) -> int:
 
 def cmd_merge(args) -> int:
     from assistant.cli import UserError
-    from assistant.train.adapters import AdapterError
+    from assistant.models.loader import AdapterError
     from assistant.train.merge import merge_lora
 
     if getattr(args, "overrides", None):
