@@ -324,7 +324,7 @@ def test_api_bad_option_types_are_422_naming_the_field(api, field, value):
 
 
 def test_api_clamps_documented_ranges(api):
-    from assistant.answer.api import RANGES
+    from assistant.answer.limits import RANGES
 
     big = _ask(api["url"], top_k=10**9).json()
     assert 0 < len(big["grounding"]["sources"]) <= RANGES["top_k"][1]

@@ -94,7 +94,8 @@ def cmd_serve(args) -> int:
     assistant.ask("醉驾怎么处罚", max_new_tokens=1)  # one token: a generative model is loaded, not run
     print(f"warm-up answer in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
-    from assistant.webui.app import create_app, launch, make_reindexer
+    from assistant.webui.app import create_app, launch
+    from assistant.webui.state import make_reindexer
 
     app = create_app(assistant, store, config=config, reindex=make_reindexer(index_dir, args.embedder))
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
