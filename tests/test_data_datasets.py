@@ -75,7 +75,7 @@ def test_bad_rows_name_file_line_and_field(tmp_path, content, message):
         read_rows(f)
 
 
-def test_missing_file(tmp_path):
+def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(DatasetError, match="file not found"):
         read_rows(tmp_path / "nope.jsonl")
 
