@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from assistant.data.gold import ArticleKey, _parse_gold_article, article_key, key_label
+from assistant.data.gold import ArticleKey, parse_gold_article, article_key, key_label
 from assistant.data.history import HistoryError, normalize_history
 from assistant.jsonio import JsonRecordsError, read_json_records
 
@@ -206,7 +206,7 @@ def _articles(obj: dict) -> list[Citation]:
     out = []
     for item in items or []:
         try:
-            key = _parse_gold_article(law, item, fold_suffix=False)
+            key = parse_gold_article(law, item, fold_suffix=False)
         except ValueError as exc:
             raise ValueError(f"field 'articles': {exc}") from None
         if not key[0]:

@@ -32,14 +32,14 @@ def key_label(key: ArticleKey) -> str:
     return f"{law}第{number}条{suffix}"
 
 
-def _parse_gold_article(law: str | None, item: Any, fold_suffix: bool) -> ArticleKey:
+def parse_gold_article(law: str | None, item: Any, fold_suffix: bool) -> ArticleKey:
     if isinstance(item, bool):
         raise ValueError(f"not an article number: {item!r}")
     if isinstance(item, int):
         return article_key(law, item, fold_suffix=fold_suffix)
     if isinstance(item, Mapping):  # {"law": ..., "article": ...} as in the dev sets' ``citations``
         art = item.get("article", item.get("number"))
-        return _parse_gold_article(item.get("law", law), art, fold_suffix)
+        return parse_gold_article(item.get("law", law), art, fold_suffix)
     if isinstance(item, str):
         text = item.strip()
         m = re.match(r"^(?P<law>.*?)(?P<art>第?\s*[0-9零〇一二三四五六七八九十百千万两]+\s*条?\s*(?:之[一二三四五六七八九十]+|[-－]\d+)?)$",
@@ -58,7 +58,7 @@ def gold_keys(law: str | None, articles: Iterable[Any] | None, *, fold_suffix: b
     Raises ``ValueError`` naming the bad item."""
     out: set[ArticleKey] = set()
     for item in articles or []:
-        key = _parse_gold_article(law, item, fold_suffix)
+        key = parse_gold_article(law, item, fold_suffix)
         if not key[0]:
             raise ValueError(f"gold article {item!r} has no law (give the row a 'law' field)")
         out.add(key)
