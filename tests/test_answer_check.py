@@ -159,7 +159,8 @@ def test_check_command_json_shape(store_env, capsys):
                "民法典第1076条,民法典第1079条", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out) == ["citations"]
+    assert list(out) == ["citations", "counts"]
+    assert out["counts"]["verified"] == 1 and out["counts"]["not_found"] == 1 and out["counts"]["not_yet_in_force"] == 0
     first, second = out["citations"]
     for key in ("span", "law", "number", "suffix", "exists", "status", "in_context", "support", "suggestion"):
         assert key in first

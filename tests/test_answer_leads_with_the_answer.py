@@ -33,7 +33,7 @@ def test_severance_question_states_the_rule(extractive):
 
 
 def test_question_types_and_topics():
-    from assistant.answer.select import expand_question, question_type, topic_of
+    from assistant.search.query import question_type, read_query, topic_of
 
     assert question_type("离婚冷静期是多久") == "period"
     assert question_type("买到假货能赔几倍") == "multiple"
@@ -43,7 +43,7 @@ def test_question_types_and_topics():
     assert question_type("多少岁算成年人") == "age"
     assert topic_of("离婚冷静期是多久") == "离婚冷静期"
     assert topic_of("买到假货能赔几倍") is None  # not a noun phrase: the lead quotes the clause instead
-    assert "欺诈" in expand_question("买到假货能赔几倍") and "饲养的动物" in expand_question("被狗咬了")
+    assert "欺诈" in read_query("买到假货能赔几倍").statute_text and "饲养的动物" in read_query("被狗咬了").statute_text
 
 
 @pytest.mark.parametrize("question", ["离婚冷静期是三十天吗", "离婚冷静期可以撤回吗"])
@@ -55,7 +55,7 @@ def test_a_yes_no_question_is_not_answered_as_if_it_asked_for_a_period(extractiv
 
 
 def test_a_question_with_a_modal_verb_has_no_noun_topic():
-    from assistant.answer.select import topic_of
+    from assistant.search.query import topic_of
 
     assert topic_of("试用期工资能比正式工资低多少") is None and topic_of("未成年人能签合同吗") is None
     assert topic_of("劳动能力鉴定要多久") == "劳动能力鉴定" and topic_of("试用期最长多久") == "试用期"

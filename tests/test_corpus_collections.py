@@ -162,10 +162,16 @@ def test_an_older_version_never_replaces_a_newer_stored_text(tmp_path):
     run("corpus", "import", str(newer), home=home)
     out = json.loads(run("corpus", "import", str(COLLECTION / "法律"), "--json", home=home).stdout)
     (older,) = out["files"]
-    assert older["outcome"] == "skipped" and older["parsed"] and "holds a newer version" in older["reason"]
-    assert "(2024-01-01, from" in older["reason"] and "file's (2020-06-30)" in older["reason"]
+    # the older version is the law as it was: history behind the stored newer text, never imported over it
+    assert older["outcome"] == "imported" and older["parsed"]
+    (diff,) = older["diffs"]
+    assert diff["as_history"] > 0 and diff["version_date"] == "2020-06-30" and not diff["added"]
     shown = json.loads(run("corpus", "show", f"{LAW}第一条", "--json", home=home).stdout)
     assert shown["text"] == "修订后的第一条。"
+    then = json.loads(run("corpus", "show", f"{LAW}第一条", "--as-of", "2021-01-01", "--json", home=home).stdout)
+    assert then["as_of"]["text"] != "修订后的第一条。" and not then["as_of"]["current"]
+    again = json.loads(run("corpus", "import", str(COLLECTION / "法律"), "--json", home=home).stdout)
+    assert again["files"][0]["outcome"] == "unchanged"
 
 
 def test_a_file_with_two_versions_imports_both_the_newest_current(tmp_path):

@@ -172,7 +172,9 @@ def test_cli_index_and_search(tmp_path, capsys, monkeypatch):
     code, out, _ = _cli(capsys, "search", "刑法133条之一", "--top-k", "3", "--json")
     hits = json.loads(out)
     assert code == 0 and hits[0]["id"] == "中华人民共和国刑法#133之一" and hits[0]["via"] == "citation"
-    assert set(hits[0]) == {"id", "law", "number", "number_text", "status", "kind", "score", "via", "text"}
+    assert set(hits[0]) == {"id", "law", "number", "number_text", "status", "kind", "score", "via", "text",
+                            "status_label", "source_status", "upcoming", "as_of"}
+    assert hits[0]["status"] == hits[0]["status_label"] == "现行有效" and hits[0]["upcoming"] is None
     code, out, _ = _cli(capsys, "search", "物业服务收费", "--law", "示例物业管理办法", "--json")
     assert json.loads(out) == []
     code, out, _ = _cli(capsys, "search", "物业服务收费", "--law", "示例物业管理办法", "--include-repealed", "--json")

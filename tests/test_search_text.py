@@ -22,7 +22,7 @@ def test_tokenizer_uses_corpus_vocabulary_and_synonyms(fixture_store):
     tok = Tokenizer(words)
     tokens = tok.tokens("危害公共安全罪的处罚")
     assert "危害公共安全罪" in tokens and "的" not in tokens
-    assert "盗窃" in expand_query_tokens(tok.tokens("他偷走了我的手机"))
+    assert "盗窃" in expand_query_tokens(tok, tok.tokens("他偷走了我的手机"))
 
 
 def test_crime_names_checked_against_corpus_text(fixture_store):

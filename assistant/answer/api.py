@@ -3,7 +3,8 @@
 ``GET /v1/models`` and ``POST /v1/chat/completions`` (``stream`` true or false). The last user message is
 the question, earlier user/assistant messages are the history (used for retrieval too). Every response
 carries ``grounding``: the sources given to the model and the citation report. Optional request fields:
-``top_k``, ``law``, ``include_repealed``.
+``top_k``, ``law``, ``include_repealed``, ``as_of`` (YYYY-MM-DD: answer with the law in force that day;
+today by default).
 
 Every option is type-checked (422 naming the field) and clamped to its documented range
 (``assistant.answer.limits.RANGES``, the web app's too). There
@@ -49,7 +50,7 @@ def parse_request(body: dict) -> tuple[str, list, dict]:
     history = validate_history([m for m in messages[:-1] if m["role"] in ("user", "assistant")], field="messages")
     limit_field = "max_tokens" if body.get("max_tokens") is not None else "max_completion_tokens"
     options = validate_options({"top_k": body.get("top_k"), "law": body.get("law"),
-                                "include_repealed": body.get("include_repealed"),
+                                "include_repealed": body.get("include_repealed"), "as_of": body.get("as_of"),
                                 "temperature": body.get("temperature"), "max_new_tokens": body.get(limit_field)},
                                fields={"max_new_tokens": limit_field})
     stream = body.get("stream", False)
@@ -61,7 +62,7 @@ def parse_request(body: dict) -> tuple[str, list, dict]:
 def grounding(answer) -> dict[str, Any]:
     d = answer.to_dict()
     return {k: d[k] for k in ("sources", "citations", "citation_summary", "clean", "notice", "backend", "model",
-                              "latency_ms", "finish_reason")}
+                              "latency_ms", "finish_reason", "as_of", "version_note")}
 
 
 def _finish(reason: str) -> str:

@@ -161,9 +161,15 @@ class CitationChecker:
 
     # -- checking --------------------------------------------------------------------------------------
     def check(self, text: str, context_ids: Iterable[str] | None = None,
-              default_law: str | None = None) -> list[CitationCheck]:
+              default_law: str | None = None, as_of: str | None = None) -> list[CitationCheck]:
         """Linear in the length of ``text`` and in the number of citations; a text over
-        ``config.max_chars`` or with more than ``config.max_citations`` citations raises ``CheckInputError``."""
+        ``config.max_chars`` or with more than ``config.max_citations`` citations raises ``CheckInputError``.
+
+        Each cited article is checked as it read on ``as_of`` (today by default): the text in force that day,
+        and its status then: a text that starts later is ``not_yet_in_force``, not verified."""
+        from assistant.corpus.status import day_or_today
+
+        day = day_or_today(as_of)
         text = text or ""
         if len(text) > self.config.max_chars:
             raise CheckInputError(f"the text is {len(text)} characters long; at most {self.config.max_chars} "
@@ -187,7 +193,7 @@ class CitationChecker:
             citations = [c for c in citations if not in_quote(c)]
         spans = [(c.start, c.end) for c in citations]
         bounds = _Bounds(text, spans)
-        return [self._check_one(c, text, bounds, context) for c in citations]
+        return [self._check_one(c, text, bounds, context, day) for c in citations]
 
     def _quoted_ranges(self, text: str, context: set[str], min_chars: int = 8) -> list[tuple[int, int]]:
         """Character ranges of ``text`` that copy a passage of a context article word for word."""
@@ -271,7 +277,27 @@ class CitationChecker:
             return "weak"
         return "unsupported"
 
-    def _check_one(self, cit: Citation, text: str, spans, context: set[str] | None) -> CitationCheck:
+    def _in_force_history(self, cit: Citation, day: str) -> Article | None:
+        """An article the stored newest version removed (renumbered away), as the older text in force on
+        ``day`` (商标法 2019 第三十九条 before the 2027 revision starts), or None."""
+        from assistant.corpus.versions import text_start
+
+        for h in self.store.law_history(cit.law):
+            if h["id"] != cit.id:
+                continue
+            start, end = text_start(h["effective"], h["version_date"]), h["replaced_from"] or ""
+            if (not start or start[:10] <= day) and end[:1].isdigit() and end[:10] > day:
+                return Article(law=cit.law, number=h["number"], suffix=h["suffix"], text=h["text"],
+                               number_text=h["number_text"], part=h["part"], chapter=h["chapter"],
+                               section=h["section"], status=STATUS_CURRENT, effective=start,
+                               version_date=h["version_date"], source=h["source"])
+        return None
+
+    def _check_one(self, cit: Citation, text: str, spans, context: set[str] | None,
+                   day: str | None = None) -> CitationCheck:
+        from assistant.corpus.status import STATUS_NOT_IN_FORCE_YET, article_status, day_or_today
+
+        day = day or day_or_today(None)
         sentence, from_before = self._citing_text(text, cit, spans)
         grams = bigrams(sentence)
         in_context = None if context is None else (cit.id in context if cit.id else False)
@@ -306,7 +332,7 @@ class CitationChecker:
             return result(False, status, "repealed" if status else "unresolved", reason,
                           search_law=replacement or "*")
 
-        article = self.store.find(cit.law, cit.number, cit.suffix)
+        article = self.store.find(cit.law, cit.number, cit.suffix) or self._in_force_history(cit, day)
         if article is None:
             versions = self.store.history(cit.id)
             if versions:
@@ -318,9 +344,32 @@ class CitationChecker:
             return result(False, None, "not_found", f"{cit.law} has no {cit.article_text}{tail}",
                           search_law=cit.law)
 
+        on = article_status(self.store, article, day)
         law_index = self._law_index(cit.law)
+        newest = article
+        if on.substituted:  # the text in force that day is an older version: that is what is checked
+            import dataclasses
+
+            article = dataclasses.replace(article, text=on.text)
         score = law_index.score(grams, bigrams(article.text))
-        status = _STATUS_NAMES.get(article.status, article.status)
+        status = on.status.key
+        if on.substituted and on.stored is not None and on.stored.not_yet:
+            new_score = law_index.score(grams, bigrams(newest.text))
+            if new_score >= self.config.supported_threshold and new_score >= score + self.config.suggest_margin:
+                # the sentence says what the number says in a revision not yet in force (商标法第四十三条 for
+                # the ten-year term, before 2027-01-01): that is citing law not in force that day
+                from assistant.corpus.status import older_counterpart
+
+                older = older_counterpart(self.store, newest, day)
+                check = result(True, on.stored.key, "not_yet_in_force",
+                               f"{newest.label} says this in the version that is {on.stored.label}; on {day} "
+                               f"{cit.article_text} of the law in force says something else"
+                               + (f" (the same provision is {older.label})" if older is not None else ""),
+                               new_score, newest)
+                if older is not None:
+                    check.suggestion, check.suggestion_id = older.label, older.id
+                    check.suggestion_score = law_index.score(grams, bigrams(older.text))
+                return check
         paras = article.paragraphs
         if cit.paragraph is not None and cit.paragraph > len(paras):
             return result(True, status, "not_found", f"{article.label} exists but has only {len(paras)} 款",
@@ -330,15 +379,20 @@ class CitationChecker:
             if cit.item > len(items):
                 return result(True, status, "not_found", f"{article.label} exists but has no 第{cit.item}项 there",
                               score, article, search_law=cit.law)
-        if article.status == STATUS_REPEALED:
+        if on.status.status == STATUS_REPEALED:
             return result(True, status, "repealed", f"{article.label} belongs to a repealed law", score, article,
                           search_law=None)
-        if article.status == STATUS_HISTORICAL:
+        if on.status.status == STATUS_HISTORICAL:
             return result(True, status, "superseded", f"{article.label} is a historical version", score, article)
+        if on.status.status == STATUS_NOT_IN_FORCE_YET:
+            return result(True, status, "not_yet_in_force",
+                          f"{article.label} is not in force on {day}: {on.status.label}", score, article)
         if in_context is False:
             return result(True, status, "not_in_context",
                           f"{article.label} exists but was not among the articles given to the model", score, article)
-        reason = f"{article.label} exists ({article.status})"
+        reason = f"{article.label} exists ({on.status.label} on {day})"
+        if on.substituted:
+            reason += f"; checked against the text in force that day (the version from {on.status.start})"
         if from_before:
             reason += "; a bare reference on a basis line: scored against the answer before it"
         if self._label(score) != "supported":

@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("--file", help="read the text from this file")
     p.add_argument("--context", help="articles given to the model, comma separated (民法典第1076条,民法典第1079条)")
     p.add_argument("--batch", help='JSONL file of {"text", "context": [...]} lines; prints one result per line')
+    p.add_argument("--as-of", metavar="DATE", help="check against the law in force on this day (default today)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_check)
 
@@ -38,6 +39,8 @@ def _backend_args(p) -> None:
     p.add_argument("--top-k", type=int, default=5, help="articles retrieved per question")
     p.add_argument("--law", help="search only this law (刑法, 民法典 ...)")
     p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
+    p.add_argument("--as-of", metavar="DATE", help="answer with the law in force on this day (YYYY-MM-DD; "
+                                                   "default today)")
 
 
 def model_options(args) -> ModelOptions:
@@ -50,14 +53,27 @@ def model_options(args) -> ModelOptions:
         raise UserError(str(exc)) from None
 
 
+def verdict_counts(checks) -> dict[str, int]:
+    """Citations per verdict (verified, not_in_context, not_yet_in_force, superseded …), every verdict named."""
+    from assistant.answer.types import VERDICTS
+
+    counts = dict.fromkeys(VERDICTS, 0)
+    for c in checks:
+        counts[c.verdict] = counts.get(c.verdict, 0) + 1
+    return counts
+
+
 def _print_checks(checks, out=sys.stdout) -> None:
-    from assistant.answer.labels import citation_badge
+    from assistant.answer.labels import _LABEL, citation_badge
 
     if not checks:
         print("（回答中没有法条引用）", file=out)
     for c in checks:
         badge = citation_badge(c)
         print(f"[{badge.label}] {c.citation.span}：{badge.explanation}", file=out)
+    if checks:
+        counts = [f"{_LABEL.get(k, k)} {n}" for k, n in verdict_counts(checks).items() if n]
+        print(f"共 {len(checks)} 处引用：" + "，".join(counts), file=out)
 
 
 def cmd_check(args) -> int:
@@ -86,11 +102,12 @@ def cmd_check(args) -> int:
     except ValueError as exc:
         raise UserError(f"--context: {exc}") from None
     try:
-        checks = checker.check(text, context)
-    except ValueError as exc:  # too long, too many citations
+        checks = checker.check(text, context, as_of=args.as_of)
+    except ValueError as exc:  # too long, too many citations, a bad --as-of
         raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps({"citations": [c.to_dict() for c in checks]}, ensure_ascii=False))
+        print(json.dumps({"citations": [c.to_dict() for c in checks], "counts": verdict_counts(checks)},
+                         ensure_ascii=False))
     else:
         _print_checks(checks)
     return 0
@@ -116,7 +133,8 @@ def _check_batch(checker, args) -> int:
                 ctx = row.get("context")
                 if ctx is not None and not isinstance(ctx, (list, str)):
                     raise ValueError('field "context": a list of article references is expected')
-                result = {"citations": [c.to_dict() for c in checker.check(row["text"], checker.parse_context(ctx))]}
+                checks = checker.check(row["text"], checker.parse_context(ctx), as_of=row.get("as_of") or args.as_of)
+                result = {"citations": [c.to_dict() for c in checks], "counts": verdict_counts(checks)}
             except RecursionError:
                 bad += 1
                 msg = f"{args.batch}:{lineno}: JSON nested too deeply"
@@ -134,7 +152,7 @@ def _check_batch(checker, args) -> int:
                 if "error" in result:
                     print(result["error"])
                 else:
-                    _print_checks(checker.check(row["text"], checker.parse_context(row.get("context"))))
+                    _print_checks(checks)
     return 1 if bad else 0
 
 
@@ -162,7 +180,8 @@ def _assistant(args):
 
 
 def _options(args) -> dict:
-    return {"top_k": args.top_k, "law": args.law, "include_repealed": args.include_repealed}
+    return {"top_k": args.top_k, "law": args.law, "include_repealed": args.include_repealed,
+            "as_of": getattr(args, "as_of", None)}
 
 
 def _print_report(answer, out=sys.stdout) -> None:
@@ -174,8 +193,11 @@ def _print_report(answer, out=sys.stdout) -> None:
     print("\n\n来源：", file=out)
     for i, h in enumerate(answer.sources, 1):
         a = h.article
-        print(f"  [{i}] {a.label}（{status_label(a.status, a.version_date)}，{VIA_LABELS.get(h.via, h.via)}）",
-              file=out)
+        label = a.extra.get("status_label") if a.extra.get("status_label", "").startswith("尚未施行") else \
+            status_label(a.status, a.version_date)
+        if a.extra.get("upcoming"):
+            label += f"；新法{a.extra['upcoming']}起施行"
+        print(f"  [{i}] {a.label}（{label}，{VIA_LABELS.get(h.via, h.via)}）", file=out)
     print("引用核查：", file=out)
     _print_checks(answer.citations, out)
     for f in answer.fact_flags:

@@ -16,7 +16,8 @@ VIA_LABELS = {
     "dense": "语义检索",
     "both": "关键词 + 语义检索",
 }
-STATUS_LABELS = {"current": "现行有效", "amended": "现行有效（经修改）", "not_yet_effective": "尚未生效",
+STATUS_LABELS = {"current": "现行有效", "amended": "现行有效（经修改）", "not_yet_effective": "尚未施行",
+                 "not_yet_in_force": "尚未施行",
                  "repealed": "已废止", "historical": "历史版本"}
 SUPPORT_LABELS = {"supported": "内容相符", "weak": "部分相符", "unsupported": "内容不符"}
 
@@ -34,12 +35,14 @@ BADGE_STYLE = {  # key -> (css class, icon)
     "partial": ("v-partial", "≈"),
     "mismatch": ("v-mismatch", "!"),
     "not_in_context": ("v-outside", "!"),
+    "not_yet_in_force": ("v-notyet", "⏳"),
     "superseded": ("v-superseded", "⟲"),
     "repealed": ("v-repealed", "✕"),
     "not_found": ("v-notfound", "✕"),
     "unresolved": ("v-unresolved", "?"),
 }
 _LABEL = {"verified": "已核实", "partial": "部分相符", "mismatch": "内容不符", "not_in_context": "不在检索来源中",
+          "not_yet_in_force": "尚未施行",
           "superseded": "非现行文本", "repealed": "已废止", "not_found": "条文不存在", "unresolved": "无法识别"}
 
 
@@ -50,7 +53,7 @@ def _mark(ok: bool | None) -> str:
 def citation_badge(check) -> Badge:
     """The badge for one ``CitationCheck``: which of exists / in force / in context / supports held."""
     verdict = check.verdict
-    in_force = check.status in ("current", "amended", "not_yet_effective") if check.exists else False
+    in_force = check.status in ("current", "amended") if check.exists else False
     support = SUPPORT_LABELS.get(check.support_label, check.support_label)
     parts = [f"条文存在{_mark(check.exists)}", f"现行有效{_mark(in_force if check.exists else None)}",
              f"在检索来源中{_mark(check.in_context)}",
@@ -66,6 +69,7 @@ def citation_badge(check) -> Badge:
         "partial": "条文存在、现行有效、在检索来源中，但与所在句子只部分相符",
         "mismatch": "条文存在、现行有效、在检索来源中，但所在句子说的不是这条的内容",
         "not_in_context": "条文存在，但不在本次检索到的来源中，回答不应引用它",
+        "not_yet_in_force": "条文尚未施行，不是所问日期的现行法",
         "superseded": "引用的是已被修改前的文本或历史版本",
         "repealed": "引用的法律或条文已废止",
         "not_found": "法条库中没有这一条（或这一款、项）",

@@ -92,7 +92,8 @@ def _number(value: Any, option: str, field: str, kind: type):
 
 def validate_options(values: dict[str, Any], *, fields: dict[str, str] | None = None,
                      resolve_law: Callable[[str], str | None] | None = None) -> dict[str, Any]:
-    """Pipeline options (``top_k``, ``law``, ``include_repealed``, ``temperature``, ``max_new_tokens``) from
+    """Pipeline options (``top_k``, ``law``, ``include_repealed``, ``as_of``, ``temperature``,
+    ``max_new_tokens``) from
     ``values``; absent or None values are left out (the pipeline's defaults apply). ``fields`` renames an
     option as the client wrote it (the API's ``max_tokens``), for the error. ``resolve_law`` (the store's
     resolver) turns a law name into the corpus's full name and refuses an unknown one here, before any work."""
@@ -116,6 +117,16 @@ def validate_options(values: dict[str, Any], *, fields: dict[str, str] | None = 
             law = resolved
         if law:
             options["law"] = law
+    as_of = values.get("as_of")
+    if as_of is not None:  # answer with the law in force that day
+        from assistant.corpus.versions import parse_day
+
+        if not isinstance(as_of, str) or len(as_of) > 20:
+            raise OptionError(name("as_of"), "must be a date YYYY-MM-DD", "as_of 必须是日期（YYYY-MM-DD）。")
+        try:
+            options["as_of"] = parse_day(as_of)
+        except ValueError as exc:
+            raise OptionError(name("as_of"), str(exc), f"as_of 不是有效日期：{exc}") from None
     repealed = values.get("include_repealed")
     if repealed is not None and not isinstance(repealed, bool):
         raise OptionError(name("include_repealed"), f"must be true or false, got {type(repealed).__name__}",

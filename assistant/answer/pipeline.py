@@ -85,26 +85,9 @@ class GroundedAssistant:
             self.selector = ClauseSelector.for_retriever(serving, self.selector.config)
             self.gate = RelevanceGate(self.store, retriever=serving, config=self.gate.config, model=self.gate.model)
 
-    def _candidates(self, question: str, n: int, search: dict):
-        """Retrieval over the question and over its statute wording, merged (named articles first)."""
-        from assistant.answer.select import expand_question
-
-        hits = self.retriever.search(question, top_k=n, **search)
-        expanded = expand_question(question)
-        if expanded != question:
-            seen = {h.id for h in hits}
-            more = [h for h in self.retriever.search(expanded, top_k=n, **search) if h.id not in seen]
-            # interleave so that both lists' best candidates are considered by rank
-            merged, a, b = [], [h for h in hits if h.via != "citation"], more
-            while a or b:
-                if a:
-                    merged.append(a.pop(0))
-                if b:
-                    merged.append(b.pop(0))
-            hits = [h for h in hits if h.via == "citation"] + merged
-            for i, h in enumerate(hits, 1):
-                h.rank = i
-        return self._consolidated(hits)
+    def _candidates(self, query, n: int, search: dict):
+        """Retrieval's candidates for the question (named articles first), amendments consolidated."""
+        return self._consolidated(self.retriever.search(query, top_k=n, **search))
 
     def _consolidated(self, hits):
         """Amendment documents (修正案) give way to the base law's consolidated article (answer/amended.py)."""
@@ -149,18 +132,48 @@ class GroundedAssistant:
     def info(self) -> dict[str, Any]:
         return self.backend.info()
 
+    def _read(self, question: str, history: list[str]):
+        """The ``Query`` of a question against the index serving now."""
+        from assistant.search.query import read_query
+
+        return read_query(question, history, retriever=self._serving)
+
+    def _on_day(self, hits, day: str):
+        """Every source as it reads on ``day`` (a consolidated base article arrives as stored)."""
+        from dataclasses import replace
+
+        from assistant.corpus.status import article_for_day
+
+        out, seen = [], set()
+        for h in hits:
+            if h.article.extra.get("as_of") != day:
+                try:
+                    h = replace(h, article=article_for_day(self.store, h.article, day))
+                except Exception as exc:  # a store without dates or history: the hit as found
+                    log.warning("status on %s failed for %s: %s", day, h.id, exc)
+            if h.id not in seen:
+                seen.add(h.id)
+                out.append(h)
+        return out
+
     def stream(self, question: str, history: Sequence[Any] | None = None, *, top_k: int | None = None,
                law: str | None = None, include_repealed: bool = False,
-               temperature: float | None = None, max_new_tokens: int | None = None) -> Iterator[StreamEvent]:
+               temperature: float | None = None, max_new_tokens: int | None = None,
+               as_of: str | None = None) -> Iterator[StreamEvent]:
+        """``as_of``: the day the question is about (YYYY-MM-DD, today by default): sources are the texts in
+        force that day, citations are checked against them, and a text not yet in force then is said so."""
+        from assistant.corpus.status import day_or_today
+
         started = time.perf_counter()
         question = check_question(question)
+        day = day_or_today(as_of)
         self._follow_swaps()
         pairs = normalize_history(history)
         k = top_k or self.config.top_k
-        from assistant.search.retriever import contextualise
-
-        # a follow-up (那如果是醉驾呢？) is judged and matched with the turn it follows
-        standalone = contextualise(question, [q for q, _ in pairs]) if pairs else question
+        # the question is read once (a follow-up such as 那如果是醉驾呢？ with the turn it follows); every stage
+        # below takes this Query instead of re-reading the words
+        query = self._read(question, [q for q, _ in pairs])
+        standalone = query.standalone
         notes = None
         if self.config.relevance_gate and self.gate is not None:
             try:
@@ -170,30 +183,32 @@ class GroundedAssistant:
                 from assistant.answer.gate import LawNotes
 
                 notes = LawNotes()
-        query = question
+        searched = query
         if notes is not None and not law and (notes.law or notes.query):
             # a repealed law named: search its successor, by subject (the old article number means nothing
             # there); a law missing from the corpus: search its subject in the laws the corpus has
-            law, query = notes.law, notes.query or question
-        search = dict(law=law, include_repealed=include_repealed, history=[q for q, _ in pairs] or None)
+            law = notes.law
+            if notes.query:
+                searched = self._read(notes.query, [q for q, _ in pairs])
+        search = dict(law=law, include_repealed=include_repealed, as_of=day)
         selection = None
         gate = None
         candidates: list = []
         if self.config.select_clauses and self.selector is not None:
-            hits = candidates = self._candidates(query, max(k, self.config.candidates), search)
+            hits = candidates = self._candidates(searched, max(k, self.config.candidates), search)
             try:
-                selection = self.selector.select(standalone if query == question else query, hits, top_k=k,
-                                                 focus=question if standalone != question else None)
+                selection = self.selector.select(searched, hits, top_k=k)
             except Exception as exc:  # a broken selector must not cost the answer: answer from the ranking
                 log.warning("clause selection failed: %s", exc)
                 hits = hits[:k]
             else:
                 hits = selection.hits
         else:
-            hits = self._consolidated(self.retriever.search(query, top_k=k, **search))
+            hits = self._candidates(searched, k, search)
+        hits = self._on_day(hits, day)
         if notes is not None:
             try:
-                gate = self.gate.judge(standalone, selection, hits, law=law, include_repealed=include_repealed,
+                gate = self.gate.judge(query, selection, hits, law=law, include_repealed=include_repealed,
                                        notes=notes)
             except Exception as exc:  # a broken gate must not cost the answer: answer, and say so
                 log.warning("relevance gate failed: %s", exc)
@@ -218,7 +233,7 @@ class GroundedAssistant:
         yield StreamEvent("sources", hits=used)
 
         request = GenerationRequest(question=question, hits=used, messages=messages, history=pairs,
-                                    max_new_tokens=max_new, selection=selection,
+                                    max_new_tokens=max_new, selection=selection, query=query,
                                     temperature=self.config.temperature if temperature is None else temperature)
         chunks: list[str] = []
         notices = [self.backend.notice] if self.backend.notice else []
@@ -226,6 +241,11 @@ class GroundedAssistant:
             # 《工伤保险条例》 not in the corpus / 婚姻法 repealed: said before the answer, once
             chunks.append(gate.note + "\n")
             yield StreamEvent("token", text=gate.note + "\n")
+        version_note = version_notes(used, day)
+        if version_note:
+            # only a text not yet in force stored / a revision that starts later: said before the answer
+            chunks.append(version_note + "\n")
+            yield StreamEvent("token", text=version_note + "\n")
         finish = "stop"
         try:
             for delta in self.backend.stream(request):
@@ -255,12 +275,14 @@ class GroundedAssistant:
                 extra = ("\n" if generated.strip() else "") + extra
                 generated += extra
                 yield StreamEvent("token", text=extra)
-        checks = self.checker.check(generated, context_ids=[h.id for h in used])
+        # the version note names article numbers as facts about the law, not as the answer's claims
+        checked = generated.replace(version_note, " " * len(version_note), 1) if version_note else generated
+        checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day)
         from assistant.answer.basis import rescore_basis_citations
         from assistant.answer.facts import answer_flags
 
         try:  # 依据：《…》第N条 on its own line: the claim above it is what the citation supports
-            rescore_basis_citations(checks, generated, self.checker, self.store)
+            rescore_basis_citations(checks, checked, self.checker, self.store)
         except Exception as exc:
             log.warning("basis-line support failed: %s", exc)
 
@@ -275,7 +297,7 @@ class GroundedAssistant:
                         backend=self.backend.name, model=self.backend.model_name,
                         notice="；".join(notices) or None,
                         latency_ms=(time.perf_counter() - started) * 1000, finish_reason=finish,
-                        fact_flags=fact_flags)
+                        fact_flags=fact_flags, as_of=day, version_note=version_note or None)
         yield StreamEvent("done", answer=answer)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, **options) -> Answer:
@@ -288,6 +310,37 @@ class GroundedAssistant:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def version_notes(hits, day: str) -> str:
+    """What the answer says first about the versions of its sources on ``day``: a law whose only stored text
+    is not in force yet (现行商标法的条文不在法条库中；以下是2027-01-01起施行的新法), and a law in force whose
+    stored revision starts later (the new one, with its date and the new article number)."""
+    from assistant.corpus.status import STATUS_NOT_IN_FORCE_YET
+
+    not_yet: dict[str, str] = {}
+    upcoming: dict[str, tuple[str, list[str]]] = {}
+    for h in hits:
+        a = h.article
+        extra = a.extra or {}
+        if a.status == STATUS_NOT_IN_FORCE_YET and extra.get("older_text_differs"):
+            start = extra.get("effective_from") or ""
+            upcoming.setdefault(a.law_short, (start, []))[1].append(f"{a.number_text}是新法的条文，{day}尚未施行")
+        elif a.status == STATUS_NOT_IN_FORCE_YET:
+            not_yet.setdefault(a.law_short, extra.get("effective_from") or "")
+        elif extra.get("upcoming"):
+            start, moved = upcoming.setdefault(a.law_short, (extra["upcoming"], []))
+            if extra.get("renumbered_label"):
+                new_number = extra["renumbered_label"].split("》")[-1]
+                moved.append(f"{a.number_text}在新法中为{new_number}")
+    notes = []
+    for law, start in not_yet.items():
+        when = f"{start}起施行" if start else "尚未施行"
+        notes.append(f"现行{law}的条文不在法条库中；以下是{when}的新法（{day}尚未施行）。")
+    for law, (start, moved) in upcoming.items():
+        notes.append(f"以下依据{day}有效的{law}；修订后的新法自{start}起施行"
+                     + (f"（{'，'.join(moved[:2])}{'等' if len(moved) > 2 else ''}）" if moved else "") + "。")
+    return "".join(notes)
 
 
 def build_assistant(backend: str = "extractive", model: str | None = None, adapter: str | None = None,

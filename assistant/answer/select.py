@@ -17,108 +17,28 @@ from typing import Sequence
 import numpy as np
 
 from assistant.corpus.numerals import CN_NUMERAL_CHARS, cn_to_int
+from assistant.search.query import QUESTION_FILLER, Query, question_type, read_query, topic_of  # noqa: F401
 from assistant.search.types import Hit
 
 _NUM = f"[{CN_NUMERAL_CHARS}0-9]+"
 _ITEM = re.compile(r"^\s*[（(][一二三四五六七八九十]+[)）]")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 
-#: everyday words -> the statute's wording (added to the question before retrieval and clause matching).
-#: General vocabulary of lay questions, not a list of answers; retrieval's own synonyms still apply.
-EVERYDAY_TERMS: dict[str, str] = {
-    "假货": "经营者 欺诈 消费者 赔偿 假冒", "冒牌": "假冒", "山寨": "假冒", "坑人": "欺诈", "被坑": "欺诈",
-    "狗": "饲养的动物", "猫": "饲养的动物", "宠物": "饲养的动物", "咬伤": "动物 损害",
-    "高空抛物": "建筑物中抛掷物品", "楼上扔": "建筑物中抛掷物品", "坠物": "建筑物上坠落的物品",
-    "加班费": "延长工作时间 工资报酬", "加班": "延长工作时间",
-    "工资": "劳动报酬", "欠薪": "拖欠 劳动报酬", "拖欠工资": "拖欠 劳动报酬",
-    "辞退": "解除劳动合同", "开除": "解除劳动合同", "炒鱿鱼": "解除劳动合同", "裁员": "裁减人员",
-    "不签劳动合同": "未与劳动者订立书面劳动合同", "没签合同": "未订立书面劳动合同",
-    "不签合同": "未订立书面劳动合同",
-    "酒驾": "饮酒后驾驶机动车", "醉驾": "醉酒驾驶机动车", "驾照": "机动车驾驶证", "撞人": "交通事故",
-    "坐牢": "有期徒刑", "判几年": "有期徒刑", "判刑": "有期徒刑", "蹲监狱": "有期徒刑",
-    "打架": "殴打", "斗殴": "殴打 斗殴", "打人": "殴打 伤害", "打伤": "伤害",
-    "借钱": "借款", "欠钱": "借款", "不还": "返还 逾期", "老赖": "被执行人",
-    "冷静期": "撤回离婚登记申请", "彩礼": "彩礼", "婚前买的": "一方的婚前财产 个人财产", "婚前": "婚前财产",
-    "不满八周岁": "无民事行为能力人 民事法律行为", "签的合同": "民事法律行为",
-    "小孩": "未成年人", "孩子": "未成年人 子女", "成年人": "成年人 周岁", "成年": "成年人",
-    "结婚年龄": "结婚年龄 周岁", "见证人": "见证人", "退货": "退货 无理由", "网购": "网络 购买",
-    "违约金太高": "违约金 过分高于造成的损失", "太高": "过分高于", "时效": "时效 期间",
-    "房东": "出租人", "租客": "承租人", "押金": "押金", "物业": "物业服务人",
-    "噪音": "噪声", "骗钱": "诈骗", "偷东西": "盗窃", "隐私": "隐私", "个人信息泄露": "个人信息 泄露",
-    "产假": "生育 产假", "过期食品": "不符合食品安全标准的食品", "过期": "不符合食品安全标准",
-    "赡养": "赡养", "养老人": "赡养", "收养孩子": "收养人", "抚养费": "抚养费",
-    "经济补偿": "经济补偿", "赔偿": "赔偿", "拘留": "拘留", "罚款": "罚款",
-}
-
-#: question types: (name, pattern in the question, pattern of a clause that states that kind of fact)
+#: for each question type (``assistant.search.query.QUESTION_TYPES``), a clause that states that kind of fact
 _PERIOD = rf"{_NUM}(?:个)?(?:日|天|个月|月|年|周|小时|工作日)(?:以内|以上|以下|内)?"
-QUESTION_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
-    ("penalty", re.compile(r"处罚|怎么判|判几年|判多久|坐牢|判刑|罚款|罚多少|拘留|刑事责任|犯罪吗|犯法|怎么罚|罚"),
-     re.compile(r"(?:处|并处|给予)[^；。]*?(?:有期徒刑|拘役|管制|罚金|罚款|拘留|吊销|暂扣|没收|警告)[^；。]*"
-                r"|不负刑事责任|免除处罚|减轻处罚")),
-    ("age", re.compile(r"多少岁|几岁|多大|年龄|成年"), re.compile(rf"{_NUM}周岁")),
-    ("multiple", re.compile(r"几倍|多少倍"), re.compile(rf"{_NUM}倍")),
-    ("period", re.compile(r"多久|多长时间|多长|几天|几个月|几年|多少天|多少年|期限|时效|冷静期|多少日"),
-     re.compile(_PERIOD)),
-    ("count", re.compile(r"几个|几名|几人|多少人|多少个"), re.compile(rf"{_NUM}(?:个|名|人)(?:以上)?")),
-    ("amount", re.compile(r"多少钱|赔多少|补偿多少|多少|怎么算|标准|补偿|赔偿"),
-     re.compile(rf"{_NUM}(?:元|倍)|百分之{_NUM}|个月工资|月工资|{_NUM}(?:个月|年)的?工资")),
-    ("party", re.compile(r"谁|哪一方|由谁|责任"),
-     re.compile(r"(?:由|的)?[^，；。]{2,24}?(?:应当)?(?:依法)?承担[^，；。]{0,6}责任|负责")),
-    ("validity", re.compile(r"有效吗|无效|有效|算数|算不算|合法吗|作数|效力"),
-     re.compile(r"无效|有效|可撤销|撤销|不发生效力|效力待定")),
-    ("remedy", re.compile(r"怎么办|如何|能不能|可以吗|可不可以|能否|有没有|要不要|需不需要|能要回|吗"),
-     re.compile(r"可以|有权|请求|申请|起诉|应当|仲裁|不得")),
-]
-_TYPE_FACT = {name: fact for name, _, fact in QUESTION_TYPES}
-
-#: words of the question that say what kind of answer is wanted, not what it is about
-_QUESTION_WORDS = re.compile(r"(是|为|有|要|能|会|可以|需要|应该|一般|最长|最多|最少|最短|至少)?"
-                             r"(多久|多长时间|多长|几天|几个月|几年|多少天|多少年|多少岁|几岁|多少钱|多少倍|几倍|"
-                             r"多少|几个|几名|怎么办|怎么处罚|怎么判|怎么算|怎么罚款?|如何处理|吗|呢|谁负责)"
-                             r"[？?。！!]*$")
-
-
-_DROP = {"怎么", "什么", "多少", "多久", "几倍", "可以", "是否", "有没有", "怎么办", "如何", "要求", "需要", "应该",
-         "是不是", "能不能", "时候", "一般", "规定", "法律", "请问", "知道", "对方", "自己", "这种", "情况"}
-
-
-def question_type(question: str) -> str | None:
-    for name, pattern, _ in QUESTION_TYPES:
-        if pattern.search(question):
-            return name
-    return None
-
-
-def expand_question(question: str) -> str:
-    """The question plus the statute's wording for everyday words in it (longest words first)."""
-    extra: list[str] = []
-    covered = question
-    for word in sorted(EVERYDAY_TERMS, key=len, reverse=True):
-        if word in covered:
-            extra.append(EVERYDAY_TERMS[word])
-            covered = covered.replace(word, " ")
-    return question if not extra else question + " " + " ".join(extra)
-
-
-_MODAL = re.compile(r"能(?!力|源|耗)|可以|应该|应当|需要|必须|可不可|是否")
-
-
-def topic_of(question: str) -> str | None:
-    """离婚冷静期是多久 -> 离婚冷静期: the noun phrase a how-long / how-much question asks about, when the
-    question is just that phrase plus question words (else None: the lead then quotes the clause)."""
-    q = question.strip()
-    m = _QUESTION_WORDS.search(q)
-    if not m or m.start() < 2:
-        return None
-    if m.group(2) in ("吗", "呢"):
-        return None  # a yes/no question: "未成年人能签合同为十八周岁" would answer another question
-    head = q[:m.start()].strip("，,？? ")
-    if not 2 <= len(head) <= 12 or re.search(r"[，,。我你他她被把]|了$|[赔罚判要能会给付算拿签退满到达]$|买到|遇到", head):
-        return None
-    if _MODAL.search(head):
-        return None  # 试用期工资能比正式工资低(多少): a clause with a modal verb, not a noun phrase
-    return head
+CLAUSE_FACTS: dict[str, re.Pattern] = {
+    "penalty": re.compile(r"(?:处|并处|给予)[^；。]*?(?:有期徒刑|拘役|管制|罚金|罚款|拘留|吊销|暂扣|没收|警告)[^；。]*"
+                          r"|不负刑事责任|免除处罚|减轻处罚"),
+    "age": re.compile(rf"{_NUM}周岁"),
+    "multiple": re.compile(rf"{_NUM}倍"),
+    "period": re.compile(_PERIOD),
+    "count": re.compile(rf"{_NUM}(?:个|名|人)(?:以上)?"),
+    "amount": re.compile(rf"{_NUM}(?:元|倍)|百分之{_NUM}|个月工资|月工资|{_NUM}(?:个月|年)的?工资"),
+    "party": re.compile(r"(?:由|的)?[^，；。]{2,24}?(?:应当)?(?:依法)?承担[^，；。]{0,6}责任|负责"),
+    "validity": re.compile(r"无效|有效|可撤销|撤销|不发生效力|效力待定"),
+    "remedy": re.compile(r"可以|有权|请求|申请|起诉|应当|仲裁|不得"),
+}
+_TYPE_FACT = CLAUSE_FACTS
 
 
 def sub_sentences(text: str) -> list[str]:
@@ -304,14 +224,14 @@ class ClauseSelector:
                 tokens = []
         if not tokens:
             tokens = [run[i:i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)]
-        return [t for t in tokens if len(t) >= 2 and t not in _DROP and _CJK.search(t)]
+        return [t for t in tokens if len(t) >= 2 and t not in QUESTION_FILLER and _CJK.search(t)]
 
-    def terms(self, question: str) -> "Terms":
+    def terms(self, query: Query | str) -> "Terms":
         """Content words of the question (weight 1) and of its statute wording (weight 0.5), with the
         statute words search learned for each (``Terms.alternatives``) and their rarity (``Terms.idf``)."""
-        out = Terms({t: 1.0 for t in self._tokens(question)})
-        extra = expand_question(question)[len(question):]
-        for t in self._tokens(extra):
+        query = read_query(query)
+        out = Terms({t: 1.0 for t in self._tokens(query.standalone)})
+        for t in self._tokens(" ".join(query.statute_phrases)):
             out.setdefault(t, 0.5)
         out.alternatives = self.learned_alternatives(list(out))
         out.idf = self.word_weights(list(out))
@@ -401,14 +321,16 @@ class ClauseSelector:
         return best[2], best[3].strip()
 
     # -- the selection -----------------------------------------------------------------------------
-    def select(self, question: str, hits: Sequence[Hit], top_k: int | None = None,
-               focus: str | None = None) -> Selection:
-        """``focus``: the user's own latest words when ``question`` was made self-contained from the
-        conversation (那追逐竞驶呢？ after 醉驾怎么处罚？): its words weigh more than the earlier turn's."""
+    def select(self, query: Query | str, hits: Sequence[Hit], top_k: int | None = None) -> Selection:
+        """``query`` as read once (``assistant.search.query``; a plain question is read here). In a follow-up
+        made self-contained from the conversation (那追逐竞驶呢？ after 醉驾怎么处罚？) the user's own latest words
+        (``query.focus``) weigh more than the earlier turn's."""
         cfg = self.config
-        qtype = question_type(question)
+        query = read_query(query)
+        question, focus = query.standalone, query.focus
+        qtype = query.qtype
         fact_re = _TYPE_FACT.get(qtype) if qtype else None
-        terms = self.terms(question)
+        terms = self.terms(query)
         if focus:
             for t in self._tokens(focus):
                 if t in terms:
@@ -420,7 +342,7 @@ class ClauseSelector:
         rows = rows[:cfg.max_paragraphs_embedded]
         cos = np.zeros(len(rows), dtype=np.float32)
         own_cos = cos
-        expanded = expand_question(question)
+        expanded = query.statute_text
         if rows and self.embedder is not None:
             try:
                 qvec = np.asarray(self.embedder.embed_query(expanded), dtype=np.float32)

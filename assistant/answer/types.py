@@ -8,7 +8,7 @@ from assistant.corpus.citations import Citation
 from assistant.search.types import Hit
 
 #: verdicts, from best to worst; "verified" means the article exists, is in force and was in context
-VERDICTS = ("verified", "not_in_context", "superseded", "repealed", "not_found", "unresolved")
+VERDICTS = ("verified", "not_in_context", "not_yet_in_force", "superseded", "repealed", "not_found", "unresolved")
 SUPPORT_LABELS = ("supported", "weak", "unsupported")
 
 
@@ -16,7 +16,7 @@ SUPPORT_LABELS = ("supported", "weak", "unsupported")
 class CitationCheck:
     citation: Citation
     exists: bool  # the cited article is in the corpus (a missing 款/项 of it: exists, verdict not_found)
-    status: str | None  # current / amended / not_yet_effective / repealed / historical; None when unknown
+    status: str | None  # on the day asked: current / amended / not_yet_in_force / repealed / historical (None: unknown)
     in_context: bool | None  # among the articles given to the model; None when no context was given
     support_score: float  # 0..1 overlap between the citing sentence and the article text
     support_label: str  # supported / weak / unsupported
@@ -60,6 +60,10 @@ class Answer:
     finish_reason: str = "stop"  # stop / length / error / empty / refused
     #: numbers (periods, amounts, multiples ...) the answer states that no cited article states
     fact_flags: list = field(default_factory=list)
+    #: the day the answer is about (the law in force that day); None for answers made before this existed
+    as_of: str | None = None
+    #: what the answer says about versions (only a not-yet-effective text stored, a revision starting later)
+    version_note: str | None = None
 
     @property
     def clean(self) -> bool:
@@ -80,6 +84,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "citation_summary": self.citation_summary(), "clean": self.clean,
             "fact_check": [f.to_dict() for f in self.fact_flags],
+            "as_of": self.as_of, "version_note": self.version_note,
         }
 
 

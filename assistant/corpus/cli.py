@@ -30,13 +30,17 @@ def register(sub) -> None:
     laws = csub.add_parser("laws", help="list laws")
     laws.add_argument("--search", help="only laws whose name contains this")
     laws.add_argument("--kind", help="only laws of these document kinds, e.g. 司法解释 or 法律,行政法规")
+    laws.add_argument("--status", help="only laws with this status on the day: 现行有效, 已被修改, 尚未施行, 已废止 "
+                                       "(comma separated for several)")
+    laws.add_argument("--as-of", metavar="DATE", help="statuses on this day (YYYY-MM-DD; default today)")
     laws.add_argument("--json", action="store_true")
     laws.set_defaults(func=cmd_laws)
 
     show = csub.add_parser("show", help='show an article: "民法典第1043条", "刑法 133-1", "《中华人民共和国刑法》第一百三十三条之一"')
     show.add_argument("reference")
     show.add_argument("--history", action="store_true", help="also print superseded versions")
-    show.add_argument("--as-of", metavar="DATE", help="the text in force on this day (YYYY-MM-DD)")
+    show.add_argument("--as-of", metavar="DATE", help="the text in force and its status on this day "
+                                                      "(YYYY-MM-DD; default today)")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
 
@@ -177,9 +181,11 @@ def _print_file_outcomes(results) -> None:
               f"{r.file}: imported [{r.kind or '未知'}] " + "; ".join(d.summary() for d in r.diffs))
     s = summarise(results)
     rows = [("files", s["files"]), ("statute files parsed", f"{s['parsed']}/{s['statute_files']}"),
+            ("statute files now laws in the store", f"{s['in_store']}/{s['statute_files']}"),
             (IMPORTED, s[IMPORTED]), (UNCHANGED, s[UNCHANGED]),
             (SKIPPED, s[SKIPPED]), ("failed", s["failed"]), ("articles", s["articles"]), ("laws", s["laws"])]
     rows += [(f"kind {k}", v) for k, v in sorted(s["by_kind"].items(), key=lambda kv: -kv[1])]
+    rows += [(f"skipped: {k}", v) for k, v in sorted(s["skipped_by_cause"].items(), key=lambda kv: -kv[1])]
     width = max(len(k) for k, _ in rows)
     print("\n" + "-" * (width + 10))
     for k, v in rows:
@@ -202,24 +208,33 @@ def cmd_laws(args) -> int:
 
     from assistant.cli import UserError
     from assistant.corpus.kinds import UnknownKind, wanted_kinds
+    from assistant.corpus.status import day_or_today, law_status, wanted_statuses
 
-    laws = open_corpus(readonly=True).laws(args.search)
+    store = open_corpus(readonly=True)
+    laws = store.laws(args.search)
     try:
         wanted = wanted_kinds(args.kind)
-    except UnknownKind as exc:
+        statuses = wanted_statuses(args.status)
+        day = day_or_today(args.as_of)
+    except (UnknownKind, ValueError) as exc:
         raise UserError(str(exc)) from None
     if wanted:
         laws = [law for law in laws if law.kind in wanted]
+    on_day = [(law, law_status(store, law, day)) for law in laws]
+    if statuses:
+        on_day = [(law, st) for law, st in on_day if st.status in statuses]
     if args.json:
-        print_json([asdict(law) for law in laws])
+        print_json([{**asdict(law), "status": st.status, "status_label": st.label, "source_status": law.status,
+                     "as_of": day, "effective_from": st.start, "upcoming": st.upcoming} for law, st in on_day])
     else:
-        for law in laws:
-            print(f"{law.law}\t{law.kind or '未知'}\t{law.status}\t{law.articles} articles\t"
+        for law, st in on_day:
+            upcoming = f"（{st.upcoming}起施行新版本）" if st.upcoming else ""
+            print(f"{law.law}\t{law.kind or '未知'}\t{st.label}{upcoming}\t{law.articles} articles\t"
                   f"{law.version_date or ''}")
     return 0
 
 
-def resolve_reference(store, reference: str):
+def resolve_reference(store, reference: str, history_ok: bool = False):
     """An article from a reference such as 民法典第1043条; raises UserError saying why not."""
     from assistant.cli import UserError
     from assistant.corpus.citations import CitationError, parse_reference
@@ -229,52 +244,85 @@ def resolve_reference(store, reference: str):
     except CitationError as exc:
         raise UserError(str(exc)) from None
     article = store.find(law, number, suffix)
+    if article is None and history_ok:
+        article = _removed_article(store, law, number, suffix)
     if article is None:
         raise UserError(f"{law} has no article {number}{suffix} in the corpus")
     return article
 
 
+def _removed_article(store, law: str, number: int, suffix: str):
+    """An article the stored newest version no longer has, as its last stored text (status 已被修改 from the
+    day its successor started): what it said can still be shown for a day it was in force."""
+    from assistant.corpus.article import STATUS_HISTORICAL, Article, make_article_id
+
+    rows = [r for r in store.law_history(law) if r["id"] == make_article_id(law, number, suffix)]
+    if not rows:
+        return None
+    r = rows[-1]
+    return Article(law=law, number=number, suffix=suffix, text=r["text"], number_text=r["number_text"],
+                   part=r["part"], chapter=r["chapter"], section=r["section"], status=STATUS_HISTORICAL,
+                   effective=r["effective"], version_date=r["version_date"], source=r["source"],
+                   extra={"removed_from": r["replaced_from"]})
+
+
 def cmd_show(args) -> int:
     from assistant.cli import UserError
-    from assistant.corpus.versions import NoVersionOnDate, format_dates, text_on, text_start, versions_of
+    from assistant.corpus.status import article_status, day_or_today
+    from assistant.corpus.versions import format_dates, text_start, versions_of
 
     store = open_corpus(readonly=True)
-    article = resolve_reference(store, args.reference)
+    article = resolve_reference(store, args.reference, history_ok=True)
+    if article.extra.get("removed_from"):
+        return _show_removed(store, article, args)
     history = store.history(article.id) if args.history else []
     law = store.law(article.law)
     note = store.law_note(article.law)
-    in_force = None
-    if args.as_of:
-        try:
-            in_force = text_on(store, article, args.as_of)
-        except (NoVersionOnDate, ValueError) as exc:
-            raise UserError(str(exc)) from None
+    try:
+        day = day_or_today(args.as_of)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    on = article_status(store, article, day)
+    st = on.stored or on.status  # the stored (newest) text's status on the day
+    in_force = on.version
+    if args.as_of and in_force is None:
+        raise UserError(f"{article.short_label}: no text in force on {day} is stored (the earliest stored "
+                        f"version applies from {on.status.start}): {on.status.label}")
     if args.json:
         d = article.to_dict()
         d["paragraphs"] = article.paragraphs
         d["items"] = [vars(i) for i in article.items]
         d["law_note"] = note
+        d.update(status=st.status, status_label=st.label, source_status=article.status, status_on=st.to_dict())
         if in_force is not None:
-            d["as_of"] = {"date": args.as_of, "text": in_force.text, "from": in_force.start, "until": in_force.end,
-                          "current": in_force.current}
+            d["in_force"] = {"date": day, "text": in_force.text, "from": in_force.start, "until": in_force.end,
+                             "current": in_force.current, "status": on.status.status,
+                             "status_label": on.status.label, "upcoming": on.status.upcoming}
+        if args.as_of and in_force is not None:
+            d["as_of"] = {**d["in_force"], "date": args.as_of}
         if args.history:
             d["history"] = [vars(h) for h in history]
             d["versions"] = [vars(v) for v in versions_of(store, article)]
         print_json(d)
         return 0
-    status = article.status + (f"，{note}" if note and article.status == "现行有效" else "")
+    label = st.label + (f"，{note}" if note and st.status == "现行有效" else "")
     printed = f" (printed as {article.number_text})" if not article.number_text.startswith("第") else ""
-    print(article.label + f"（{status}）" + (f" [{article.kind}]" if article.kind else "") + printed)
+    print(article.label + f"【{label}】" + (f" [{article.kind}]" if article.kind else "") + printed)
+    if st.source_status and st.source_status != st.status:
+        print(f"-- status on {day}: {st.label} (the source says {article.status})")
     if article.headings:
         print(" / ".join(article.headings))
     dates = format_dates(article.promulgated, article.effective, article.version_date)
     if in_force is not None and not in_force.current:
-        print(f"-- in force on {args.as_of}: the version from {in_force.start or 'an unknown date'} "
-              f"until {in_force.end} (now superseded)")
+        if st.not_yet:  # the stored text first (the one asked about), then what the number says that day
+            print(f"-- {dates}" if dates else "-- (undated)")
+            print(article.text + "\n")
+        print(f"-- in force on {day}【{on.status.label}】: the version from {in_force.start or 'an unknown date'}"
+              + (f" until {in_force.end}" if in_force.end and in_force.end[:1].isdigit() else ""))
         print(in_force.text)
     else:
-        if in_force is not None:
-            print(f"-- in force on {args.as_of}: the current text")
+        if args.as_of:
+            print(f"-- in force on {day}: the current text")
         if dates:
             print(f"-- {dates}" + (f" (law: {format_dates(law.promulgated, law.effective, law.version_date)})"
                                    if law and (law.promulgated, law.effective) != (article.promulgated,
@@ -283,6 +331,36 @@ def cmd_show(args) -> int:
     for h in history:
         period = f"{text_start(h.effective, h.version_date) or 'undated'} – {h.replaced_from or h.superseded_by or '?'}"
         print(f"\n-- superseded version ({h.status}, in force {period}):\n{h.text}")
+    return 0
+
+
+def _show_removed(store, article, args) -> int:
+    """An article only in history (the stored newest version dropped it): its text on the day asked."""
+    from assistant.cli import UserError
+    from assistant.corpus.status import day_or_today, status_on, version_on
+    from assistant.corpus.versions import versions_of
+
+    try:
+        day = day_or_today(args.as_of)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    versions = versions_of(store, article)[:-1]  # the history rows (the last entry is the synthetic copy)
+    v = version_on(versions, day)
+    removed = article.extra["removed_from"]
+    if v is None:
+        st = status_on("现行有效", versions[0].start if versions else None, None, day)
+    else:
+        st = status_on("现行有效", v.start, v.end, day)
+    text = v.text if v is not None else article.text
+    note = f"removed by the version in force from {removed}"
+    if args.json:
+        print_json({**article.to_dict(), "text": text, "status": st.status, "status_label": st.label,
+                    "status_on": st.to_dict(), "removed_from": removed,
+                    "history": [vars(h) for h in store.history(article.id)] if args.history else None})
+        return 0
+    print(f"{article.label}【{st.label}】 ({note})")
+    print(f"-- on {day}: " + (f"the version from {v.start or 'an unknown date'}" if v is not None else "no version yet"))
+    print(text)
     return 0
 
 

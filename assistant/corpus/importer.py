@@ -88,6 +88,16 @@ def parse_one(path: Path, *, law: str | None = None, status: str = STATUS_CURREN
                                         kind=next(iter(kinds)) if len(kinds) == 1 else None)
 
 
+def older_versions(store: ArticleStore, docs: list[LawDocument]) -> tuple[list[LawDocument], list[LawDocument]]:
+    """(docs to import as they are, docs older than the stored version of their law: history behind it)."""
+    keep, older = [], []
+    for doc in docs:
+        info = store.law(doc.law)
+        new, old = doc.info.version_date or "", (info.version_date or "") if info else ""
+        (older if info and new and old and new < old else keep).append(doc)
+    return keep, older
+
+
 def drop_older_versions(store: ArticleStore, docs: list[LawDocument], *, same_version_other_source: bool = True
                         ) -> tuple[list[LawDocument], list[str]]:
     """Drop law versions older than the one the store holds (a collection's 2017 仲裁法 must not replace the
@@ -126,13 +136,26 @@ def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str |
         t0 = time.perf_counter()
         docs, result = parse_one(path, law=law, status=status)
         result.parsed = bool(docs)
+        history: list[ImportDiff] = []
+        if docs and not strict:
+            # an older version than the stored one is the law as it was: kept as history behind it (the
+            # text in force on a day before the stored version started), never imported over it
+            docs, older = older_versions(store, docs)
+            for doc in older:
+                try:
+                    history.append(store.import_older_version(doc))
+                except ValueError as exc:
+                    result.outcome, result.reason = FAILED, f"{result.file}: {exc}"
         if docs:
             docs, reasons = drop_older_versions(store, docs)
-            if not docs:
+            if not docs and not history:
                 result.outcome, result.reason = SKIPPED, "; ".join(reasons)
+        if history and result.outcome != FAILED:
+            result.diffs = list(history)
+            result.outcome = IMPORTED if any(not d.is_noop for d in history) else UNCHANGED
         if docs and not strict:
             try:
-                result.diffs = store.import_laws(docs, replace=replace)
+                result.diffs = history + store.import_laws(docs, replace=replace)
                 result.outcome = IMPORTED if any(not d.is_noop for d in result.diffs) else UNCHANGED
             except DestructiveImportError as exc:
                 removals = "; ".join(d.removal_summary(limit=10) for d in exc.diffs)
@@ -159,20 +182,45 @@ def import_files(store: ArticleStore, paths: Iterable[str | Path], *, law: str |
     return results
 
 
+#: why a file was skipped, as the summary table groups them: (pattern in the reason, cause)
+_SKIP_CAUSES = (("court case", "not a statute: a court case write-up (案例)"),
+                ("table-of-contents", "not a statute: a table-of-contents page (目录)"),
+                ("already holds this version", "already stored: the same version from another source"),
+                ("holds a newer version", "an older version (the store holds a newer one)"),
+                ("another file failed", "not imported: another file failed (--strict)"),
+                ("no articles", "no statute text found (no 第X条, no 一、, no paragraphs)"))
+
+
+def skip_cause(reason: str) -> str:
+    """The summary table's line for a skipped file's reason."""
+    for pattern, cause in _SKIP_CAUSES:
+        if pattern in reason:
+            return cause
+    return reason.split(":")[0][:80] or "skipped"
+
+
 def summarise(results: list[FileResult]) -> dict:
-    """Counts per outcome and per kind, articles and laws imported."""
+    """Counts per outcome and per kind, articles and laws imported, and skipped files by cause."""
     by_outcome: dict[str, int] = {}
     by_kind: dict[str, int] = {}
+    skipped_by_cause: dict[str, int] = {}
     for r in results:
+        if r.outcome == SKIPPED:
+            cause = skip_cause(r.reason)
+            skipped_by_cause[cause] = skipped_by_cause.get(cause, 0) + 1
         by_outcome[r.outcome] = by_outcome.get(r.outcome, 0) + 1
         if r.outcome in (IMPORTED, UNCHANGED):
             by_kind[r.kind or "未知"] = by_kind.get(r.kind or "未知", 0) + 1
     statute_files_ = sum(1 for r in results if not r.not_statute)
     parsed = sum(1 for r in results if r.parsed)
+    # statute files whose law version is in the store now: imported, unchanged, or already held from elsewhere
+    in_store = sum(1 for r in results if r.outcome in (IMPORTED, UNCHANGED)
+                   or (r.outcome == SKIPPED and skip_cause(r.reason).startswith("already stored")))
     return {"files": len(results), **{k: by_outcome.get(k, 0) for k in (IMPORTED, UNCHANGED, SKIPPED, FAILED)},
             "articles": sum(r.articles for r in results), "laws": len({d.law for r in results for d in r.diffs}),
-            "by_kind": by_kind, "statute_files": statute_files_, "parsed": parsed,
-            "parsed_share": round(parsed / statute_files_, 4) if statute_files_ else None}
+            "by_kind": by_kind, "skipped_by_cause": skipped_by_cause, "statute_files": statute_files_, "parsed": parsed,
+            "parsed_share": round(parsed / statute_files_, 4) if statute_files_ else None,
+            "in_store": in_store, "in_store_share": round(in_store / statute_files_, 4) if statute_files_ else None}
 
 
 @dataclass

@@ -77,6 +77,16 @@ def short_name(full_name: str) -> str:
     return normalize_law_name(full_name)
 
 
+#: the part of the successor a repealed law's subject lives in (to search there, not in all of 民法典)
+SUCCESSOR_TOPIC = {"婚姻法": "婚姻家庭", "继承法": "继承", "合同法": "合同", "物权法": "物权", "侵权责任法": "侵权责任",
+                   "收养法": "收养", "担保法": "担保", "民法通则": "民事", "民法总则": "民事"}
+
+
+def successor_topic(short_name: str) -> str:
+    """婚姻法 -> 婚姻家庭: where in its successor a repealed law's subject is ('' when not known)."""
+    return SUCCESSOR_TOPIC.get(short_name, "")
+
+
 def successor_of(name: str) -> str | None:
     """What replaced a repealed law that the corpus does not hold (合同法 / 婚姻 / 《物权法》 -> 民法典 …), or None.
 

@@ -43,6 +43,10 @@ _DATE_AT = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _CASE_HEADINGS = {"裁判要点", "基本案情", "简要案情", "裁判结果", "典型意义", "法院裁判", "案情简介", "裁判理由",
                   "相关法条", "司法解释相关法条", "关键词"}
 _LINK_LINE = re.compile(r"^[-*+]?\s*\[[^\]]+\]\([^)]+\)\s*$")
+#: full-width digits (２００２年６月２９日) read as ASCII wherever a date is read
+ASCII_DIGITS = str.maketrans("０１２３４５６７８９－／", "0123456789-/")
+#: the number text of a document written as plain paragraphs, stored whole as one article
+WHOLE_TEXT = "全文"
 
 
 class NotAStatute(ValueError):
@@ -77,7 +81,7 @@ def _iso(m: re.Match) -> str:
 
 def parse_info_dates(lines: list[str]) -> InfoDates:
     """Each date with the words after it (up to the next date) says what happened that day."""
-    text = " ".join(lines)
+    text = " ".join(lines).translate(ASCII_DIGITS)
     info = InfoDates()
     matches = list(_DATE_AT.finditer(text))
     for i, m in enumerate(matches):
@@ -138,7 +142,7 @@ def parse_lawrefbook(text: str, file: str = "<markdown>", *, status: str = STATU
         raise StatuteParseError(file, None, "empty file")
     info_end = next((i for i, ln in enumerate(lines) if ln.strip() == INFO_END), title_idx)
     dates = parse_info_dates([ln.strip() for ln in lines[title_idx + 1:info_end]])
-    named = re.search(r"\((\d{4}-\d{2}-\d{2})\)\.[^.]+$", file)
+    named = re.search(r"[(（]([0-9]{4}-[0-9]{2}-[0-9]{2})[)）]\.[^.]+$", file.translate(ASCII_DIGITS))
     if dates.version_date is None and named:
         dates.promulgated = named.group(1)  # LawRefBook names files after the version's date: 条例(2019-12-30).md
     body = lines[info_end + 1:]
@@ -199,12 +203,16 @@ def parse_lawrefbook(text: str, file: str = "<markdown>", *, status: str = STATU
     warnings = []
     if annex_at is not None:
         warnings.append(f"{file}:{annex_at}: annex (附件) from this line on is not stored as articles")
-    name = law or normalize_title(title)
+    name = law or amendment_name(normalize_title(title), dates.version_date)
     segments = _version_segments(canonical, [ln.strip() for ln in lines], warnings, file)
-    if not any(_ARTICLE_LINE.match(ln) for seg, _ in segments for ln in seg):
-        raise StatuteParseError(file, title_idx + 1, "no articles found (expected lines starting with 第一条, "
-                                                     "第二条 … or 一、二、…)")
     kind = classify_kind(name, folder=folder)
+    if not any(_ARTICLE_LINE.match(ln) for seg, _ in segments for ln in seg):
+        # a 批复, 通知 or short 决定 written as plain paragraphs: law people cite, stored whole
+        paragraphs = [ln for ln, is_heading in stripped if ln and not is_heading and not _LINK_LINE.match(ln)]
+        if not paragraphs:
+            raise StatuteParseError(file, title_idx + 1, "no articles found (expected lines starting with 第一条, "
+                                                         "第二条 … or 一、二、…, or paragraphs of text)")
+        return [_plain_document(name, paragraphs, file, status, source or file, dates, kind, warnings)]
     repealed_base = _applies_repealed_law(name, kind)
     if repealed_base and status == STATUS_CURRENT:
         status = STATUS_REPEALED
@@ -227,6 +235,34 @@ def parse_lawrefbook(text: str, file: str = "<markdown>", *, status: str = STATU
                                  f"({', '.join(d.info.version_date or 'undated' for d in docs)}); "
                                  "imported oldest first, the newest as the current text")
     return docs
+
+
+def amendment_name(name: str, version_date: str | None) -> str:
+    """宪法修正案 are named by year (中华人民共和国宪法修正案（1988年）): amendments of different years are
+    different documents, not versions of one."""
+    if name.endswith("宪法修正案") and version_date and version_date[:4].isdigit():
+        return f"{name}（{version_date[:4]}年）"
+    return name
+
+
+def _plain_document(name: str, paragraphs: list[str], file: str, status: str, source: str, dates: InfoDates,
+                    kind: str | None, warnings: list[str]) -> LawDocument:
+    """A document with no 第X条 / 一、 numbering: one article 全文 (paragraphs as its 款), or one article per
+    paragraph (第1段 …) when the whole would be longer than an article may be."""
+    from assistant.corpus.article import Article
+    from assistant.corpus.laws import short_name
+    from assistant.corpus.store import LawInfo
+    from assistant.corpus.validate import MAX_ARTICLE_CHARS
+
+    whole = "\n".join(paragraphs)
+    parts = [(WHOLE_TEXT, whole)] if len(whole) <= MAX_ARTICLE_CHARS else \
+        [(f"第{i}段", p) for i, p in enumerate(paragraphs, 1)]
+    info = LawInfo(law=name, short_name=short_name(name), status=status, source=source, kind=kind)
+    arts = [Article(law=name, number=i, text=text, number_text=label, law_short=info.short_name, status=status,
+                    source=source, position=i - 1) for i, (label, text) in enumerate(parts, 1)]
+    note = (f"{file}: no 第X条 or 一、 numbering: stored as "
+            + ("one article (全文)" if len(parts) == 1 else f"{len(parts)} paragraph articles (第1段 …)"))
+    return _finish(LawDocument(info, arts), dates, {}, {}, kind, warnings + [note])
 
 
 def _applies_repealed_law(name: str, kind: str | None) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ _HEADING_RE = re.compile(rf"^第({NUMERAL_PATTERN})(编|分编|章|节)(?:[\s　
 _ARTICLE_RE = re.compile(rf"^第({NUMERAL_PATTERN})条(之[一二三四五六七八九十]+)?(?=[\s　]|$|[^的、至规款项或和及中第之])[\s　]*(.*)$")
 _NOTE_RE = re.compile(r"^[（(].*[)）]$")
 _DATE_RE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+_ASCII_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _TOC_RE = re.compile(r"^目[\s　]*录$")
 _MD_PREFIX = re.compile(r"^(?:#{1,6}\s*|>\s*|[-*+]\s+(?=第))")
 
@@ -219,7 +220,7 @@ def parse_statute_text(text: str, file: str = "<text>", *, law: str | None = Non
 
     dates = []
     for note in notes:
-        for y, m, d in _DATE_RE.findall(note):
+        for y, m, d in _DATE_RE.findall(note.translate(_ASCII_DIGITS)):
             try:
                 dates.append(V.check_date(f"{y}-{int(m):02d}-{int(d):02d}", "date"))
             except V.FieldError as exc:
@@ -239,7 +240,13 @@ def normalize_title(line: str) -> str:
     """《中华人民共和国劳动法》（2018修正） -> 中华人民共和国劳动法."""
     title = re.sub(r"\s+", "", line).strip("《》")
     # a version note goes, a numbered part of the name (解释（三）, 修正案（十二）) stays
-    title = re.sub(r"[（(][^（()）]*(?:\d|修正|修订|修改|版)[^（()）]*[)）]$", "", title).strip("《》")
+    for _ in range(2):  # 《…》（2019修正）【现行有效】
+        if V.AMENDMENT_PART.search(title):
+            break
+        title = re.sub(r"(?:[（(【\[][^（()）【】\[\]]*(?:\d|修正|修订|修改|版|有效|失效|废止)[^（()）【】\[\]]*[)）】\]]"
+                       r"|\d{4}年?(?:修正|修订|修改)(?:本|版|文本)?)$", "", title).strip("《》")
+    # 修正案(十) as 修正案（十）: the numbered part in the full-width brackets the stored names use
+    title = re.sub(r"\(([^()]*)\)", r"（\1）", title)
     return title or normalize_law_name(line)
 
 

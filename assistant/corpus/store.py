@@ -125,14 +125,19 @@ class ImportDiff:
     unchanged: int = 0
     warnings: list[str] = field(default_factory=list)
     existing: int = 0  # articles the law had before
+    #: the import is a newer version of the stored law by its own dates (a revision may drop articles)
+    newer_version: bool = False
+    #: article texts of an older version stored as history behind the stored newer one
+    as_history: int = 0
+    version_date: str | None = None
 
     @property
     def is_noop(self) -> bool:
-        return not (self.added or self.changed or self.removed)
+        return not (self.added or self.changed or self.removed or self.as_history)
 
     @property
     def removes_large_part(self) -> bool:
-        return is_large_removal(self.existing, len(self.removed))
+        return not self.newer_version and is_large_removal(self.existing, len(self.removed))
 
     def removed_labels(self, limit: int = 12) -> str:
         """第2条、第3条、…、第17条之一 … (+474): the removed articles, as a refusal names them."""
@@ -150,12 +155,16 @@ class ImportDiff:
         return f"{self.law}: would remove {len(self.removed)} of its {self.existing} articles ({self.removed_labels(limit)})"
 
     def summary(self) -> str:
+        if self.as_history:
+            return (f"{self.law}: the {self.version_date or 'undated'} version stored as history "
+                    f"({self.as_history} article texts; the stored newer version stays current)")
         return (f"{self.law}: +{len(self.added)} added, ~{len(self.changed)} changed, "
                 f"-{len(self.removed)} removed, {self.unchanged} unchanged")
 
     def to_dict(self) -> dict:
         return {"law": self.law, "added": self.added, "changed": self.changed, "removed": self.removed,
-                "unchanged": self.unchanged, "warnings": self.warnings}
+                "unchanged": self.unchanged, "warnings": self.warnings, "newer_version": self.newer_version,
+                "as_history": self.as_history, "version_date": self.version_date}
 
 
 class DestructiveImportError(ValueError):
@@ -375,6 +384,58 @@ class ArticleStore:
                                                      if "replaced_from" in r.keys() else ()))
                 for r in rows]
 
+    def law_history(self, law: str) -> list[sqlite3.Row]:
+        """Every superseded text of ``law`` (rows of ``article_versions``), oldest first."""
+        return self._query("SELECT * FROM article_versions WHERE law = ? ORDER BY rowid", (law,))
+
+    def earliest_version_start(self, law: str) -> str | None:
+        """The day the oldest stored (superseded) version of ``law`` came into force, where known."""
+        rows = self._query("SELECT MIN(CASE WHEN effective IS NOT NULL AND (version_date IS NULL OR "
+                           "effective >= version_date) THEN effective ELSE version_date END) "
+                           "FROM article_versions WHERE law = ?", (law,))
+        return rows[0][0] if rows else None
+
+    def import_older_version(self, doc: LawDocument) -> ImportDiff:
+        """Store ``doc``, a version older than the stored one, as history: each text with the day it came
+        into force and the day the next stored version of its article did, so that the text in force on any
+        day can be read (``versions.text_on``). The stored newer version stays current. Idempotent."""
+        from assistant.corpus.validate import validate_document
+        from assistant.corpus.versions import text_start
+
+        validate_document(doc)
+        info = self.law(doc.law)
+        if info is None:
+            raise ValueError(f"{doc.law}: no stored version to put this one behind")
+        start = text_start(doc.info.effective, doc.info.version_date, doc.info.promulgated)
+        law_start = text_start(info.effective, info.version_date, info.promulgated)
+        diff = ImportDiff(doc.law, warnings=list(doc.warnings), version_date=doc.info.version_date)
+        now = _now()
+        with self._transaction() as conn:
+            for a in doc.articles:
+                # this version of the article is stored already (from this file, or from another source)
+                known = conn.execute("SELECT 1 FROM article_versions WHERE id = ? AND (content_hash = ? OR "
+                                     "version_date = ?)", (a.id, a.content_hash, a.version_date)).fetchone()
+                if known:
+                    diff.unchanged += 1
+                    continue
+                later = [text_start(r[0], r[1], r[2]) for r in conn.execute(
+                    "SELECT effective, version_date, promulgated FROM articles WHERE id = ?", (a.id,))]
+                later += [text_start(r[0], r[1]) for r in conn.execute(
+                    "SELECT effective, version_date FROM article_versions WHERE id = ?", (a.id,))]
+                later = sorted(x for x in later if x and (not start or x > start))
+                current = bool(conn.execute("SELECT 1 FROM articles WHERE id = ?", (a.id,)).fetchone())
+                conn.execute(
+                    "INSERT INTO article_versions (id, law, number, suffix, number_text, part, chapter, section, "
+                    "text, status, version_date, source, content_hash, superseded_at, superseded_by, effective, "
+                    "replaced_from) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (a.id, a.law, a.number, a.suffix, a.number_text, a.part, a.chapter, a.section, a.text,
+                     a.status, a.version_date, a.source, a.content_hash, now,
+                     (info.version_date or now) if current else "removed", start,
+                     later[0] if later else law_start))
+                diff.as_history += 1
+        self._local_writes += 1
+        return diff
+
     def fingerprint(self) -> str:
         """Identifies the corpus content: changes when any article's text, headings or status change."""
         h = hashlib.sha256()
@@ -390,6 +451,11 @@ class ArticleStore:
             "articles": self.count(),
             "articles_by_status": by_status,
             "in_force_articles": sum(v for k, v in by_status.items() if k in IN_FORCE),
+            # stored texts whose commencement is after today (尚未施行 today, whatever the source says)
+            "not_yet_in_force_articles": int(self._query(
+                "SELECT COUNT(*) FROM articles WHERE status != '已废止' AND (CASE WHEN effective IS NOT NULL AND "
+                "(version_date IS NULL OR effective >= version_date) THEN effective ELSE "
+                "COALESCE(version_date, promulgated) END) > date('now')")[0][0]),
             "historical_versions": int(self._query("SELECT COUNT(*) FROM article_versions")[0][0]),
             "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
             "fingerprint": self.fingerprint(),
@@ -400,7 +466,12 @@ class ArticleStore:
         """What importing ``doc`` would change, without changing anything."""
         existing = {r["id"]: (r["content_hash"], r["status"]) for r in self._query(
             "SELECT id, content_hash, status FROM articles WHERE law = ?", (doc.law,))}
-        diff = ImportDiff(doc.law, warnings=list(doc.warnings), existing=len(existing))
+        diff = ImportDiff(doc.law, warnings=list(doc.warnings), existing=len(existing),
+                          version_date=doc.info.version_date)
+        stored = self.law(doc.law) if existing else None
+        new_date, old_date = doc.info.version_date or "", (stored.version_date or "") if stored else ""
+        # a newer version by its own dates (not by when it was imported) is a revision, even with fewer articles
+        diff.newer_version = bool(new_date and old_date and new_date > old_date)
         seen = set()
         for art in doc.articles:
             seen.add(art.id)
@@ -412,6 +483,10 @@ class ArticleStore:
             else:
                 diff.unchanged += 1
         diff.removed = [i for i in existing if i not in seen]
+        if diff.newer_version and is_large_removal(diff.existing, len(diff.removed)):
+            diff.warnings.append(f"{doc.law}: the {new_date} version has {len(diff.removed)} article(s) fewer "
+                                 f"than the stored {old_date} one: imported as a revision (the removed texts "
+                                 "are kept as history)")
         return diff
 
     def import_laws(self, docs: Iterable[LawDocument], progress=None, *, replace: bool = False,

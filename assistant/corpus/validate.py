@@ -35,6 +35,8 @@ _ANSI = re.compile(r"\x1b(?:\[[0-?]{0,32}[ -/]{0,8}[@-~]|\][^\x07\x1b]{0,256}(?:
 _NOTE = re.compile(r"[（(][^（()）]{0,40}[)）]")
 #: a trailing version note of a title (（2018修正）, (2020年修订)); （七） of 刑法修正案（七） is part of the name
 _VERSION_NOTE = re.compile(r"[（(][^（()）]{0,40}(?:\d|修正|修订|修改|年|版)[^（()）]{0,40}[)）]$")
+#: 宪法修正案（1988年）, 刑法修正案（十）: the bracket names which amendment, it is no version note
+AMENDMENT_PART = re.compile(r"修正案[（(][^（()）]{1,12}[)）]$")
 _DATE_FORMS = (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), re.compile(r"^(\d{4})[./](\d{1,2})[./](\d{1,2})$"),
                re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"))
 
@@ -102,7 +104,8 @@ def clean_law_name(value, field: str = "law", *, strip_version_note: bool = Fals
     text, notes = clean_text(value, field, keep_newlines=False)
     text = unicodedata.normalize("NFC", re.sub(r"\s+", "", text))
     stripped = text.strip("《》〈〉<>\"“”'‘’")
-    while strip_version_note and _VERSION_NOTE.search(stripped) and _VERSION_NOTE.sub("", stripped):
+    while strip_version_note and _VERSION_NOTE.search(stripped) and _VERSION_NOTE.sub("", stripped) \
+            and not AMENDMENT_PART.search(stripped):
         stripped = _VERSION_NOTE.sub("", stripped).strip("《》〈〉")
     if not stripped or not _NOTE.sub("", stripped).strip("《》〈〉"):
         raise FieldError(field, f"no law name left in {_short(value)} (only brackets, notes or invisible characters)")

@@ -67,6 +67,9 @@ def versions_of(store, article: Article) -> list[VersionInForce]:
     for h in history:
         start = text_start(h.effective, h.version_date)
         out.append(VersionInForce(article.id, h.text, start, h.replaced_from or h.superseded_by, False, h.status))
+    # an older version imported after a newer one (a collection's 2019 text behind a stored 2026 revision)
+    # sits later in the table: order by the day each text started
+    out.sort(key=lambda v: v.start or "")
     out.append(VersionInForce(article.id, article.text,
                               text_start(article.effective, article.version_date, article.promulgated), None, True,
                               article.status))
@@ -78,7 +81,7 @@ def text_on(store, article: Article, day: str) -> VersionInForce:
     day = parse_day(day)
     versions = versions_of(store, article)
     for v in reversed(versions):
-        if v.start is None or v.start <= day:
+        if v.start is None or v.start[:10] <= day:
             return v
     first = next((v.start for v in versions if v.start), None)
     raise NoVersionOnDate(f"{article.short_label}: no text in force on {day} is stored "

@@ -206,6 +206,7 @@ class CitationScore:
     repealed: int
     superseded: int
     unsupported: int
+    not_yet_in_force: int = 0  # mentions of articles not in force on the day asked
 
     @property
     def precision(self) -> float | None:
@@ -230,7 +231,7 @@ class CitationScore:
             "precision": self.precision, "recall": self.recall, "f1": self.f1,
             "hallucinated": self.hallucinated, "unresolved": self.unresolved,
             "not_in_context": self.not_in_context, "repealed": self.repealed, "superseded": self.superseded,
-            "unsupported": self.unsupported,
+            "unsupported": self.unsupported, "not_yet_in_force": self.not_yet_in_force,
         }
 
 
@@ -255,6 +256,7 @@ def score_citations(citations: Sequence[Mapping[str, Any]], gold: Iterable[Artic
     gold_list = list(dict.fromkeys(gold))
     cited: list[ArticleKey] = []
     hallucinated = unresolved = not_in_context = context_known = repealed = superseded = unsupported = 0
+    not_yet = 0
     for c in citations:
         key = citation_key(c, fold_suffix=fold_suffix)
         if key is not None and key not in cited:
@@ -270,12 +272,13 @@ def score_citations(citations: Sequence[Mapping[str, Any]], gold: Iterable[Artic
         repealed += _is_repealed(c)
         superseded += _is_superseded(c)
         unsupported += _support_label(c) == "unsupported"
+        not_yet += c.get("verdict") == "not_yet_in_force" or c.get("status") == "not_yet_in_force"
     gold_set = set(gold_list)
     return CitationScore(
         n_citations=len(citations), cited=cited, gold=gold_list,
         true_positives=sum(1 for k in cited if k in gold_set), hallucinated=hallucinated, unresolved=unresolved,
         not_in_context=not_in_context, context_known=context_known, repealed=repealed, superseded=superseded,
-        unsupported=unsupported)
+        unsupported=unsupported, not_yet_in_force=not_yet)
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -288,7 +291,7 @@ def aggregate_citations(scores: Sequence[CitationScore]) -> dict[str, Any]:
     * ``citation_precision/recall/f1``: micro-averaged over rows that have gold articles (unique
       cited articles per answer vs gold); ``citation_f1_macro``: mean per-answer F1 over those rows.
     * ``hallucination_rate``, ``not_in_context_rate``, ``repealed_rate``, ``superseded_rate``,
-      ``unsupported_rate``: shares of all citation mentions (``not_in_context_rate`` only over mentions
+      ``not_yet_in_force_rate`` (cited articles whose text starts after the day asked), ``unsupported_rate``: shares of all citation mentions (``not_in_context_rate`` only over mentions
       whose context is known); ``answers_with_hallucination``: share of answers citing ≥ 1 nonexistent
       article. Rates are None when there is nothing to divide by.
     """
@@ -314,6 +317,7 @@ def aggregate_citations(scores: Sequence[CitationScore]) -> dict[str, Any]:
         "not_in_context_rate": _ratio(sum(s.not_in_context for s in scores), sum(s.context_known for s in scores)),
         "repealed_rate": _ratio(sum(s.repealed for s in scores), mentions),
         "superseded_rate": _ratio(sum(s.superseded for s in scores), mentions),
+        "not_yet_in_force_rate": _ratio(sum(s.not_yet_in_force for s in scores), mentions),
         "unsupported_rate": _ratio(sum(s.unsupported for s in scores), mentions),
         "answers_with_hallucination": _ratio(sum(1 for s in scores if s.hallucinated), len(scores)),
     }

@@ -11,7 +11,8 @@ HEADLINE = (
     ("rouge-1", "ROUGE-1", 1), ("rouge-2", "ROUGE-2", 1), ("rouge-l", "ROUGE-L", 1), ("bleu-4", "BLEU-4", 1),
     ("citation_precision", "cite P", 100), ("citation_recall", "cite R", 100), ("citation_f1", "cite F1", 100),
     ("hallucination_rate", "hallucinated %", 100), ("not_in_context_rate", "not in context %", 100),
-    ("repealed_rate", "repealed %", 100), ("unsupported_rate", "unsupported %", 100),
+    ("repealed_rate", "repealed %", 100), ("not_yet_in_force_rate", "not yet in force %", 100),
+    ("unsupported_rate", "unsupported %", 100),
     ("context_recall", "context recall", 100), ("context_mrr", "context MRR", 100),
     ("abstention_rate", "abstained %", 100),
 )

@@ -38,6 +38,9 @@ def register(sub) -> None:
     s.add_argument("--include-repealed", action="store_true", help="also repealed / historical articles")
     s.add_argument("--chapter", help="only articles whose chapter heading contains this")
     s.add_argument("--kind", help="only these document kinds, e.g. 司法解释 or 法律,行政法规")
+    s.add_argument("--status", help="only articles with this status on the day: 现行有效, 已被修改, 尚未施行, 已废止 "
+                                    "(comma separated for several)")
+    s.add_argument("--as-of", metavar="DATE", help="the law in force on this day (YYYY-MM-DD; default today)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
 
@@ -152,12 +155,15 @@ def cmd_search(args) -> int:
     try:
         retriever = load_retriever(store, progress=not args.json)
         hits = retriever.search(args.query, top_k=args.top_k, law=args.law, include_repealed=args.include_repealed,
-                                chapter=args.chapter, kind=args.kind)
+                                chapter=args.chapter, kind=args.kind, status=args.status, as_of=args.as_of)
     except (SearchError, IndexMismatch, IndexMissing) as exc:
         raise UserError(str(exc)) from None
     if args.json:
         print(json.dumps([{"id": h.id, "law": h.article.law, "number": h.article.number,
                            "number_text": h.article.number_text, "status": h.article.status, "kind": h.article.kind,
+                           "status_label": h.article.extra.get("status_label", h.article.status),
+                           "source_status": h.article.extra.get("source_status"),
+                           "upcoming": h.article.extra.get("upcoming"), "as_of": h.article.extra.get("as_of"),
                            "score": round(h.score, 4), "via": h.via, "text": h.article.text} for h in hits],
                          ensure_ascii=False, indent=2))
         return 0
@@ -166,7 +172,11 @@ def cmd_search(args) -> int:
         return 1
     for h in hits:
         a = h.article
-        status = "" if a.status == "现行有效" else f" [{a.status}]"
+        label = a.extra.get("status_label", a.status)
+        status = "" if label == "现行有效" else f" [{label}]"
+        if a.extra.get("upcoming"):
+            status += f" [新版本{a.extra['upcoming']}起施行" + (
+                f"，新法为{a.extra['renumbered_label']}]" if a.extra.get("renumbered_label") else "]")
         kind = f" [{a.kind}]" if a.kind and a.kind != "法律" else ""
         print(f"{h.rank}. {a.label}{kind}{status}  ({h.via}, {h.score:.3f})")
         text = a.text.replace("\n", " ")

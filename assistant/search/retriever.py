@@ -17,6 +17,7 @@ from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, bu
 from assistant.search.kind_order import kind_mask, law_before_interpretation
 from assistant.search.ranker import ABSENT_RANK, FEATURES, KIND_CODES, Candidates
 from assistant.search.router import CRIMINAL, LawRouter, RouterConfig, criminal_cues
+from assistant.search.query import Query, contextualise, read_query
 from assistant.search.text import clean_query, query_tokens
 from assistant.search.types import Hit
 
@@ -44,7 +45,9 @@ class SearchConfig:
     #: characters of the (cleaned) query given to the embedder: its cost grows with length, and the
     #: opening sentences of a case description carry most of what USE3 can use
     dense_query_chars: int = 256
-    synonyms: bool = True  # expand colloquial words to the statute's words (QUERY_SYNONYMS)
+    synonyms: bool = True  # add the reviewed table's statute words to the BM25 words (assistant.search.wording)
+    #: also rank the question in the reviewed statute wording and interleave (``Retriever.search``)
+    reworded_search: bool = True
     #: added to articles of 刑法's 分则 (the articles that define crimes) when the query reads like a
     #: criminal case: a fact description matches the crime it describes, not the general provisions
     crime_article_boost: float = 0.3
@@ -77,34 +80,6 @@ class SearchConfig:
 
 class SearchError(ValueError):
     pass
-
-
-_ELLIPTICAL = re.compile(r"^(那|那么|那如果|如果是|要是|假如|还有|另外|这种|这样|同样|那要是)|[呢吗]？?$|^[^，。]{0,8}[呢吗][？?]?$")
-
-
-def contextualise(query: str, history: Sequence[Any] | None) -> str:
-    """Make a follow-up self-contained: prepend the previous user turn when the question is elliptical.
-
-    ``history`` holds earlier user turns as strings, or chat messages ({"role", "content"}) / (user,
-    assistant) pairs, oldest first.
-    """
-    if not history:
-        return query
-    turns: list[str] = []
-    for h in history:
-        if isinstance(h, str):
-            turns.append(h)
-        elif isinstance(h, dict):
-            if h.get("role", "user") == "user" and h.get("content"):
-                turns.append(str(h["content"]))
-        elif isinstance(h, (list, tuple)) and h and h[0]:
-            turns.append(str(h[0]))
-    if not turns:
-        return query
-    q = query.strip()
-    if len(q) <= 12 or _ELLIPTICAL.search(q):
-        return f"{turns[-1]} {q}"
-    return query
 
 
 class Retriever:
@@ -197,9 +172,44 @@ class Retriever:
         except LawNameError as exc:
             raise SearchError(str(exc)) from exc
 
+    def _statuses_on(self, day: str) -> np.ndarray:
+        """Each row's status on ``day`` (现行有效 / 已被修改 / 尚未施行 / 已废止 / 历史版本), from the stored dates:
+        a text not yet in force whose law has an older version in force that day counts as that version."""
+        from assistant.corpus.status import STATUS_NOT_IN_FORCE_YET, status_on
+        from assistant.corpus.versions import text_start
+
+        version = self.store._data_version()
+        by_day = getattr(self, "_statuses_cache", None)
+        if by_day is not None and by_day[0] == version and day in by_day[1]:
+            return by_day[1][day]
+        cached = getattr(self, "_dates_cache", None)
+        if cached is None or cached[0] != version:
+            rows = {r[0]: r[1:] for r in self.store._query(
+                "SELECT id, status, effective, version_date, promulgated FROM articles")}
+            starts = [(rows[i][0], text_start(*rows[i][1:])) if i in rows else ("已废止", None) for i in self.index.ids]
+            with_history = {r[0] for r in self.store._query("SELECT DISTINCT law FROM article_versions")}
+            older = {law: self.store.earliest_version_start(law) for law in set(self.index.laws) & with_history}
+            cached = self._dates_cache = (version, starts, older)
+        _, starts, older = cached
+        out = np.empty(len(starts), dtype=object)
+        for i, ((status, start), law) in enumerate(zip(starts, self.index.laws)):
+            st = status_on(status, start, None, day).status
+            if st == STATUS_NOT_IN_FORCE_YET and older.get(law) and older[law][:10] <= day:
+                st = "现行有效"  # the older version in force that day answers for it (article_for_day)
+            out[i] = st
+        if by_day is None or by_day[0] != version or len(by_day[1]) > 8:
+            by_day = self._statuses_cache = (version, {})
+        by_day[1][day] = out
+        return out
+
     def allowed_rows(self, law: str | None = None, include_repealed: bool = False,
-                     chapter: str | None = None, kind=None) -> np.ndarray:
+                     chapter: str | None = None, kind=None, status=None, as_of: str | None = None) -> np.ndarray:
+        """``status``: only rows with these statuses on ``as_of`` (today by default), e.g. {"现行有效"}."""
         mask = np.ones(len(self.index.ids), dtype=bool) if include_repealed else self._in_force.copy()
+        if status:
+            from assistant.corpus.status import day_or_today
+
+            mask = np.isin(self._statuses_on(day_or_today(as_of)), list(status))
         wanted = self._wanted_kinds(kind)
         if wanted:
             mask &= kind_mask(self._law_of_row, self.store.law_kinds(), wanted)
@@ -218,21 +228,46 @@ class Retriever:
             raise SearchError(str(exc)) from None
 
     # -- search -------------------------------------------------------------------------------------
-    def search(self, query: str, top_k: int = 5, law: str | None = None, include_repealed: bool = False,
-               history: Sequence[Any] | None = None, chapter: str | None = None, kind=None) -> list[Hit]:
-        """``kind``: only laws of these document kinds (``"司法解释"``, ``"法律,行政法规"`` or a list)."""
-        if not isinstance(query, str) or not query.strip():
+    @staticmethod
+    def _day_and_statuses(as_of, status):
+        from assistant.corpus.status import day_or_today, wanted_statuses
+
+        try:
+            return day_or_today(as_of), wanted_statuses(status)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
+
+    def search(self, query: str | Query, top_k: int = 5, law: str | None = None, include_repealed: bool = False,
+               history: Sequence[Any] | None = None, chapter: str | None = None, kind=None,
+               reworded: bool | None = None, status=None, as_of: str | None = None) -> list[Hit]:
+        """``query``: the question (read here, with ``history``) or a ``Query`` already read. ``kind``: only
+        laws of these document kinds (``"司法解释"``, ``"法律,行政法规"`` or a list). ``reworded``: also search
+        the question in the reviewed statute wording and interleave the two rankings (default:
+        ``SearchConfig.reworded_search``). ``as_of``: the day asked (today by default): each hit reads as the
+        text in force that day, with its status that day (``corpus.status.article_for_day``); ``status``: only
+        hits with these statuses then (``"现行有效"``, ``"尚未施行"``, ``"现行有效,已被修改"`` …)."""
+        if isinstance(query, Query):
+            q = query
+        elif not isinstance(query, str) or not query.strip():
+            raise SearchError("empty query")
+        else:
+            q = read_query(query, history)
+        if not q.text.strip():
             raise SearchError("empty query")
         top_k = max(1, int(top_k))
         law_full = self._resolve_law(law)
         wanted = self._wanted_kinds(kind)
-        text = contextualise(query, history)
+        day, statuses = self._day_and_statuses(as_of, status)
+        text = q.standalone
         hits: list[Hit] = []
         seen: set[str] = set()
 
         # 1. articles the query names, at the top, in the order written
-        for art in self._cited_articles(query, history, law_full):
+        for art in self._cited_articles(q.text, q.history, law_full):
             if wanted and art.kind not in wanted:
+                continue
+            art = self._for_day(art, day, named=True)
+            if statuses and art.status not in statuses:
                 continue
             if art.id not in seen:
                 seen.add(art.id)
@@ -240,22 +275,33 @@ class Retriever:
             if len(hits) >= top_k:
                 return hits
 
-        # 2. fused lexical + dense ranking
-        allowed = self.allowed_rows(law_full, include_repealed, chapter, wanted)
+        # 2. fused lexical + dense ranking (learned order when the build has a ranker)
+        allowed = self.allowed_rows(law_full, include_repealed, chapter, wanted, statuses, day)
         cited = len(hits)
-        ranked: list[tuple[str, float, str]] = []
         # in a follow-up the new turn's words count twice: the earlier turn only supplies the context
-        focus = query if text != query else None
-        for doc_id, score, via in self.rank(text, allowed, route=law_full is None, k=top_k + len(seen), focus=focus):
+        ranked = self.rank(text, allowed, route=law_full is None, k=top_k + len(seen), focus=q.focus)
+        if (self.config.reworded_search if reworded is None else reworded) and q.statute_text != text:
+            # the question in the statute's words (坐牢 -> 有期徒刑): its best candidates are interleaved by
+            # rank with the question's own, so that both are considered
+            more = self.rank(q.statute_text, allowed, route=law_full is None, k=top_k + len(seen), focus=q.focus)
+            ranked = _interleave(ranked, more)
+        picked: list[tuple[str, float, str]] = []
+        for doc_id, score, via in ranked:
             if doc_id not in seen:
                 seen.add(doc_id)
-                ranked.append((doc_id, score, via))
-            if len(hits) + len(ranked) >= top_k:
+                picked.append((doc_id, score, via))
+            if len(hits) + len(picked) >= top_k:
                 break
-        articles = self.store.get_many([doc_id for doc_id, _, _ in ranked])
-        for doc_id, score, via in ranked:
+        articles = self.store.get_many([doc_id for doc_id, _, _ in picked])
+        from assistant.corpus.status import with_history
+
+        older = with_history(self.store, articles)
+        for doc_id, score, via in picked:
             art = articles.get(doc_id)
             if art is None:  # the store changed under the index: skip rather than cite a ghost
+                continue
+            art = self._for_day(art, day, has_history=doc_id in older)
+            if art.id in {h.id for h in hits}:  # a renumbered provision found under its old number too
                 continue
             hits.append(Hit(art, score, len(hits) + 1, via))
         if self.config.law_first:  # the law first, the interpretation that applies it next
@@ -264,6 +310,16 @@ class Retriever:
             h.rank = rank
             h.matched_paragraphs = self._matched_paragraphs(h.article, text)
         return hits
+
+    def read(self, question: str, history: Sequence[Any] | None = None) -> Query:
+        """The ``Query`` of a question against this index (its search words and learned statute words)."""
+        return read_query(question, history, retriever=self)
+
+    def _for_day(self, article, day: str, named: bool = False, has_history: bool = True):
+        """The hit as it reads on ``day``; an article the query names keeps its number (its text that day)."""
+        from assistant.corpus.status import article_for_day, article_on
+
+        return (article_on if named else article_for_day)(self.store, article, day, has_history=has_history)
 
     def _cited_articles(self, query: str, history, law_full: str | None) -> list:
         from assistant.corpus.citations import find_citations
@@ -550,6 +606,17 @@ class Retriever:
         learned = {"ranker": self.ranker.describe() if self.ranker is not None else None,
                    "query_adapter": self.adapter.describe() if self.adapter is not None else None}
         return dict(self.manifest, index_folder=str(self.index.folder), learned_models=learned)
+
+
+def _interleave(first: list, second: list) -> list:
+    """Both rankings by rank, ``first``'s candidate before ``second``'s at each rank, each article once."""
+    out, seen = [], set()
+    for i in range(max(len(first), len(second))):
+        for ranking in (first, second):
+            if i < len(ranking) and ranking[i][0] not in seen:
+                seen.add(ranking[i][0])
+                out.append(ranking[i])
+    return out
 
 
 def _article_number(doc_id: str) -> int:

@@ -66,43 +66,20 @@ STOPWORDS = frozenset("""
 _TOKEN_OK = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]")
 
 
-#: colloquial or fact-report words -> the statute's own words (written from legal usage, not from data)
-QUERY_SYNONYMS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(("偷", "偷走", "偷窃", "窃得", "窃取", "盗走", "扒窃", "盗割", "盗采", "被盗", "行窃", "偷盗"), ("盗窃",)),
-    **dict.fromkeys(("骗", "骗取", "谎称", "冒充", "虚构", "骗走", "行骗"), ("诈骗", "骗取")),
-    **dict.fromkeys(("殴打", "打伤", "捅", "捅伤", "砍伤", "刺伤", "打人", "轻伤", "重伤", "伤情", "致伤"), ("伤害", "故意伤害")),
-    **dict.fromkeys(("抢", "抢走", "劫得", "抢得", "劫取"), ("抢劫",)),
-    **dict.fromkeys(("冰毒", "海洛因", "甲基苯丙胺", "麻古", "吸毒", "K粉", "氯胺酮"), ("毒品",)),
-    **dict.fromkeys(("醉驾", "酒驾", "醉酒驾驶", "酒后驾驶"), ("醉酒", "驾驶", "机动车", "危险驾驶")),
-    **dict.fromkeys(("车祸", "撞倒", "撞伤", "撞死"), ("交通事故", "交通", "肇事")),
-    **dict.fromkeys(("赌", "赌资", "赌钱", "开赌场"), ("赌博", "赌场")),
-    **dict.fromkeys(("收钱", "好处费", "贿赂"), ("受贿", "贿赂")),
-    **dict.fromkeys(("送钱", "送礼"), ("行贿",)),
-    **dict.fromkeys(("欠钱", "借钱", "欠款", "借给", "借了", "还钱"), ("借款", "借款人", "债务")),
-    **dict.fromkeys(("老婆", "老公", "丈夫", "妻子", "媳妇"), ("配偶", "夫妻")),
-    **dict.fromkeys(("孩子", "小孩", "儿子", "女儿"), ("子女",)),
-    **dict.fromkeys(("房子", "住房"), ("房屋",)),
-    **dict.fromkeys(("工资", "薪水", "加班费"), ("劳动报酬", "工资")),
-    **dict.fromkeys(("辞退", "开除", "炒鱿鱼"), ("解除", "劳动合同")),
-    **dict.fromkeys(("赔钱",), ("赔偿",)),
-    **dict.fromkeys(("去世", "死了", "过世"), ("死亡", "继承")),
-    **dict.fromkeys(("打官司", "告他", "起诉"), ("诉讼", "起诉")),
-    **dict.fromkeys(("出轨", "小三", "婚外情"), ("重婚", "同居", "过错")),
-    **dict.fromkeys(("家暴",), ("家庭暴力",)),
-    **dict.fromkeys(("彩礼钱",), ("彩礼",)),
-}
+def expand_query_tokens(tokenizer: "Tokenizer", tokens: list[str]) -> list[str]:
+    """The tokens plus the statute words of those the reviewed table knows (``assistant.search.wording``)."""
+    from assistant.search.wording import REVIEWED_TERMS
 
-
-def expand_query_tokens(tokens: list[str]) -> list[str]:
-    extra = [s for t in tokens for s in QUERY_SYNONYMS.get(t, ())]
+    extra = [w for t in tokens if t in REVIEWED_TERMS for w in tokenizer.statute_tokens(REVIEWED_TERMS[t])]
     return tokens + extra
 
 
 def query_tokens(tokenizer: "Tokenizer", text: str, *, clean_facts: bool = True, synonyms: bool = True) -> list[str]:
-    """A query's search words: boilerplate of fact reports removed, jieba tokens, synonyms added. The one
+    """A query's search words: boilerplate of fact reports removed, jieba tokens, the reviewed table's statute
+    words added. The one
     definition for searching and for learning from questions (the two must see the same words)."""
     tokens = tokenizer.tokens(clean_query(text) if clean_facts else text)
-    return expand_query_tokens(tokens) if synonyms else tokens
+    return expand_query_tokens(tokenizer, tokens) if synonyms else tokens
 
 
 _BASE_LOCK = threading.Lock()
@@ -151,6 +128,13 @@ class Tokenizer:
                     _CACHE.clear()
                 _CACHE[key] = tok
         return tok
+
+    def statute_tokens(self, phrase: str) -> list[str]:
+        """Tokens of a reviewed-table phrase (memoised: the table is small and fixed)."""
+        memo = self.__dict__.setdefault("_phrase_tokens", {})
+        if phrase not in memo:
+            memo[phrase] = self.tokens(phrase)
+        return memo[phrase]
 
     def tokens(self, text: str) -> list[str]:
         return [t for t in self._jieba.cut_for_search(text, HMM=False)

@@ -27,4 +27,6 @@ class Hit:
         a = self.article
         return {"id": a.id, "law": a.law, "law_short": a.law_short, "number": a.number, "suffix": a.suffix,
                 "number_text": a.number_text, "status": a.status, "kind": a.kind, "headings": a.headings, "score": self.score,
-                "rank": self.rank, "via": self.via, "text": a.text}
+                "rank": self.rank, "via": self.via, "text": a.text,
+                **{k: a.extra[k] for k in ("status_label", "source_status", "as_of", "effective_from", "upcoming",
+                                           "renumbered_label") if a.extra.get(k)}}

@@ -54,6 +54,7 @@ a.marker { color: #4338ca; font-weight: 600; text-decoration: none; background: 
 a.marker:hover { background: #c7d2fe; }
 .cite { border-bottom: 2px solid; padding-bottom: 1px; cursor: help; }
 .cite .cite-icon { font-size: .7em; font-weight: 700; margin-left: 1px; }
+.cite.v-notyet { border-color: #0284c7; background: #f0f9ff; } .cite.v-notyet .cite-icon { color: #0284c7; }
 .cite.v-verified { border-color: #16a34a; } .cite.v-verified .cite-icon { color: #16a34a; }
 .cite.v-outside { border-color: #d97706; background: #fffbeb; } .cite.v-outside .cite-icon { color: #d97706; }
 .cite.v-superseded, .cite.v-repealed { border-color: #dc2626; background: #fef2f2; }
@@ -85,6 +86,7 @@ a.marker:hover { background: #c7d2fe; }
 .cite.v-partial { border-color: #ca8a04; } .cite.v-partial .cite-icon { color: #ca8a04; }
 .cite.v-mismatch { border-color: #dc2626; background: #fef2f2; } .cite.v-mismatch .cite-icon { color: #dc2626; }
 .verdict-badge.v-superseded, .verdict-badge.v-repealed { background: #fee2e2; color: #991b1b; }
+.verdict-badge.v-notyet { background: #e0f2fe; color: #075985; }
 .verdict-badge.v-notfound { background: #dc2626; color: #fff; }
 .verdict-badge.v-unresolved { background: #e2e8f0; color: #334155; }
 .status-badge.s-current { background: #dcfce7; color: #166534; }

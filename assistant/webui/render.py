@@ -21,7 +21,8 @@ STATUS_BADGES = {
     STATUS_AMENDED: ("s-current s-amended", "现行有效（经修改）"),
     STATUS_REPEALED: ("s-repealed", "已废止"),
     STATUS_HISTORICAL: ("s-historical", "历史版本"),
-    STATUS_NOT_YET: ("s-notyet", "尚未生效"),
+    STATUS_NOT_YET: ("s-notyet", "尚未施行"),
+    "尚未施行": ("s-notyet", "尚未施行"),
 }
 
 from assistant.answer.labels import BADGE_STYLE, VIA_LABELS, citation_badge  # noqa: E402  (re-exported)
@@ -30,6 +31,7 @@ from assistant.answer.labels import BADGE_STYLE, VIA_LABELS, citation_badge  # n
 VERDICT_BADGES = {
     "verified": ("v-verified", "✓", "已核实"),
     "not_in_context": ("v-outside", "!", "不在检索来源中"),
+    "not_yet_in_force": ("v-notyet", "⏳", "尚未施行"),
     "superseded": ("v-superseded", "⟲", "已修改 / 非现行文本"),
     "repealed": ("v-repealed", "✕", "已废止"),
     "not_found": ("v-notfound", "✕", "条文不存在"),
@@ -99,6 +101,11 @@ def article_card(article: Article, *, dom_id: str | None = None, marker: int | N
     head.append(f'<span class="src-law" title="{esc(article.law)}">《{esc(_short_law(article))}》</span>')
     head.append(f'<span class="src-num">{esc(article.number_text)}</span>')
     head.append(status_badge(article.status, article.version_date))
+    extra = getattr(article, "extra", None) or {}
+    if article.status == "尚未施行" and extra.get("effective_from"):
+        head[-1] = f'<span class="status-badge s-notyet">{esc(extra.get("status_label"))}</span>'
+    if extra.get("upcoming"):  # the text in force that day; a stored newer version starts later
+        head.append(f'<span class="status-badge s-notyet">新版本{esc(extra["upcoming"])}起施行</span>')
     if article.kind:  # 法律 / 行政法规 / 司法解释 …: how much the source weighs
         head.append(f'<span class="kind-badge">{esc(article.kind)}</span>')
     meta = []

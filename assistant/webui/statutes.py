@@ -214,10 +214,17 @@ def diff_summary_html(diffs: Sequence[ImportDiff], index_note: str) -> str:
 
 # -- browsing ----------------------------------------------------------------------------------------------
 def law_articles_rows(store: ArticleStore, law: str) -> list[list[str]]:
+    from assistant.corpus.status import article_on, day_or_today, with_history
+
     rows = []
-    for a in store.articles(law):
+    day = day_or_today(None)
+    articles = list(store.articles(law))
+    older = with_history(store, [a.id for a in articles])
+    for a in articles:
+        a = article_on(store, a, day, has_history=a.id in older)  # today's text and status
         text = a.text.replace("\n", " ")
-        rows.append([a.number_text, " › ".join(a.headings), a.status, text[:80] + ("…" if len(text) > 80 else "")])
+        rows.append([a.number_text, " › ".join(a.headings), a.extra.get("status_label", a.status),
+                     text[:80] + ("…" if len(text) > 80 else "")])
     return rows
 
 
@@ -231,8 +238,31 @@ def law_info_html(store: ArticleStore, law: str) -> str:
     facts = [f"{info.articles} 条", info.kind or info.doc_type, info.issuing_body,
              format_dates(info.promulgated, info.effective, info.version_date) or None,
              store.law_note(info.law), f"来源 {info.source}" if info.source else None]
-    return (f'<div class="law-info"><span class="law-title">《{esc(info.law)}》</span>{status_badge(info.status)}'
+    from assistant.corpus.status import law_status
+
+    st = law_status(store, info)  # today's status from the dates; the source's is provenance
+    badge = status_badge(st.status) if not st.not_yet else \
+        f'<span class="status-badge s-notyet">{esc(st.label)}</span>'
+    if st.upcoming:
+        badge += f'<span class="status-badge s-notyet">新版本{esc(st.upcoming)}起施行</span>'
+    return (f'<div class="law-info"><span class="law-title">《{esc(info.law)}》</span>{badge}'
             f'<div class="law-facts">{" · ".join(esc(f) for f in facts if f)}</div></div>')
+
+
+def _as_today(store: ArticleStore, art):
+    """The stored text with its status today, and (when another text is in force today) that text."""
+    import dataclasses
+
+    from assistant.corpus.status import article_status
+
+    on = article_status(store, art)
+    stored = on.stored or on.status
+    art = dataclasses.replace(art, status=stored.status, extra={**art.extra, "status_label": stored.label,
+                                                                 "effective_from": stored.start})
+    if on.substituted:
+        return art, (f'<div class="src-history">今日有效的是 {esc(on.status.start or "较早")} 版本'
+                     f'（{esc(on.status.label)}）：{esc(on.text)}</div>')
+    return art, ""
 
 
 def lookup_citation(store: ArticleStore, reference: str) -> str:
@@ -273,5 +303,6 @@ def lookup_citation(store: ArticleStore, reference: str) -> str:
             items = "".join(f"<li>{esc(v.version_date or '日期不详')} 版本（{esc(v.status)}），"
                             f"{esc(v.superseded_at[:10])} 被替换</li>" for v in versions)
             extra = f'<div class="src-history">历史版本 {len(versions)} 个：<ul>{items}</ul></div>'
-        cards.append(article_card(art, open_=True, extra_meta=extra))
+        art, today_note = _as_today(store, art)
+        cards.append(article_card(art, open_=True, extra_meta=today_note + extra))
     return "".join(cards)

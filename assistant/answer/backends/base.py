@@ -25,6 +25,8 @@ class GenerationRequest:
     generated_tokens: int = 0
     #: the pipeline's clause selection (assistant.answer.select.Selection): the 款 that answer, with facts
     selection: Any = None
+    #: the question as read once (assistant.search.query.Query); None when a caller built the request itself
+    query: Any = None
 
 
 class Backend(ABC):

@@ -27,10 +27,11 @@ def _features(text: str) -> set[str]:
     return out
 
 
-def _question_features(question: str) -> set[str]:
-    from assistant.answer.select import expand_question  # one everyday-words list for every answer path
+def _question_features(query) -> set[str]:
+    """Features of the question with its statute wording (``Query.statute_text``, the one reading)."""
+    from assistant.search.query import read_query
 
-    return _features(expand_question(question))
+    return _features(read_query(query).statute_text)
 
 
 def _overlap(q: set[str], text: str) -> float:
@@ -60,7 +61,7 @@ class ExtractiveBackend(Backend):
     def model_name(self) -> str | None:
         return None
 
-    def excerpts(self, question: str, hits: list[Hit]) -> list[Excerpt]:
+    def excerpts(self, question, hits: list[Hit]) -> list[Excerpt]:
         q = _question_features(question)
         found: list[Excerpt] = []
         for marker, hit in enumerate(hits, 1):
@@ -101,9 +102,10 @@ class ExtractiveBackend(Backend):
             return lines[0] + "……" + "……".join(chosen) + "……"
         return " ".join([lines[0], *items])
 
-    def compose(self, question: str, hits: list[Hit], selection=None) -> str:
+    def compose(self, question, hits: list[Hit], selection=None) -> str:
         """The answer text. With a ``Selection`` (the pipeline passes one) it opens with one sentence that
-        answers, quoting the deciding 款; without one it falls back to quoting the best-matching 款."""
+        answers, quoting the deciding 款; without one it falls back to quoting the best-matching 款.
+        ``question``: the ``Query`` (or the question, read here)."""
         named = [(m, h) for m, h in enumerate(hits, 1) if h.via == "citation"]
         if named:
             # the question names the article(s): recite them whole, paragraph by paragraph
@@ -127,7 +129,8 @@ class ExtractiveBackend(Backend):
         return "\n".join(parts)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        text = self.compose(request.question, request.hits, getattr(request, "selection", None))
+        query = request.query if getattr(request, "query", None) is not None else request.question
+        text = self.compose(query, request.hits, getattr(request, "selection", None))
         request.finish_reason = "stop"
         # clause by clause, as a model would stream it (a one-line answer still arrives in pieces)
         for piece in re.findall(r"[^，。；：\n]*[，。；：\n]?", text):
@@ -163,13 +166,15 @@ def _quote(clause, limit: int = 160) -> str:
     return ("……" if i else "") + clause.fact_sentence.strip() + ("……" if i + len(clause.fact_sentence) < len(text) else "")
 
 
-def lead_sentence(question: str, qtype: str | None, clause, marker: int) -> str:
-    """离婚冷静期为三十日：依据《民法典》第一千零七十七条[1]，自婚姻登记机关收到离婚登记申请之日起三十日内……"""
-    from assistant.answer.select import topic_of
+def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
+    """离婚冷静期为三十日：依据《民法典》第一千零七十七条[1]，自婚姻登记机关收到离婚登记申请之日起三十日内……
+    ``query``: the ``Query`` (or the question, read here)."""
+    from assistant.search.query import read_query
 
+    query = read_query(query)
+    question, topic = query.text, query.topic
     art = clause.hit.article
     cite = f"依据《{art.law_short}》{art.number_text}[{marker}]"
-    topic = topic_of(question)
     head = None
     if clause.fact and topic and qtype in _NOUN_FACTS:
         fact = re.sub(r"(?<=[日天月年周时])(以内|内)$", "", clause.fact)
@@ -184,7 +189,7 @@ def lead_sentence(question: str, qtype: str | None, clause, marker: int) -> str:
     return f"{cite}，{quote}"
 
 
-def compose_leading(question: str, selection, max_articles: int = 3) -> str | None:
+def compose_leading(question, selection, max_articles: int = 3) -> str | None:
     """One sentence that answers, quoting the deciding clause, then the other relevant provisions."""
     clauses = [c for c in selection.clauses if c.coverage > 0 or c.hit.via == "citation"]
     if not clauses:
