@@ -26,7 +26,7 @@ def register(sub):
 
     q = esub.add_parser("qa", help="answer every row with the grounded pipeline and score the answers")
     q.add_argument("--data", required=True,
-                   help="JSONL/JSON rows: question|query + answer|response (+ law, articles), alpaca, ADGEN "
+                   help="JSONL/JSON rows: question|query + answer|response (+ law, articles), alpaca, ADGEN, "
                         "LawBench (instruction/question/answer) or sharegpt (conversations/messages)")
     q.add_argument("--out", required=True, help="run folder (resumed when it already holds predictions)")
     ModelOptions.add_arguments(q)  # the same model flags as ask, chat, api and serve

@@ -31,8 +31,8 @@ class TransformersBackend(Backend):
 
         limit_torch_threads()
         try:
-            self.model, self.tokenizer = load_causal_lm(str(path), str(adapter) if adapter else None, device=device,
-                                                           dtype=dtype)
+            self.model, self.tokenizer = load_causal_lm(str(path), str(adapter) if adapter else None,
+                                                        device=device, dtype=dtype)
         except BackendError:
             raise
         except Exception as exc:  # a folder that is not a model, a broken adapter ...
