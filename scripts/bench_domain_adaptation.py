@@ -100,7 +100,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def _gold(obj: dict) -> list[list]:
     """Gold (law, article) pairs in the corpus: STARD's multi-law ``citations``, else ``law`` + ``articles``."""
-    from assistant.eval.metrics import gold_keys
+    from assistant.data.gold import gold_keys
 
     items = [c for c in obj.get("citations") or [] if c.get("in_db", c.get("article_in_db", True))]
     keys = gold_keys(None, items) if items else gold_keys(obj.get("law"), obj.get("articles") or [])
@@ -190,7 +190,7 @@ def stage_sft_data(args, out: Path, questions: dict, tokenizer_dir: Path) -> Pat
 
     from assistant.answer.prompt import PromptConfig
     from assistant.corpus import open_store
-    from assistant.eval.metrics import key_from_article_id
+    from assistant.data.gold import key_from_article_id
     from assistant.search import load_retriever
     from assistant.train.data.generate import generate_sft, write_jsonl
 
@@ -281,7 +281,8 @@ def score_system(args, name: str, model: Path, adapter: Path | None, out: Path) 
     from assistant.answer.pipeline import CUT_OFF, EMPTY_OUTPUT, GARBLED, GroundedAssistant, PipelineConfig
     from assistant.answer.prompt import PromptConfig
     from assistant.corpus import open_store
-    from assistant.eval.metrics import ABSTAIN_PATTERNS, is_abstention, key_from_article_id, rouge_bleu
+    from assistant.data.gold import key_from_article_id
+    from assistant.eval.metrics import ABSTAIN_PATTERNS, is_abstention, rouge_bleu
     from assistant.search import load_retriever
 
     questions = json.loads((out / "questions.json").read_text(encoding="utf-8"))

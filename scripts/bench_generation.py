@@ -40,7 +40,8 @@ def run(args) -> None:
     if args.home:
         os.environ["ASSISTANT_HOME"] = args.home
     from assistant.answer.pipeline import PipelineConfig, build_assistant
-    from assistant.eval.metrics import citation_key, gold_keys, key_from_article_id, score_pair
+    from assistant.data.gold import gold_keys, key_from_article_id
+    from assistant.eval.metrics import citation_key, score_pair
 
     options = {}
     if args.backend == "llamacpp":

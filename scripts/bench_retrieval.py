@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/results.py
 
 import assistant  # noqa: E402,F401  (thread limits before numpy)
-from assistant.eval.retrieval import evaluate_retrieval, load_retrieval_rows  # noqa: E402
+from assistant.data.datasets import read_rows  # noqa: E402
+from assistant.eval.retrieval import evaluate_retrieval  # noqa: E402
 
 
 class McpRetriever:
@@ -122,7 +123,7 @@ def main() -> int:
     rescorer_obj = None
     mcp = None
     for path in ([] if args.skip_eval else args.data):
-        rows = load_retrieval_rows(path)
+        rows = read_rows(path, need_gold=True)
         if args.holdout:
             from assistant.search.learned import held_out
 

@@ -49,7 +49,7 @@ def main() -> int:
     from assistant.corpus import open_store
     from assistant.eval.metrics import rouge_bleu
     from assistant.threads import limit_torch_threads
-    from assistant.train.adapters import load_causal_lm
+    from assistant.models.loader import load_causal_lm
     from assistant.train.tiny import build_tiny_model, corpus_texts
     from assistant.train.trainer import train
 

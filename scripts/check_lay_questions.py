@@ -2,7 +2,7 @@
 
 Each line is a retrieval row in the multi-law format: ``{"id", "query", "citations": [{"law", "article"}]}``
 (a citation may add ``"suffix": "之一"`` for 第N条之一).
-The check reads it the way the learner and ``assistant eval retrieval`` do (``load_retrieval_rows``), then
+The check reads it the way the learner and ``assistant eval retrieval`` do (``assistant.data.datasets.read_rows``), then
 insists on more than they do, because this file is our own text and must be clean: a unique ``lq-NNNN`` id,
 a non-empty query, 1–3 citations, each an article in force of a law the corpus has (citations of laws the corpus
 lacks — interpretations and regulations a user adds by importing a collection — are counted, not refused;
@@ -29,12 +29,12 @@ ID_PATTERN = re.compile(r"^lq-\d{4,}$")
 
 def check(path: Path, store) -> tuple[list[str], dict]:
     from assistant.corpus.article import IN_FORCE
-    from assistant.eval.retrieval import RetrievalDataError, load_retrieval_rows
+    from assistant.data.datasets import DatasetError, read_rows
 
     problems: list[str] = []
     try:
-        load_retrieval_rows(path)  # the learner's own reader must accept the file as a whole
-    except RetrievalDataError as exc:
+        read_rows(path, need_gold=True)  # the learner's own reader must accept the file as a whole
+    except DatasetError as exc:
         problems.append(str(exc))
     resolver = store.resolver()
     seen_ids: dict[str, int] = {}

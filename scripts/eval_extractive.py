@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     results, quoted = {}, {}
     for path in files:
         name = Path(path).name.split(".")[0]
-        cfg = QAConfig(data=path, out=Path(args.out) / name, backend="extractive", top_k=args.top_k,
+        cfg = QAConfig(data=path, out=Path(args.out) / name, top_k=args.top_k,
                        limit=args.limit, restart=args.restart)
         summary = QARun(cfg, assistant, progress=True).run()
         results[name] = summary["metrics"]

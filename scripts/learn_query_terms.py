@@ -35,7 +35,8 @@ def main() -> int:
 
     from assistant.corpus import open_store
     from assistant.corpus.article import make_article_id
-    from assistant.eval.retrieval import gold_articles, load_retrieval_rows
+    from assistant.data.datasets import read_rows
+    from assistant.eval.retrieval import gold_articles
     from assistant.search import load_retriever
     from assistant.search.learned import LearnConfig, held_out, learn, save
 
@@ -45,14 +46,14 @@ def main() -> int:
     row_of = {doc_id: i for i, doc_id in enumerate(retriever.index.ids)}
     pairs, used, skipped = [], 0, 0
     for path in args.data:
-        for row in load_retrieval_rows(path):
+        for row in read_rows(path, need_gold=True):
             if held_out(row, args.holdout):
                 skipped += 1
                 continue
             gold, _ = gold_articles(row, store)
             rows = [row_of[i] for i in (make_article_id(law, n, "") for law, n in gold) if i in row_of]
             if rows:
-                pairs.append((retriever.query_tokens(row["query"]), rows))
+                pairs.append((retriever.query_tokens(row.question), rows))
                 used += 1
     artefact = learn(pairs, retriever.index.lexical, retriever.index.ids, LearnConfig(max_map_tokens=args.max_map_tokens, min_pairs=args.min_pairs))
     out = Path(args.out) if args.out else home / "learned_terms.json"

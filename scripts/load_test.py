@@ -16,10 +16,13 @@ import concurrent.futures
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from assistant.eval.metrics import percentile  # noqa: E402
 
 QUESTIONS = [
     "醉驾怎么处罚？", "离婚冷静期是多久？", "用人单位不签书面劳动合同要承担什么责任？", "民法典第1043条是怎么规定的？",
@@ -35,15 +38,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def start_server(port: int, backend: str, startup_timeout: float) -> subprocess.Popen:
@@ -132,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "clients": args.clients, "questions_per_client": args.questions, "requests": len(results),
         "errors": len(errors), "wall_s": round(wall, 1), "throughput_rps": round(len(results) / wall, 2),
-        "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
-        "latency_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
+        "latency_p50_s": round(percentile(latencies, 50), 3) if latencies else None,
+        "latency_p95_s": round(percentile(latencies, 95), 3) if latencies else None,
         "latency_max_s": round(max(latencies), 3) if latencies else None,
         "backend": args.backend, "cpu_count": os.cpu_count(),
     }

@@ -116,6 +116,46 @@ def tiny_qwen2_gguf(tmp_path_factory):
     return write_tiny_qwen2_gguf(tmp_path_factory.mktemp("gguf") / "tiny-qwen2-f32.gguf", texts)
 
 
+#: the GGUF the llama.cpp tests load instead of the tiny one (a real model, to see real output)
+REAL_GGUF = os.environ.get("ASSISTANT_TEST_GGUF")
+
+
+def _llamacpp_runs(gguf: Path) -> str | None:
+    """None when llama.cpp can generate here; else why not. Probed in a child process: a llama.cpp build
+    made for another CPU dies with SIGILL, which would take the whole test session down."""
+    import subprocess
+    import sys
+
+    probe = ("from llama_cpp import Llama; m = Llama(model_path=%r, n_ctx=256, n_threads=1, verbose=False); "
+             "m.create_completion('你好', max_tokens=1)" % str(gguf))
+    try:
+        proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return "llama.cpp did not generate one token within 300 s"
+    if proc.returncode != 0:
+        return (f"llama.cpp fails on this machine (exit {proc.returncode}; SIGILL = built for another CPU, "
+                f"rebuild llama-cpp-python with CMAKE_ARGS=-DGGML_NATIVE=ON): "
+                f"{proc.stderr.decode(errors='replace')[-200:]}")
+    return None
+
+
+@pytest.fixture(scope="session")
+def gguf_model(request) -> Path:
+    """The GGUF the llama.cpp tests load: ASSISTANT_TEST_GGUF, else the tiny random Qwen2 (its output is
+    noise, which is the point too: whatever a model writes, the answer path streams it and checks it)."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llamacpp]')")
+    if REAL_GGUF:
+        gguf = Path(REAL_GGUF)
+        if not gguf.is_file():
+            pytest.fail(f"ASSISTANT_TEST_GGUF={REAL_GGUF}: no such file")
+    else:
+        gguf = request.getfixturevalue("tiny_qwen2_gguf")[0]
+    why = _llamacpp_runs(gguf)
+    if why:
+        pytest.skip(why)
+    return gguf
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     path = Path(__file__).parent / "artifacts"

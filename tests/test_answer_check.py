@@ -92,7 +92,7 @@ def test_paragraph_and_item_that_do_not_exist(checker):
     assert checks[1].exists and checks[1].verdict == "not_found" and "款" in checks[1].reason
 
 
-def test_in_context(checker):
+def test_a_citation_missing_from_the_given_context_is_flagged_not_in_context(checker):
     ctx = checker.parse_context("民法典第1076条,民法典第1079条")
     assert ctx == {"中华人民共和国民法典#1076", "中华人民共和国民法典#1079"}
     checks = by_span(checker.check("协议离婚见《民法典》第1076条；诉讼离婚见《民法典》第1077条。", ctx))

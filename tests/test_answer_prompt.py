@@ -36,7 +36,7 @@ def test_packing_truncates_a_single_long_article_and_marks_it():
     assert block == head + "在道路上……（条文过长，以下省略）\n\n（另有1条检索结果因篇幅所限未列出。）"
 
 
-def test_no_hits():
+def test_no_retrieved_articles_give_the_no_context_block():
     assert pack_context([], 100) == (NO_CONTEXT, [])
 
 

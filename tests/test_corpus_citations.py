@@ -54,7 +54,7 @@ def test_numbers_that_are_not_citations_are_ignored(resolver):
     assert find_citations("我有3条建议，价格是1043元", resolver) == []
 
 
-def test_parse_reference(resolver):
+def test_a_reference_in_any_written_form_resolves_to_its_article(resolver):
     assert parse_reference("《中华人民共和国刑法》第一百三十三条之一", resolver) == (CRIMINAL, 133, "之一")
     assert parse_reference("刑法 133-1", resolver) == (CRIMINAL, 133, "之一")
     assert parse_reference("民法典第1043条", resolver) == (CIVIL, 1043, "")

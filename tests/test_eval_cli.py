@@ -81,3 +81,18 @@ def test_user_errors_exit_2_with_a_clear_message(home_with_store, tmp_path, caps
     assert main(["eval", "qa", "--data", str(good), "--out", str(tmp_path / "r2"),
                  "--backend", "transformers", "--model", str(tmp_path / "no-model")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_eval_qa_takes_the_same_model_flags_as_ask_and_serve(home_with_store, tmp_path, capsys, monkeypatch):
+    """`eval qa --backend llamacpp` is a choice (it used to be "invalid choice"), a .gguf --model alone picks
+    llama.cpp as in ask and serve, a missing GGUF file is a clear error, an unknown ASSISTANT_BACKEND is named."""
+    data = _write(tmp_path / "rows.jsonl", [{"question": "醉驾怎么处罚"}])
+    missing = tmp_path / "m.gguf"
+    for extra in (["--backend", "llamacpp"], []):
+        assert main(["eval", "qa", "--data", str(data), "--out", str(tmp_path / "r"), *extra,
+                     "--model", str(missing)]) == 2
+        err = capsys.readouterr().err
+        assert "invalid choice" not in err and f"model file {missing} does not exist" in err
+    monkeypatch.setenv("ASSISTANT_BACKEND", "gpt5")
+    assert main(["eval", "qa", "--data", str(data), "--out", str(tmp_path / "r")]) == 2
+    assert "unknown backend 'gpt5'" in capsys.readouterr().err

@@ -11,9 +11,10 @@ import math
 import numpy as np
 import pytest
 
+from assistant.data.gold import article_key, gold_keys, key_from_article_id
 from assistant.eval.metrics import (
-    aggregate_citations, article_key, context_retrieval, gold_keys, is_abstention, key_from_article_id,
-    latency_summary, make_compute_metrics, rouge_bleu, score_citations, score_pair, tokenize)
+    aggregate_citations, context_retrieval, is_abstention, latency_summary, make_compute_metrics, rouge_bleu,
+    score_citations, score_pair, tokenize)
 
 
 def test_identical_texts_score_100():

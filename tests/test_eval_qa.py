@@ -7,6 +7,7 @@ import json
 import pytest
 
 from assistant.eval.qa import QAConfig, QARun, RunError, model_text
+from assistant.models.options import ModelOptions
 
 XINGFA_133_1 = ("在道路上驾驶机动车，有下列情形之一的，处拘役，并处罚金：\n（一）追逐竞驶，情节恶劣的；\n"
                 "（二）醉酒驾驶机动车的；\n（三）严重超过规定时速行驶的。\n有前款行为，同时构成其他犯罪的，依照处罚较重的规定定罪处罚。")
@@ -185,8 +186,8 @@ def test_tiny_local_model_run_is_deterministic(fixture_pipeline_parts, tiny_mode
     runs = []
     for name in ("tiny1", "tiny2"):
         out = tmp_path / name
-        cfg = QAConfig(data=data_file, out=out, backend="transformers", model=str(tiny_model_dir), limit=3,
-                       max_new_tokens=24)
+        cfg = QAConfig(data=data_file, out=out, limit=3,
+                       options=ModelOptions(model=str(tiny_model_dir), temperature=0.0, max_new_tokens=24))
         summary = QARun(cfg, assistant, progress=False).run()
         runs.append((summary, _records(out)))
     (s1, r1), (s2, r2) = runs

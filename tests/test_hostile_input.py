@@ -76,21 +76,21 @@ def test_checker_results_unchanged_by_the_linear_rewrite(store):
     [("酒后驾车怎么处罚？", "依照刑法……")],
 ])
 def test_every_documented_history_form_is_accepted_everywhere(history, tmp_path):
-    from assistant.answer.history import normalize_history
-    from assistant.eval.datasets import load_rows
+    from assistant.data.history import normalize_history
+    from assistant.data.datasets import read_rows
 
     pairs = normalize_history(history)
     assert pairs and pairs[0][0] == "酒后驾车怎么处罚？"
     data = tmp_path / "qa.jsonl"
     data.write_text(json.dumps({"question": "那醉驾呢？", "answer": "拘役", "history": history},
                                ensure_ascii=False) + "\n", encoding="utf-8")
-    (row,) = load_rows(data)
+    (row,) = read_rows(data)
     assert row.history[0][0] == "酒后驾车怎么处罚？"
 
 
 def test_eval_qa_answers_rows_with_history(store, tmp_path):
     from assistant.answer.pipeline import build_assistant
-    from assistant.eval.datasets import load_rows
+    from assistant.data.datasets import read_rows
     from assistant.search import load_retriever
 
     retriever = load_retriever(store=store, index_dir=tmp_path / "index", embedder="bm25-only", progress=False)
@@ -99,13 +99,13 @@ def test_eval_qa_answers_rows_with_history(store, tmp_path):
     rows = [{"question": "那醉驾呢？", "answer": "拘役", "history": ["酒后驾车怎么处罚？"]},
             {"question": "那醉驾呢？", "answer": "拘役", "history": [["酒后驾车怎么处罚？", "罚款"]]}]
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    for row in load_rows(data):
+    for row in read_rows(data):
         answer = assistant.ask(row.question, history=row.history)
         assert any(h.id == "中华人民共和国刑法#133之一" for h in answer.sources)
 
 
 def test_bad_history_names_the_turn():
-    from assistant.answer.history import HistoryError, normalize_history
+    from assistant.data.history import HistoryError, normalize_history
 
     with pytest.raises(HistoryError, match=r"history\[1\]"):
         normalize_history(["ok", 42])
@@ -149,14 +149,14 @@ def test_bad_jsonl_fields_are_refused_naming_line_and_field(tmp_path, row, messa
 ])
 def test_json_bombs_are_clear_errors(tmp_path, raw, message):
     from assistant.corpus.parse import StatuteParseError, parse_file
-    from assistant.eval.datasets import DatasetError, load_rows
+    from assistant.data.datasets import DatasetError, read_rows
 
     with pytest.raises(StatuteParseError, match=message):
         parse_file(_jsonl(tmp_path, raw=raw))
     qa = tmp_path / "qa.jsonl"
     qa.write_text(raw, encoding="utf-8")
     with pytest.raises(DatasetError, match=message):
-        load_rows(qa)
+        read_rows(qa)
 
 
 def test_invisible_characters_in_law_names_are_normalised_and_reported(tmp_path):
@@ -324,7 +324,7 @@ def test_api_bad_option_types_are_422_naming_the_field(api, field, value):
 
 
 def test_api_clamps_documented_ranges(api):
-    from assistant.answer.api import RANGES
+    from assistant.answer.limits import RANGES
 
     big = _ask(api["url"], top_k=10**9).json()
     assert 0 < len(big["grounding"]["sources"]) <= RANGES["top_k"][1]

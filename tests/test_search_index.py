@@ -186,7 +186,8 @@ def test_cli_index_and_search(tmp_path, capsys, monkeypatch):
 
 
 def test_evaluate_retrieval_on_fixture_rows(fixture_store, tmp_path):
-    from assistant.eval.retrieval import RetrievalDataError, evaluate_retrieval, load_retrieval_rows
+    from assistant.data.datasets import DatasetError, read_rows
+    from assistant.eval.retrieval import evaluate_retrieval
 
     build_index(fixture_store, tmp_path / "s", embedder="bm25-only", progress=False)
     r = load_retriever(fixture_store, tmp_path / "s", build_if_missing=False)
@@ -195,7 +196,7 @@ def test_evaluate_retrieval_on_fixture_rows(fixture_store, tmp_path):
             {"query": "夫妻双方自愿离婚 签订书面离婚协议", "law": "中华人民共和国民法典", "articles": [1076, 9999]},
             {"query": "在道路上驾驶机动车追逐竞驶", "law": "合同法", "articles": [1]}]  # law not in corpus: a miss
     data.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in rows) + "\n", encoding="utf-8")
-    m = evaluate_retrieval(r, load_retrieval_rows(data), top_k=10, progress=False)
+    m = evaluate_retrieval(r, read_rows(data, need_gold=True), top_k=10, progress=False)
     assert m["n"] == 3
     assert m["rows"][0]["first_relevant_rank"] == 1 and m["rows"][0]["recall@1"] == 1.0
     assert m["rows"][1]["recall@10"] == 0.5 and m["rows"][1]["first_relevant_rank"] == 1
@@ -205,8 +206,8 @@ def test_evaluate_retrieval_on_fixture_rows(fixture_store, tmp_path):
     assert set(m) >= {"recall@3", "recall@5", "ndcg@10", "latency_ms_p50", "latency_ms_p95"}
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"query": "x", "law": "刑法", "articles": [1]}\n{"query": "y", "law": "刑法"}\n', encoding="utf-8")
-    with pytest.raises(RetrievalDataError, match=r"bad.jsonl:2: missing field 'articles'"):
-        load_retrieval_rows(bad)
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2: missing field 'articles'"):
+        read_rows(bad, need_gold=True)
 
 
 def test_token_cache_matches_fresh_tokenisation_after_vocabulary_change(tmp_path):
@@ -250,7 +251,8 @@ def test_parallel_embedding_workers_give_the_same_vectors(fixture_store, tmp_pat
 def test_evaluate_retrieval_scores_every_gold_law_of_a_multi_law_question(fixture_store, tmp_path, monkeypatch):
     """A lay question whose answer spans two laws (STARD rows): every cited article is gold; articles the
     corpus lacks (a regulation) are reported apart instead of silently lowering recall."""
-    from assistant.eval.retrieval import RetrievalDataError, evaluate_retrieval, load_retrieval_rows
+    from assistant.data.datasets import DatasetError, read_rows
+    from assistant.eval.retrieval import evaluate_retrieval
 
     monkeypatch.setenv("ASSISTANT_LAY_QUESTIONS", "none")  # the ranks asserted below are plain BM25's
     build_index(fixture_store, tmp_path / "s", embedder="bm25-only", progress=False)
@@ -266,7 +268,7 @@ def test_evaluate_retrieval_scores_every_gold_law_of_a_multi_law_question(fixtur
     ]
     data = tmp_path / "stard.jsonl"
     data.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in rows) + "\n", encoding="utf-8")
-    m = evaluate_retrieval(r, load_retrieval_rows(data), top_k=10, progress=False)
+    m = evaluate_retrieval(r, read_rows(data, need_gold=True), top_k=10, progress=False)
     assert m["rows_total"] == 3 and m["n"] == 2 and m["rows_not_in_db"] == 1
     assert m["gold_articles_not_in_db"] == 3  # the regulation, the 个体工商户条例 article, 民法典 9999 (looked up)
     first = m["rows"][0]
@@ -278,8 +280,8 @@ def test_evaluate_retrieval_scores_every_gold_law_of_a_multi_law_question(fixtur
     assert m["all_gold"]["recall@10"] == pytest.approx((2 / 3 + 0 + 0.5) / 3, abs=1e-4)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"query": "x", "citations": [{"law": "刑法", "article": "133"}]}\n', encoding="utf-8")
-    with pytest.raises(RetrievalDataError, match=r"bad.jsonl:1: citations\[0\].article must be an integer"):
-        load_retrieval_rows(bad)
+    with pytest.raises(DatasetError, match=r"bad.jsonl:1: citations\[0\].article must be an integer"):
+        read_rows(bad, need_gold=True)
 
 
 def test_an_index_built_with_older_bm25_parameters_is_rebuilt_by_a_plain_update(fixture_store, tmp_path, use3):

@@ -154,7 +154,7 @@ def test_gradio_api_bad_argument_types_are_clean_errors(default_server):
     for args, message in [(("醉驾怎么处罚", [], 3, ["刑法"]), "law 必须是"),
                           (("醉驾怎么处罚", [1, 2], 3, ""), "history 格式不正确"),
                           (("醉驾怎么处罚", [], "abc", ""), "top_k 必须是整数"),
-                          (("问" * 3000,), "问题太长")]:
+                          (("问" * 4001,), "问题太长")]:
         with pytest.raises(AppError, match=message) as err:
             client.predict(*args, api_name="/ask")
         assert "Traceback" not in str(err.value) and "attribute" not in str(err.value)

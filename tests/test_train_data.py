@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from assistant.train.data.formats import DataFormatError, SFTExample, load_sft_file
+from assistant.data.datasets import DatasetError
+from assistant.train.data.formats import SFTExample, load_sft_file
 from assistant.train.data.masking import IGNORE_INDEX, MaskingConfig, encode_example, make_collator
 
 
@@ -98,15 +99,15 @@ def test_collator_pads_labels_with_ignore_index(tok):
 def test_bad_records_name_file_line_and_field(tmp_path):
     f = tmp_path / "bad.jsonl"
     f.write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c"}\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"bad\.jsonl:2: missing field 'output'"):
+    with pytest.raises(DatasetError, match=r"bad\.jsonl:2: missing field 'output'"):
         load_sft_file(f, "alpaca")
     g = tmp_path / "broken.jsonl"
     g.write_text('{"instruction": "a", "output": "b"}\n{oops\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"broken\.jsonl:2: invalid JSON"):
+    with pytest.raises(DatasetError, match=r"broken\.jsonl:2: invalid JSON"):
         load_sft_file(g)
     h = tmp_path / "conv.jsonl"
     h.write_text(json.dumps({"messages": [{"role": "assistant", "content": "x"}]}) + "\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match="without a question"):
+    with pytest.raises(DatasetError, match="without a question"):
         load_sft_file(h)
 
 
@@ -166,7 +167,8 @@ def test_generated_sft_uses_the_apps_prompt_and_cites_the_gold_article(fixture_s
     from assistant.answer.prompt import build_messages, render_chatglm2
     from assistant.search.types import Hit
     from assistant.train.data.generate import ABSTAIN_ANSWER, generate_sft
-    from assistant.train.data.formats import parse_alpaca
+    from assistant.data.datasets import convert_row
+    from assistant.train.data.formats import sft_example
 
     rows = generate_sft(fixture_store, seed=3)
     kinds = {r["kind"] for r in rows}
@@ -174,7 +176,7 @@ def test_generated_sft_uses_the_apps_prompt_and_cites_the_gold_article(fixture_s
     rag = next(r for r in rows if r["kind"] == "rag")
     gold = fixture_store.get(rag["id"])
     # the training source must equal the app's prompt for the same question and context
-    ex = parse_alpaca(rag, "gen", "1")
+    ex = sft_example(convert_row(rag, "alpaca", "gen-1"))
     row = encode_example(ex, tok, MaskingConfig(max_source_length=4096))
     n_source = sum(1 for x in row["labels"] if x == IGNORE_INDEX)
     context_ids = []
@@ -216,7 +218,7 @@ def test_generated_rag_answers_quote_the_article_first_and_cite_only_its_marker(
 
 
 def test_eval_gold_articles_never_become_training_gold(fixture_store, tmp_path):
-    from assistant.eval.metrics import key_from_article_id
+    from assistant.data.gold import key_from_article_id
     from assistant.train.data.generate import generate_sft, gold_article_ids
 
     arts = [a for a in fixture_store.articles(in_force_only=True)][:3]

@@ -94,7 +94,7 @@ def test_full_finetune_lowers_the_loss(tiny_model_dir, sft_file, tmp_path):
 def test_lora_trains_only_its_matrices_and_reloads_identically(tiny_model_dir, lora_run):
     from transformers import AutoModelForCausalLM
 
-    from assistant.train.adapters import load_causal_lm
+    from assistant.models.loader import load_causal_lm
 
     out, metrics = lora_run
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -123,7 +123,7 @@ def test_merge_equals_adapter_outputs(tiny_model_dir, lora_run, tmp_path):
     from transformers import AutoModelForCausalLM
 
     from assistant.cli import main
-    from assistant.train.adapters import load_causal_lm
+    from assistant.models.loader import load_causal_lm
 
     out, _ = lora_run
     assert main(["train", "merge", "--model", str(tiny_model_dir), "--adapter", str(out),
@@ -149,7 +149,7 @@ def _manual_greedy(model, ids, n):
 def test_prefix_tuning_trains_only_the_prefix_and_generate_uses_it(tiny_model_dir, prefix_run):
     from transformers import AutoModelForCausalLM
 
-    from assistant.train.adapters import load_causal_lm
+    from assistant.models.loader import load_causal_lm
 
     out, metrics = prefix_run
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -182,7 +182,7 @@ def test_prefix_can_start_as_the_models_own_reading_of_a_statute(tiny_model_dir,
     generate() - and the trainer writes exactly that prefix when it does not move (learning rate 0)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from assistant.train.adapters import load_causal_lm
+    from assistant.models.loader import load_causal_lm
     from assistant.train.hparams import MethodArguments
     from assistant.train.methods import _layer_kv, apply_method, text_prefix_ids
     from assistant.train.trainer import train
@@ -278,7 +278,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 
 def test_sft_predict_with_generate_scores_the_eval_split(tiny_model_dir, sft_file, tmp_path):
     from assistant.eval.metrics import rouge_bleu
-    from assistant.train.adapters import load_causal_lm
+    from assistant.models.loader import load_causal_lm
     from assistant.train.trainer import train
 
     metrics = train("sft", _config(tiny_model_dir, sft_file, tmp_path, "ptuning", learning_rate=0.3, max_steps=4,

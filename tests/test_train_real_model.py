@@ -1,5 +1,5 @@
 """Opt-in: on a real instruct model, P-Tuning v2's prefix really steers generate() (the fix in
-assistant.train.adapters.prefix_generate), exactly as a manual greedy decode through the prefix does.
+assistant.models.loader.prefix_generate), exactly as a manual greedy decode through the prefix does.
 
 Runs only when ASSISTANT_REAL_MODEL names a Hugging Face model folder, e.g. the imported 0.5B model:
     assistant model import-gguf ~/.cache/assistant-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --out runs/qwen05b
@@ -25,7 +25,7 @@ def test_prefix_steers_generate_on_the_real_model():
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.threads import limit_torch_threads
-    from assistant.train.adapters import install_prefix_generate, load_causal_lm
+    from assistant.models.loader import install_prefix_generate, load_causal_lm
 
     limit_torch_threads()
     adapter = os.environ.get("ASSISTANT_REAL_PREFIX_ADAPTER")

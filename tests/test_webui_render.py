@@ -182,7 +182,7 @@ def test_preview_reads_uploads_as_the_collection_importer_does(tmp_path, fixture
     assert "无法读取" not in preview.errors[0]
 
 
-def test_lookup_citation(fixture_store):
+def test_lookup_shows_the_cited_articles_or_says_why_not(fixture_store):
     out = lookup_citation(fixture_store, "刑法133条之一")
     assert "第一百三十三条之一" in out and "醉酒驾驶机动车" in out
     assert "没有第九百九十九条" in lookup_citation(fixture_store, "刑法第999条")

@@ -36,7 +36,8 @@ def server(tmp_path_factory):
 
     from assistant.answer.pipeline import build_assistant
     from assistant.search import build_index, load_retriever
-    from assistant.webui.app import create_app, make_reindexer, start_in_background
+    from assistant.webui.app import create_app, start_in_background
+    from assistant.webui.state import make_reindexer
     from assistant.webui.config import WebConfig
 
     home = tmp_path_factory.mktemp("webui_server")

@@ -6,7 +6,8 @@ carries ``grounding``: the sources given to the model and the citation report. O
 ``top_k``, ``law``, ``include_repealed``, ``as_of`` (YYYY-MM-DD: answer with the law in force that day;
 today by default).
 
-Every option is type-checked (422 naming the field) and clamped to its documented range (``RANGES``). There
+Every option is type-checked (422 naming the field) and clamped to its documented range
+(``assistant.answer.limits.RANGES``, the web app's too). There
 is no global lock: backends that cannot generate concurrently serialise themselves (the transformers backend
 holds its own lock around ``generate`` only), so a slow request never holds up retrieval or checking of
 another.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 import uuid
 from typing import Any
@@ -23,43 +23,18 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request  # module level: FastAPI resolves annotations by name
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from assistant.answer.history import HistoryError, normalize_history
-from assistant.answer.limits import check_question
+from assistant.answer.limits import OptionError, validate_history, validate_options, validate_question
 from assistant.answer.pipeline import GroundedAssistant
 
 log = logging.getLogger(__name__)
 
-#: documented ranges; a value outside is clamped to the nearest end (as OpenAI-compatible servers do)
-RANGES = {"top_k": (1, 20), "temperature": (0.0, 2.0), "max_tokens": (1, 4096)}
 MAX_MESSAGES = 100
 MAX_BODY_BYTES = 1_000_000
 
 
-class OptionError(ValueError):
-    def __init__(self, field: str, problem: str):
-        self.field = field
-        super().__init__(f"{field}: {problem}")
-
-
-def _number(body: dict, field: str, kind: type):
-    """``body[field]`` as an int / float within RANGES, None when absent; OptionError when not a number."""
-    value = body.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise OptionError(field, f"must be a number, got {type(value).__name__}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise OptionError(field, "must be a finite number")
-    if kind is int:
-        if isinstance(value, float) and not value.is_integer():
-            raise OptionError(field, f"must be an integer, got {value}")
-        value = int(value)
-    lo, hi = RANGES["max_tokens" if field == "max_completion_tokens" else field]
-    return kind(min(hi, max(lo, value)))
-
-
 def parse_request(body: dict) -> tuple[str, list, dict]:
-    """(question, history pairs, pipeline options) from a chat-completions body; OptionError names the field."""
+    """(question, history pairs, pipeline options) from a chat-completions body, checked by the validator the
+    web app uses too (``assistant.answer.limits``); OptionError names the field as the body has it."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise OptionError("messages", "a non-empty list of {role, content} is required")
@@ -71,47 +46,13 @@ def parse_request(body: dict) -> tuple[str, list, dict]:
             raise OptionError(f"messages[{i}]", "needs role system|user|assistant and string content")
     if messages[-1]["role"] != "user" or not messages[-1].get("content", "").strip():
         raise OptionError("messages", "the last message must be a non-empty user message")
-    try:
-        question = check_question(messages[-1]["content"])
-    except ValueError as exc:
-        raise OptionError(f"messages[{len(messages) - 1}].content", str(exc)) from None
-    try:
-        history = normalize_history([m for m in messages[:-1] if m["role"] in ("user", "assistant")])
-    except HistoryError as exc:
-        raise OptionError("messages", str(exc)) from None
-    options: dict[str, Any] = {}
-    top_k = _number(body, "top_k", int)
-    if top_k is not None:
-        options["top_k"] = top_k
-    law = body.get("law")
-    if law is not None:
-        if not isinstance(law, str) or len(law) > 100:
-            raise OptionError("law", "must be a law name (a string of at most 100 characters)")
-        if law.strip():
-            options["law"] = law.strip()
-    repealed = body.get("include_repealed")
-    if repealed is not None and not isinstance(repealed, bool):
-        raise OptionError("include_repealed", f"must be true or false, got {type(repealed).__name__}")
-    if repealed:
-        options["include_repealed"] = True
-    as_of = body.get("as_of")
-    if as_of is not None:
-        from assistant.corpus.versions import parse_day
-
-        if not isinstance(as_of, str) or len(as_of) > 20:
-            raise OptionError("as_of", "must be a date YYYY-MM-DD")
-        try:
-            options["as_of"] = parse_day(as_of)
-        except ValueError as exc:
-            raise OptionError("as_of", str(exc)) from None
-    temperature = _number(body, "temperature", float)
-    if temperature is not None:
-        options["temperature"] = temperature
-    limit = _number(body, "max_tokens", int)
-    if limit is None:
-        limit = _number(body, "max_completion_tokens", int)
-    if limit is not None:
-        options["max_new_tokens"] = limit
+    question = validate_question(messages[-1]["content"], field=f"messages[{len(messages) - 1}].content")
+    history = validate_history([m for m in messages[:-1] if m["role"] in ("user", "assistant")], field="messages")
+    limit_field = "max_tokens" if body.get("max_tokens") is not None else "max_completion_tokens"
+    options = validate_options({"top_k": body.get("top_k"), "law": body.get("law"),
+                                "include_repealed": body.get("include_repealed"), "as_of": body.get("as_of"),
+                                "temperature": body.get("temperature"), "max_new_tokens": body.get(limit_field)},
+                               fields={"max_new_tokens": limit_field})
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise OptionError("stream", f"must be true or false, got {type(stream).__name__}")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from assistant.cli import open_corpus
+from assistant.models.options import ModelOptions
 
 
 def register(sub) -> None:
@@ -35,45 +35,22 @@ def register(sub) -> None:
 
 
 def _backend_args(p) -> None:
-    add_model_arguments(p)
+    ModelOptions.add_arguments(p)
     p.add_argument("--top-k", type=int, default=5, help="articles retrieved per question")
     p.add_argument("--law", help="search only this law (刑法, 民法典 ...)")
     p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
     p.add_argument("--as-of", metavar="DATE", help="answer with the law in force on this day (YYYY-MM-DD; "
                                                    "default today)")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: greedy)")
-    p.add_argument("--max-new-tokens", type=int, default=512)
 
 
-def add_model_arguments(p) -> None:
-    """--backend / --model / --adapter / --base-url / --api-key: shared by ask, chat, api and serve."""
-    p.add_argument("--backend", choices=("extractive", "llamacpp", "transformers", "openai"),
-                   default=os.environ.get("ASSISTANT_BACKEND", "extractive"),
-                   help="extractive (default, no model), llamacpp (a GGUF file; chosen for a .gguf --model), "
-                        "transformers (local model folder; chosen for a folder --model) or openai "
-                        "(any OpenAI-compatible endpoint); env ASSISTANT_BACKEND")
-    p.add_argument("--model", default=os.environ.get("ASSISTANT_MODEL"),
-                   help="llamacpp: FILE.gguf; transformers: model folder; openai: model name (env ASSISTANT_MODEL)")
-    p.add_argument("--n-ctx", type=int, default=None, help="llamacpp: context size (default 4096, env ASSISTANT_N_CTX)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="llamacpp: threads (default ASSISTANT_THREADS, i.e. 1)")
-    p.add_argument("--adapter", default=os.environ.get("ASSISTANT_ADAPTER"),
-                   help="LoRA / P-Tuning v2 adapter folder for the transformers backend (env ASSISTANT_ADAPTER)")
-    p.add_argument("--dtype", choices=("auto", "bf16", "fp32"), default=os.environ.get("ASSISTANT_DTYPE", "auto"),
-                   help="transformers backend weights: auto (default) = bf16 on a CPU with AVX512-BF16/AMX "
-                        "(faster than fp32 there), fp32 on other CPUs; env ASSISTANT_DTYPE")
-    p.add_argument("--base-url", help="openai backend: endpoint base URL (env OPENAI_BASE_URL)")
-    p.add_argument("--api-key", help="openai backend: API key (env OPENAI_API_KEY)")
+def model_options(args) -> ModelOptions:
+    """The model flags as ``ModelOptions``; a bad value (ASSISTANT_BACKEND=foo) is the user's to fix."""
+    from assistant.cli import UserError
 
-
-def resolve_backend(backend: str, model: str | None) -> str:
-    """--model without --backend: a .gguf file runs on llama.cpp, a folder on transformers."""
-    if backend == "extractive" and model:
-        if str(model).lower().endswith(".gguf"):
-            return "llamacpp"
-        if os.path.isdir(model):
-            return "transformers"
-    return backend
+    try:
+        return ModelOptions.from_args(args)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def verdict_counts(checks) -> dict[str, int]:
@@ -184,14 +161,7 @@ def _assistant(args):
     from assistant.answer.pipeline import PipelineConfig, build_assistant
     from assistant.cli import UserError
 
-    options = {}
-    backend = resolve_backend(args.backend, args.model)
-    if backend == "openai":
-        options = {"base_url": args.base_url, "api_key": args.api_key}
-    elif backend == "llamacpp":
-        options = {"n_ctx": getattr(args, "n_ctx", None), "n_threads": getattr(args, "threads", None)}
-    elif backend == "transformers":
-        options = {"dtype": getattr(args, "dtype", "auto")}
+    options = model_options(args)
     store = open_corpus()
     from assistant.search import load_retriever
 
@@ -200,10 +170,8 @@ def _assistant(args):
     except Exception as exc:  # a missing / mismatched index: say which, without a traceback
         raise UserError(f"cannot open the search index: {exc}") from None
     try:
-        assistant = build_assistant(backend, model=args.model, adapter=args.adapter, store=store,
-                                    retriever=retriever,
-                                    config=PipelineConfig(top_k=args.top_k, max_new_tokens=args.max_new_tokens),
-                                    **options)
+        assistant = build_assistant(**options.backend_kwargs(), store=store, retriever=retriever,
+                                    config=PipelineConfig(top_k=args.top_k, **options.generation()))
     except BackendError as exc:
         raise UserError(str(exc)) from None
     if getattr(assistant.backend, "dtype", None):  # what --dtype auto chose on this CPU
@@ -213,7 +181,7 @@ def _assistant(args):
 
 def _options(args) -> dict:
     return {"top_k": args.top_k, "law": args.law, "include_repealed": args.include_repealed,
-            "temperature": args.temperature, "as_of": getattr(args, "as_of", None)}
+            "as_of": getattr(args, "as_of", None)}
 
 
 def _print_report(answer, out=sys.stdout) -> None:

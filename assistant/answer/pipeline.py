@@ -33,6 +33,8 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 class PipelineConfig:
     top_k: int = 5
     max_new_tokens: int = 512
+    #: sampling temperature of a request that gives none (None / 0: greedy)
+    temperature: float | None = None
     prompt: PromptConfig = field(default_factory=PromptConfig)
     #: retrieval candidates reranked by the clause selector before the top_k are kept
     candidates: int = 15
@@ -262,8 +264,8 @@ class GroundedAssistant:
         yield StreamEvent("sources", hits=used)
 
         request = GenerationRequest(question=question, hits=used, messages=messages, history=pairs,
-                                    max_new_tokens=max_new, temperature=temperature, selection=selection,
-                                    query=query)
+                                    max_new_tokens=max_new, selection=selection, query=query,
+                                    temperature=self.config.temperature if temperature is None else temperature)
         chunks: list[str] = []
         notices = [self.backend.notice] if self.backend.notice else []
         if gate is not None and gate.note:

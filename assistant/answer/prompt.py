@@ -103,8 +103,8 @@ def user_message(question: str, context: str) -> str:
 
 
 def normalize_history(history: Sequence[Any] | None) -> list[tuple[str, str]]:
-    """(user, assistant) pairs from any history form (see ``assistant.answer.history``)."""
-    from assistant.answer.history import normalize_history as _normalize
+    """(user, assistant) pairs from any history form (see ``assistant.data.history``)."""
+    from assistant.data.history import normalize_history as _normalize
 
     return _normalize(history)
 

@@ -5,6 +5,9 @@ import json
 import sys
 from pathlib import Path
 
+from assistant.data.datasets import FORMATS
+from assistant.models.options import ModelOptions
+
 
 def register(sub):
     p = sub.add_parser("eval", help="batch evaluation: retrieval, question answering, run comparison")
@@ -23,19 +26,15 @@ def register(sub):
 
     q = esub.add_parser("qa", help="answer every row with the grounded pipeline and score the answers")
     q.add_argument("--data", required=True,
-                   help="JSONL/JSON rows: question|query + answer|response (+ law, articles), alpaca, ADGEN "
-                        "or LawBench (instruction/question/answer)")
+                   help="JSONL/JSON rows: question|query + answer|response (+ law, articles), alpaca, ADGEN, "
+                        "LawBench (instruction/question/answer) or sharegpt (conversations/messages)")
     q.add_argument("--out", required=True, help="run folder (resumed when it already holds predictions)")
-    q.add_argument("--backend", default="extractive", choices=("extractive", "transformers", "openai"))
-    q.add_argument("--model", help="model folder (transformers) or model name (openai)")
-    q.add_argument("--adapter", help="PEFT adapter folder / ChatGLM2 ptuning checkpoint (transformers)")
-    q.add_argument("--base-url", help="OpenAI-compatible endpoint (openai backend; default $OPENAI_BASE_URL)")
+    ModelOptions.add_arguments(q)  # the same model flags as ask, chat, api and serve
+    q.set_defaults(temperature=0.0)  # greedy, recorded as 0.0 in run.json (older run folders resume)
     q.add_argument("--top-k", type=int, default=5, help="articles given to the model (default 5)")
     q.add_argument("--law", help="restrict retrieval to one law")
     q.add_argument("--limit", type=int, help="only the first N rows")
-    q.add_argument("--format", choices=("qa", "alpaca", "adgen", "lawbench"), help="input format (default: detect)")
-    q.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, reproducible)")
-    q.add_argument("--max-new-tokens", type=int, help="generation limit (default: the pipeline's)")
+    q.add_argument("--format", choices=tuple(FORMATS), help="input format (default: detect)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--workers", type=int, default=1,
                    help="parallel requests (openai backend only; local backends run one at a time)")
@@ -58,12 +57,11 @@ def _user_error(message: str):
 
 
 def cmd_retrieval(args) -> int:
-    from assistant.eval.retrieval import evaluate_retrieval, load_retrieval_rows
+    from assistant.data.datasets import read_rows
+    from assistant.eval.retrieval import evaluate_retrieval
 
     try:
-        rows = load_retrieval_rows(args.data)
-    except FileNotFoundError:
-        raise _user_error(f"{args.data}: file not found") from None
+        rows = read_rows(args.data, need_gold=True)
     except ValueError as exc:
         raise _user_error(str(exc)) from None
     if args.holdout:
@@ -91,22 +89,21 @@ def cmd_retrieval(args) -> int:
 
 
 def cmd_qa(args) -> int:
-    from assistant.eval.datasets import DatasetError
+    from assistant.data.datasets import DatasetError
     from assistant.eval.qa import QAConfig, QARun, RunError
     from assistant.eval.report import metrics_table
 
+    try:
+        options = ModelOptions.from_args(args)
+    except ValueError as exc:
+        raise _user_error(str(exc)) from None
     workers = args.workers
-    if workers > 1 and args.backend != "openai":
-        print(f"note: --workers {workers} ignored: the {args.backend} backend answers one question at a time",
+    if workers > 1 and options.backend != "openai":
+        print(f"note: --workers {workers} ignored: the {options.backend} backend answers one question at a time",
               file=sys.stderr)
         workers = 1
-    options = {}
-    if args.base_url:
-        options["base_url"] = args.base_url
-    config = QAConfig(data=args.data, out=args.out, backend=args.backend, model=args.model, adapter=args.adapter,
-                      top_k=args.top_k, law=args.law, limit=args.limit, format=args.format,
-                      temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                      workers=workers, restart=args.restart, backend_options=options)
+    config = QAConfig(data=args.data, out=args.out, options=options, top_k=args.top_k, law=args.law,
+                      limit=args.limit, format=args.format, seed=args.seed, workers=workers, restart=args.restart)
     try:
         summary = QARun(config, progress=not args.json or sys.stderr.isatty()).run()
     except (DatasetError, RunError) as exc:

@@ -1,6 +1,6 @@
 """Batch question answering through the grounded pipeline, scored and written to a run folder.
 
-    run = QARun(QAConfig(data="dev.jsonl", out="runs/x", backend="extractive"))
+    run = QARun(QAConfig(data="dev.jsonl", out="runs/x", options=ModelOptions(model="m.gguf")))
     summary = run.run()
 
 A run folder holds:
@@ -26,14 +26,15 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from assistant.eval.datasets import EvalRow, load_rows
+from assistant.data.datasets import LabelledRow, read_rows
 from assistant.eval.metrics import (
     TEXT_METRICS, aggregate_citations, context_retrieval, is_abstention, latency_summary, score_citations,
     score_pair)
+from assistant.models.options import ModelOptions
 
 PREDICTIONS = "predictions.jsonl"
 #: settings that must match for a run folder to be resumed
@@ -49,22 +50,21 @@ class RunError(ValueError):
 class QAConfig:
     data: str | Path
     out: str | Path
-    backend: str = "extractive"
-    model: str | None = None
-    adapter: str | None = None
+    #: backend, model, adapter and generation options (greedy by default: reproducible runs)
+    options: ModelOptions = field(default_factory=lambda: ModelOptions(temperature=0.0))
     top_k: int = 5
     law: str | None = None  # restrict retrieval to one law
     limit: int | None = None
     format: str | None = None  # detected from the file when None
-    temperature: float = 0.0  # greedy
-    max_new_tokens: int | None = None  # the pipeline's default when None
     seed: int = 0
     workers: int = 1  # parallel requests; >1 only pays off for the openai backend
     restart: bool = False  # discard an existing run in ``out`` instead of resuming it
-    backend_options: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
-        d = asdict(self)
+        """Flat, as run.json and summary.json have always recorded them (the model options at the top
+        level, the API key never)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "options"}
+        d.update(self.options.settings())
         d["data"] = str(Path(self.data).resolve())
         d["out"] = str(Path(self.out))
         return d
@@ -90,12 +90,13 @@ def task_name(path: Path, fmt: str | None) -> str:
     return m.group(1) if m and fmt == "lawbench" else path.stem
 
 
-def predict_row(assistant, row: EvalRow, config: QAConfig) -> dict[str, Any]:
+def predict_row(assistant, row: LabelledRow, config: QAConfig) -> dict[str, Any]:
     """Ask one question and turn the answer into a predictions.jsonl record (with per-row scores)."""
     started = time.perf_counter()
-    options: dict[str, Any] = {"top_k": config.top_k, "law": config.law, "temperature": config.temperature}
-    if config.max_new_tokens:
-        options["max_new_tokens"] = config.max_new_tokens
+    options: dict[str, Any] = {"top_k": config.top_k, "law": config.law,
+                               "temperature": config.options.temperature}
+    if config.options.max_new_tokens:
+        options["max_new_tokens"] = config.options.max_new_tokens
     answer = assistant.ask(row.question, history=row.history or None, **options)
     wall_ms = (time.perf_counter() - started) * 1000
     citations = [c.to_dict() for c in answer.citations]
@@ -134,7 +135,7 @@ def model_text(text: str, finish_reason: str = "stop", notice: str | None = None
     return text.strip()
 
 
-def score_record(record: dict[str, Any], row: EvalRow) -> dict[str, Any]:
+def score_record(record: dict[str, Any], row: LabelledRow) -> dict[str, Any]:
     scores: dict[str, Any] = {}
     if row.reference is not None:
         scores.update(score_pair(record["prediction"], row.reference))
@@ -193,13 +194,16 @@ class QARun:
 
         c = self.config
         # fail before the (slow) index load when the model folder is plainly missing
-        if c.backend == "transformers" and (not c.model or not Path(c.model).is_dir()):
-            raise RunError(f"model folder {c.model} does not exist (the transformers backend loads local folders "
-                           "only; nothing is downloaded)" if c.model else "the transformers backend needs --model PATH")
+        o = c.options
+        if o.backend == "transformers" and (not o.model or not Path(o.model).is_dir()):
+            raise RunError(f"model folder {o.model} does not exist (the transformers backend loads local folders "
+                           "only; nothing is downloaded)" if o.model else "the transformers backend needs --model PATH")
+        if o.backend == "llamacpp" and (not o.model or not Path(o.model).is_file()):
+            raise RunError(f"model file {o.model} does not exist (the llamacpp backend loads a local .gguf file)"
+                           if o.model else "the llamacpp backend needs --model FILE.gguf")
         store = open_store(readonly=True)
         retriever = load_retriever(store=store, progress=self.progress)
-        self._assistant = build_assistant(backend=c.backend, model=c.model, adapter=c.adapter, store=store,
-                                          retriever=retriever, **c.backend_options)
+        self._assistant = build_assistant(**o.backend_kwargs(), store=store, retriever=retriever)
         return self._assistant
 
     def _prepare_folder(self) -> dict[str, dict[str, Any]]:
@@ -224,7 +228,7 @@ class QARun:
     # -- run --------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         c = self.config
-        rows = load_rows(c.data, fmt=c.format, limit=c.limit)
+        rows = read_rows(c.data, fmt=c.format, limit=c.limit)
         done = self._prepare_folder()
         todo = [r for r in rows if r.id not in done]
         set_seeds(c.seed)
@@ -242,15 +246,15 @@ class QARun:
         write_reports(self.out, summary, records, rows, task=task_name(Path(c.data), _fmt_of(rows, c)))
         return summary
 
-    def _answer_rows(self, assistant, todo: list[EvalRow], done: dict, errors: list) -> None:
+    def _answer_rows(self, assistant, todo: list[LabelledRow], done: dict, errors: list) -> None:
         from tqdm import tqdm
 
         pred_path = self.out / PREDICTIONS
         lock = threading.Lock()
-        bar = tqdm(total=len(todo), desc=f"eval qa ({self.config.backend})", unit="q", disable=not self.progress,
+        bar = tqdm(total=len(todo), desc=f"eval qa ({self.config.options.backend})", unit="q", disable=not self.progress,
                    file=sys.stderr)
 
-        def finish(row: EvalRow, record: dict | None, exc: BaseException | None) -> None:
+        def finish(row: LabelledRow, record: dict | None, exc: BaseException | None) -> None:
             with lock:
                 if exc is not None:
                     errors.append({"id": row.id, "line": row.line, "error": f"{type(exc).__name__}: {exc}"})
@@ -280,7 +284,7 @@ class QARun:
             bar.close()
 
 
-def _fmt_of(rows: list[EvalRow], config: QAConfig) -> str | None:
+def _fmt_of(rows: list[LabelledRow], config: QAConfig) -> str | None:
     if config.format:
         return config.format
     return "lawbench" if rows and rows[0].prompt is not None else None
@@ -291,7 +295,7 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def summarize(records: list[dict[str, Any]], rows: list[EvalRow], config: QAConfig | None = None,
+def summarize(records: list[dict[str, Any]], rows: list[LabelledRow], config: QAConfig | None = None,
               errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """All run metrics from the prediction records (recomputed from the stored answers, so a resumed
     run and a straight run give the same summary)."""

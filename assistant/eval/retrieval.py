@@ -1,6 +1,6 @@
 """Retrieval evaluation: recall@k, hit@k, MRR, nDCG@10 and latency of any ``Retriever`` on labelled rows.
 
-Two row shapes are read:
+Rows are read by ``assistant.data.datasets.read_rows(path, need_gold=True)``; two label shapes:
 
 * single-law: ``{"query", "law", "articles": [int]}`` (``law`` short or full name); every label counts,
   as given (a law the corpus lacks is a miss);
@@ -17,72 +17,23 @@ position.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
-from pathlib import Path
 from typing import Any, Iterable
+
+from assistant.data.datasets import LabelledRow
+from assistant.eval.metrics import percentile
 
 KS = (1, 3, 5, 10)
 
 
-class RetrievalDataError(ValueError):
-    pass
-
-
-def _check_row(row: Any, where: str) -> None:
-    if not isinstance(row, dict):
-        raise RetrievalDataError(f"{where}: a row must be a JSON object")
-    if not isinstance(row.get("query"), str) or not row["query"].strip():
-        raise RetrievalDataError(f"{where}: field 'query' must be a non-empty string")
-    if "citations" in row:
-        cits = row["citations"]
-        if not isinstance(cits, list):
-            raise RetrievalDataError(f"{where}: field 'citations' must be a list of {{law, article}} objects")
-        for i, c in enumerate(cits):
-            if not isinstance(c, dict):
-                raise RetrievalDataError(f"{where}: citations[{i}] must be an object {{law, article}}")
-            if c.get("law") is None and c.get("article") is None:
-                continue  # a label the source could not resolve: counted as a gold article outside the corpus
-            if not isinstance(c.get("law"), str) or not c["law"].strip():
-                raise RetrievalDataError(f"{where}: citations[{i}].law must be a non-empty string")
-            if not isinstance(c.get("article"), int) or isinstance(c.get("article"), bool):
-                raise RetrievalDataError(f"{where}: citations[{i}].article must be an integer")
-            if "in_db" in c and not isinstance(c["in_db"], bool):
-                raise RetrievalDataError(f"{where}: citations[{i}].in_db must be true or false")
-        return
-    for key in ("law", "articles"):
-        if key not in row:
-            raise RetrievalDataError(f"{where}: missing field {key!r} (or give 'citations')")
-    if not isinstance(row["articles"], list) or not all(isinstance(a, int) for a in row["articles"]):
-        raise RetrievalDataError(f"{where}: field 'articles' must be a list of integers")
-
-
-def load_retrieval_rows(path: str | Path) -> list[dict]:
-    """Read a JSONL file of retrieval rows; a bad line raises with file, line and field."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RetrievalDataError(f"{path}:{line_no}: not JSON ({exc.msg})") from exc
-            _check_row(row, f"{path}:{line_no}")
-            rows.append(row)
-    return rows
-
-
-def gold_articles(row: dict, store) -> tuple[set[tuple[str, int]], set[tuple[str, str | int]]]:
+def gold_articles(row: LabelledRow, store) -> tuple[set[tuple[str, int]], set[tuple[str, str | int]]]:
     """(gold articles in the corpus as (full law name, number), gold articles the corpus lacks)."""
     resolver = store.resolver()
-    if "citations" not in row:
+    if row.citations is None:
         # single-law rows score the data set as given: every label counts, a law the corpus lacks is a miss
-        law = resolver.try_resolve(row["law"]) or row["law"]
-        return {(law, int(n)) for n in row["articles"]}, set()
-    pairs = [(c["law"], int(c["article"]), c.get("in_db")) if c.get("law") is not None else ("?", 0, False)
-             for c in row["citations"]]
+        return {(resolver.try_resolve(c.law) or c.law, c.number) for c in row.articles}, set()
+    pairs = [(c.law, c.number, c.in_db) if c.law is not None else ("?", 0, False) for c in row.citations]
     found: set[tuple[str, int]] = set()
     missing: set[tuple[str, str | int]] = set()
     for law, number, in_db in pairs:
@@ -111,16 +62,7 @@ def _ranking_metrics(ranked: list[tuple[str, int]], gold: set, n_gold: int, pref
     return out, first
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    v = sorted(values)
-    pos = (len(v) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
-
-
-def evaluate_retrieval(retriever, rows: Iterable[dict], top_k: int = 10, progress: bool = True,
+def evaluate_retrieval(retriever, rows: Iterable[LabelledRow], top_k: int = 10, progress: bool = True,
                        law_filter: bool = False) -> dict[str, Any]:
     """Score ``retriever.search`` on ``rows``. Returns the metrics plus ``rows`` (per-row results).
 
@@ -139,7 +81,7 @@ def evaluate_retrieval(retriever, rows: Iterable[dict], top_k: int = 10, progres
         gold, missing = gold_articles(row, retriever.store)
         law = next(iter(sorted(gold)))[0] if gold else None
         t0 = time.perf_counter()
-        hits = retriever.search(row["query"], top_k=k_eval, law=law if law_filter and law else None)
+        hits = retriever.search(row.question, top_k=k_eval, law=law if law_filter and law else None)
         latencies.append((time.perf_counter() - t0) * 1000)
         ranked: list[tuple[str, int]] = []
         for h in hits:
@@ -147,7 +89,7 @@ def evaluate_retrieval(retriever, rows: Iterable[dict], top_k: int = 10, progres
             if key not in ranked:
                 ranked.append(key)
         ranked = ranked[:top_k]
-        res = {"id": row.get("id"), "query": row["query"][:200], "gold": sorted(f"{a}#{n}" for a, n in gold),
+        res = {"id": row.id, "query": row.question[:200], "gold": sorted(f"{a}#{n}" for a, n in gold),
                "gold_not_in_db": sorted(f"{a}#{n}" for a, n in missing),
                "retrieved": [f"{a}#{n}" for a, n in ranked], "latency_ms": round(latencies[-1], 2)}
         scored, first = _ranking_metrics(ranked, gold, len(gold))
@@ -170,7 +112,7 @@ def evaluate_retrieval(retriever, rows: Iterable[dict], top_k: int = 10, progres
     for r in per_row:
         for key in keys:
             r.pop("all_" + key, None)
-    out["latency_ms_p50"] = round(_percentile(latencies, 0.5), 2)
-    out["latency_ms_p95"] = round(_percentile(latencies, 0.95), 2)
+    out["latency_ms_p50"] = round(percentile(latencies, 50) or 0.0, 2)
+    out["latency_ms_p95"] = round(percentile(latencies, 95) or 0.0, 2)
     out["rows"] = per_row
     return out

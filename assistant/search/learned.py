@@ -147,20 +147,15 @@ def lay_questions_id(path: Path | None = None) -> str | None:
 
 
 def read_question_rows(path: str | Path) -> list[dict]:
-    """Rows ``{"id", "query", "gold": [(law, number, suffix)]}`` of a file in the ``assistant eval retrieval``
-    formats (read and checked by its reader: a broken line is an error naming the file, line and field); a
-    citation may add ``"suffix": "之一"``, which those formats ignore."""
-    from assistant.eval.retrieval import load_retrieval_rows
+    """Rows ``{"id", "query", "gold": [(law, number, suffix)]}`` of a labelled file (read and checked by
+    ``assistant.data.datasets``: a broken line is an error naming the file, line and field); a citation may
+    add ``"suffix": "之一"``, which retrieval evaluation folds."""
+    from assistant.data.datasets import read_rows
 
-    rows = []
-    for n, row in enumerate(load_retrieval_rows(path), 1):
-        if "citations" in row:
-            gold = [(c["law"], c["article"], str(c.get("suffix") or "")) for c in row["citations"]
-                    if c.get("law") is not None]
-        else:
-            gold = [(row["law"], a, "") for a in row["articles"]]
-        rows.append({"id": row.get("id", f"row-{n}"), "query": row["query"], "gold": gold})
-    return rows
+    return [{"id": row.id if row.id_given else f"row-{n}", "query": row.question,
+             "gold": [(c.law, c.number, c.suffix) for c in
+                      (row.citations if row.citations is not None else row.articles) if c.law is not None]}
+            for n, row in enumerate(read_rows(path, need_gold=True), 1)]
 
 
 def learn_from_questions(path: str | Path, store, ids: list[str], lexical, tokens_of,
@@ -280,10 +275,10 @@ class LearnedTerms:
         return scores / top if top > 0 else None
 
 
-def held_out(row: dict, fraction: float) -> bool:
+def held_out(row, fraction: float) -> bool:
     """Deterministic split of labelled rows by id: the same rows are held out by the learning script and
     by evaluation, so reported numbers are on questions the map never saw."""
     import hashlib
 
-    key = str(row.get("id", row.get("query", "")))
+    key = str(row.get("id", row.get("query", ""))) if isinstance(row, dict) else row.split_key
     return int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % 1000 < round(fraction * 1000)

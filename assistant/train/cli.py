@@ -263,14 +263,14 @@ def cmd_data_pt(args) -> int:
 
 def cmd_train(args) -> int:
     from assistant.cli import UserError
-    from assistant.train.adapters import AdapterError
-    from assistant.train.data.formats import DataFormatError
+    from assistant.models.loader import AdapterError
+    from assistant.data.datasets import DatasetError
     from assistant.train.trainer import train
 
     overrides = list(getattr(args, "overrides", []) or [])
     try:
         metrics = train(args.stage, args.config, overrides, progress=not args.json)
-    except (FileNotFoundError, DataFormatError, AdapterError, KeyError, ValueError) as exc:
+    except (FileNotFoundError, DatasetError, AdapterError, KeyError, ValueError) as exc:
         raise UserError(str(exc)) from None
     metrics.pop("log_history", None)
     if args.json:
@@ -287,7 +287,7 @@ def cmd_train(args) -> int:
 
 def cmd_merge(args) -> int:
     from assistant.cli import UserError
-    from assistant.train.adapters import AdapterError
+    from assistant.models.loader import AdapterError
     from assistant.train.merge import merge_lora
 
     if getattr(args, "overrides", None):

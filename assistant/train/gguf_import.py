@@ -41,7 +41,7 @@ def import_gguf(gguf_file, out_dir, dtype: str = "bf16") -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.threads import limit_torch_threads
-    from assistant.train.adapters import resolve_dtype
+    from assistant.models.loader import resolve_dtype
 
     limit_torch_threads()
     src = Path(gguf_file)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 def merge_lora(model_path, adapter_path, out_dir, dtype=None) -> Path:
-    from assistant.train.adapters import AdapterError, adapter_kind, load_causal_lm
+    from assistant.models.loader import AdapterError, adapter_kind, load_causal_lm
 
     kind = adapter_kind(adapter_path)
     if kind != "lora":

@@ -75,7 +75,7 @@ def apply_method(model, method_args, tokenizer=None):
             if tokenizer is None:
                 raise ValueError("prefix_init_text needs the tokenizer: apply_method(model, args, tokenizer)")
             init_prefix_from_text(model, tokenizer, method_args.prefix_init_text)
-        from assistant.train.adapters import install_prefix_generate
+        from assistant.models.loader import install_prefix_generate
 
         install_prefix_generate(model)
         return model
@@ -128,7 +128,7 @@ def init_prefix_from_text(peft_model, tokenizer, text: str) -> int:
     """Write the base model's key/value states of the first ``num_virtual_tokens`` tokens of ``text`` into
     the PEFT prefix encoder, so that before training the prefixed model behaves exactly as the base model
     does with that text in front of the prompt (keys carry RoPE positions 0..P-1; prompts then start at P,
-    as in training and :func:`assistant.train.adapters.prefix_generate`). Returns the number of tokens."""
+    as in training and :func:`assistant.models.loader.prefix_generate`). Returns the number of tokens."""
     import torch
 
     config = peft_model.active_peft_config

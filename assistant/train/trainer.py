@@ -47,7 +47,7 @@ def load_model_for_training(model_args, method_args, training_args):
     """(model with only its method's parameters trainable, tokenizer)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from assistant.train.adapters import _quantization_config, _wants_remote_code, resolve_device
+    from assistant.models.loader import _quantization_config, _wants_remote_code, resolve_device
     from assistant.train.methods import apply_method, load_for_native_ptuning
 
     path = Path(model_args.model_name_or_path)
@@ -94,7 +94,7 @@ def load_model_for_training(model_args, method_args, training_args):
 def apply_precision(model_args, training_args) -> str:
     """Set the Trainer's bf16/fp16 flags from ``precision`` (auto: detect; see adapters.training_precision)
     unless a flag was given explicitly. Returns the precision used."""
-    from assistant.train.adapters import training_precision
+    from assistant.models.loader import training_precision
 
     if training_args.bf16 or training_args.fp16:
         return "bf16" if training_args.bf16 else "fp16"
@@ -182,7 +182,7 @@ def predict_with_generate(model, tokenizer, rows: list[dict], path: Path, max_ne
     One example at a time, so no padding enters the prompt; prefix-tuning models go through
     ``prefix_generate`` (PEFT's own generate drops the prefix under transformers 5)."""
     from assistant.eval.metrics import rouge_bleu
-    from assistant.train.adapters import prefix_generate
+    from assistant.models.loader import prefix_generate
 
     generate = model.generate
     if getattr(getattr(model, "active_peft_config", None), "peft_type", None) is not None and \

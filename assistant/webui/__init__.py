@@ -2,8 +2,12 @@
 
 
 def __getattr__(name):  # gradio is heavy: import it only when the app is actually built
-    if name in ("create_app", "launch", "make_reindexer", "AssistantHolder"):
+    if name in ("create_app", "launch"):
         from assistant.webui import app
 
         return getattr(app, name)
+    if name in ("make_reindexer", "AssistantHolder", "AppState"):
+        from assistant.webui import state
+
+        return getattr(state, name)
     raise AttributeError(name)

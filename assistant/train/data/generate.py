@@ -214,20 +214,13 @@ def generate_sft(store, *, kinds=KINDS, laws: list[str] | None = None, limit: in
 def gold_article_ids(store, eval_files) -> set[str]:
     """Ids of the store's articles that are gold in these evaluation files (``law`` + ``articles``, and
     every ``citations`` entry where present), for ``generate_sft(exclude_ids=...)``."""
-    from assistant.eval.metrics import gold_keys, key_from_article_id
-    from assistant.jsonio import read_json_records
+    from assistant.data.datasets import read_rows
+    from assistant.data.gold import key_from_article_id
 
     keys: set = set()
     for file in eval_files:
-        for line, obj in read_json_records(file):
-            if not isinstance(obj, dict):
-                raise ValueError(f"{file}:{line}: expected a JSON object")
-            try:
-                keys |= gold_keys(obj.get("law"), obj.get("articles") or [])
-                keys |= gold_keys(None, [c for c in obj.get("citations") or [] if isinstance(c, dict)
-                                         and c.get("law")])
-            except ValueError as exc:
-                raise ValueError(f"{file}:{line}: {exc}") from None
+        for row in read_rows(file):
+            keys |= row.all_gold
     laws = {k[0] for k in keys}
     out: set[str] = set()
     for law in store.law_names():
