@@ -40,6 +40,9 @@ def _backend_args(p) -> None:
     p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: greedy)")
     p.add_argument("--max-new-tokens", type=int, default=512)
+    from assistant.search.rerank import add_reranker_option
+
+    add_reranker_option(p)
 
 
 def add_model_arguments(p) -> None:
@@ -174,6 +177,9 @@ def _assistant(args):
         options = {"n_ctx": getattr(args, "n_ctx", None), "n_threads": getattr(args, "threads", None)}
     elif backend == "transformers":
         options = {"dtype": getattr(args, "dtype", "auto")}
+    from assistant.search.rerank import apply_reranker_option
+
+    apply_reranker_option(args)
     store = open_corpus()
     from assistant.search import load_retriever
 

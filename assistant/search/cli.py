@@ -39,6 +39,9 @@ def register(sub) -> None:
     s.add_argument("--chapter", help="only articles whose chapter heading contains this")
     s.add_argument("--kind", help="only these document kinds, e.g. 司法解释 or 法律,行政法规")
     s.add_argument("--json", action="store_true")
+    from assistant.search.rerank import add_reranker_option
+
+    add_reranker_option(s)
     s.set_defaults(func=cmd_search)
 
 
@@ -148,6 +151,9 @@ def cmd_search(args) -> int:
     from assistant.cli import UserError
     from assistant.search import IndexMismatch, IndexMissing, SearchError, load_retriever
 
+    from assistant.search.rerank import apply_reranker_option
+
+    apply_reranker_option(args)
     store = open_corpus()
     try:
         retriever = load_retriever(store, progress=not args.json)
