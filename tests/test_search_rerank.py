@@ -252,7 +252,7 @@ def test_train_reranker_learns_from_the_question_set_and_serves_as_reranker(cli_
                            out).stdout)
     assert sorted(h["id"] for h in hits) == sorted(h["id"] for h in plain)
 
-    # adapter-only: only the last layer and the head change
+    # adapter-only: only the last layer and the head (BERT's pooler + score) change
     top = tmp_path / "reranker-top"
     _cli(cli_home, "train", "reranker", "--base", tiny_bert_dir, "--out", top, "--data", data, "--steps", "3",
          "--batch-size", "2", "--negatives", "1", "--negative-pool", "3", "--json")
@@ -262,7 +262,8 @@ def test_train_reranker_learns_from_the_question_set_and_serves_as_reranker(cli_
     after = load_file(str(next(top.rglob("model.safetensors"))))
     changed = {k for k in before if ("bert." + k if not k.startswith("bert.") else k) in after
                and not np.allclose(before[k], after["bert." + k if not k.startswith("bert.") else k])}
-    assert changed and all(".layer.1." in k for k in changed), changed
+    assert changed and all(".layer.1." in k or k.startswith("pooler.") for k in changed), changed
+    assert any(".layer.1." in k for k in changed)
 
 
 def test_train_embedder_with_lora_writes_an_st_folder_the_index_uses(cli_home, tmp_path, tiny_st_dir):
