@@ -73,6 +73,10 @@ def main() -> int:
     ap.add_argument("--lr", type=float)
     ap.add_argument("--max-length", type=int, default=192)
     ap.add_argument("--candidates", type=int, default=10, help="first-stage articles the cross-encoder re-orders")
+    ap.add_argument("--rerank-weight", type=float, default=1.0,
+                    help="weight of the cross-encoder against the first stage's order (1: its order alone)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the models an earlier run left in OUT/models (measure again, e.g. another weight)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
@@ -95,7 +99,9 @@ def main() -> int:
     base = Path(args.base)
     base_name = base.name
     if args.layers:
-        base = truncated_base(base, args.layers, work / f"{base.name}-first{args.layers}")
+        small = work / f"{base.name}-first{args.layers}"
+        reuse = args.reuse and (small / "config.json").is_file()
+        base = small if reuse else truncated_base(base, args.layers, small)
         base_name += f" (first {args.layers} layers)"
     sets = {"heldout": held_out_rows(Path(args.data), args.heldout_rows, args.seed)}
     if args.dev:
@@ -103,7 +109,7 @@ def main() -> int:
 
     store = open_store(readonly=True)
     first = load_retriever(store, build_if_missing=False, progress=False, reranker=None)
-    cfg = SearchConfig(rerank_candidates=args.candidates)
+    cfg = SearchConfig(rerank_candidates=args.candidates, rerank_weight=args.rerank_weight)
 
     def measure(reranker) -> dict:
         r = Retriever(store, first.index, first.embedder, cfg, rescorer=first.rescorer, reranker=reranker)
@@ -118,27 +124,34 @@ def main() -> int:
         return res
 
     report = {"base": str(args.base), "base_used": base_name, "data": args.data, "dev": args.dev,
-              "candidates": args.candidates, "first_stage": first.manifest.get("embedder_id") or "bm25",
+              "candidates": args.candidates, "rerank_weight": args.rerank_weight, "first_stage": first.manifest.get("embedder_id") or "bm25",
               "sets": {k: len(v) for k, v in sets.items()}, "points": []}
     print("first stage alone", flush=True)
     report["first_stage_metrics"] = measure(None)
     print("step 0 (untrained score head)", flush=True)
-    zero = untrained_cross_encoder(base, work / "reranker-step0", args.seed, args.max_length)
+    zero = work / "reranker-step0"
+    if not (args.reuse and (zero / "config.json").is_file()):
+        untrained_cross_encoder(base, zero, args.seed, args.max_length)
     report["points"].append({"steps": 0, "metrics": measure(CrossEncoderReranker(zero, max_length=args.max_length))})
     if args.steps:
         tc = TuneConfig(kind="reranker", base=str(base), out=str(work / f"reranker-step{args.steps}"), data=args.data,
                         steps=args.steps, batch_size=args.batch_size, negatives=args.negatives, method=args.method,
                         top_layers=args.top_layers, lr=args.lr, max_length=args.max_length, seed=args.seed)
-        summary = train_retrieval_model(tc, store, progress=True)
+        done = Path(tc.out) / "train_summary.json"
+        if args.reuse and done.is_file():
+            summary = json.loads(done.read_text("utf-8"))
+        else:
+            summary = train_retrieval_model(tc, store, progress=True)
         summary.pop("log_history", None)
         report["training"] = summary
         print(f"step {args.steps} (loss {summary['loss_first']} -> {summary['loss_last']}, "
               f"{summary['seconds_train']} s)", flush=True)
         report["points"].append({"steps": args.steps, "metrics": measure(
             CrossEncoderReranker(tc.out, max_length=args.max_length))})
-    (out / "bench_reranker.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", "utf-8")
-    plot(report, out / "bench_reranker.png")
-    print(f"wrote {out / 'bench_reranker.json'} and {out / 'bench_reranker.png'}")
+    stem = "bench_reranker" if args.rerank_weight == 1.0 else f"bench_reranker_w{args.rerank_weight:g}"
+    (out / f"{stem}.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    plot(report, out / f"{stem}.png")
+    print(f"wrote {out / stem}.json and .png")
     return 0
 
 
@@ -158,7 +171,7 @@ def plot(report: dict, path: Path) -> None:
                    label=f"{name}, first stage alone")
     ax.set_xlabel("training steps")
     ax.set_ylabel("R@5")
-    ax.set_title(f"cross-encoder from {report['base_used']}", fontsize=9)
+    ax.set_title(f"cross-encoder from {report['base_used']}, weight {report['rerank_weight']:g}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
