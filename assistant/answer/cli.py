@@ -41,6 +41,9 @@ def _backend_args(p) -> None:
     p.add_argument("--include-repealed", action="store_true", help="also search repealed / historical law")
     p.add_argument("--as-of", metavar="DATE", help="answer with the law in force on this day (YYYY-MM-DD; "
                                                    "default today)")
+    from assistant.search.rerank import add_reranker_option
+
+    add_reranker_option(p)
 
 
 def model_options(args) -> ModelOptions:
@@ -162,6 +165,9 @@ def _assistant(args):
     from assistant.cli import UserError
 
     options = model_options(args)
+    from assistant.search.rerank import apply_reranker_option
+
+    apply_reranker_option(args)
     store = open_corpus()
     from assistant.search import load_retriever
 

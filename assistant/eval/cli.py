@@ -22,6 +22,9 @@ def register(sub):
                    help="score only the rows scripts/learn_query_terms.py --holdout F kept out of learning")
     r.add_argument("--out", help="also write the metrics with per-row results to this JSON file")
     r.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    from assistant.search.rerank import add_reranker_option
+
+    add_reranker_option(r)
     r.set_defaults(func=cmd_retrieval)
 
     q = esub.add_parser("qa", help="answer every row with the grounded pipeline and score the answers")
@@ -72,7 +75,9 @@ def cmd_retrieval(args) -> int:
         raise _user_error(f"{args.data}: no rows")
     from assistant.corpus import open_store
     from assistant.search import load_retriever
+    from assistant.search.rerank import apply_reranker_option
 
+    apply_reranker_option(args)
     retriever = load_retriever(store=open_store(readonly=True), progress=not args.json)
     result = evaluate_retrieval(retriever, rows, top_k=args.top_k, progress=sys.stderr.isatty(),
                                 law_filter=args.law_filter)

@@ -46,6 +46,9 @@ def register(sub) -> None:
                                     "(comma separated for several)")
     s.add_argument("--as-of", metavar="DATE", help="the law in force on this day (YYYY-MM-DD; default today)")
     s.add_argument("--json", action="store_true")
+    from assistant.search.rerank import add_reranker_option
+
+    add_reranker_option(s)
     s.set_defaults(func=cmd_search)
 
 
@@ -198,6 +201,9 @@ def cmd_search(args) -> int:
     from assistant.cli import UserError
     from assistant.search import IndexMismatch, IndexMissing, SearchError, load_retriever
 
+    from assistant.search.rerank import apply_reranker_option
+
+    apply_reranker_option(args)
     store = open_corpus()
     try:
         retriever = load_retriever(store, progress=not args.json)

