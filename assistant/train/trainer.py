@@ -120,6 +120,8 @@ def build_pt_rows(data_args, tokenizer, seed: int = 0, progress: bool = True):
     from assistant.corpus import open_store
     from assistant.train.data.cpt import law_documents, mix_general, pack_documents, read_text_documents
 
+    if data_args.documents:  # the files of `assistant data cpt`: corpus + imported collections, held-out set apart
+        return _pt_rows_from_files(data_args, tokenizer, seed, progress)
     store = open_store(data_args.store, readonly=True) if data_args.store else open_store(readonly=True)
     try:
         if store.count() == 0:
@@ -152,6 +154,26 @@ def build_pt_rows(data_args, tokenizer, seed: int = 0, progress: bool = True):
                                                 data_args.block_size, keep_last=True)
         info["holdout"] = {"articles": len(held), "blocks": held_report.blocks,
                            "ids": [a.id for a in held][:50]}
+    return rows, info, eval_rows
+
+
+def _pt_rows_from_files(data_args, tokenizer, seed: int, progress: bool):
+    from assistant.train.data.cpt import mix_general, pack_documents, read_text_documents
+
+    docs = read_text_documents(data_args.documents)
+    general = read_text_documents(data_args.general_text) if data_args.general_text else []
+    mixed = mix_general(docs, general, data_args.general_ratio, seed=seed)
+    rows, report = pack_documents(mixed, tokenizer, data_args.block_size, keep_last=data_args.keep_last_block,
+                                  progress=progress)
+    if not rows:
+        raise ValueError(f"no full block of {data_args.block_size} tokens; lower block_size or add text")
+    info = {"documents_files": list(data_args.documents), "law_documents": len(docs),
+            "general_documents": len(mixed) - len(docs), "packing": report.to_dict()}
+    eval_rows: list[dict] = []
+    if data_args.eval_documents:
+        held = read_text_documents([data_args.eval_documents])
+        eval_rows, held_report = pack_documents(held, tokenizer, data_args.block_size, keep_last=True)
+        info["holdout"] = {"documents": len(held), "blocks": held_report.blocks, "file": data_args.eval_documents}
     return rows, info, eval_rows
 
 
