@@ -126,32 +126,38 @@ def deciding_text(article, clause: int | None) -> tuple[str | None, int | None]:
     return line, None
 
 
+#: a clause that starts with one of these continues the one before it: a lead never starts there
+_CONTINUES = ("并", "或者", "或", "但", "且", "以及", "也", "还", "和", "及", "同时", "其中", "由")
+LEAD_MAX = 120
+
+
 def lead_sentence(quote: str, key_fact: str | None, query: str) -> str:
-    """The answer's opening: the clause of the 款 that holds the key fact with the sentence's consequence
-    (自…之日起三十日内，…，可以…撤回 -> 自…之日起三十日内，可以…撤回); without a key fact, the consequence
-    of the sentence that shares most with the question."""
+    """The answer's opening, in the article's words: the sentence of the 款 that holds the key fact (without
+    one: the sentence that shares most with the question). A long sentence is cut to a contiguous run of its
+    clauses around the key fact (never starting on a clause that continues another: 并…, 或者…, 但…), so
+    that no clause is dropped from the middle - which could change what the law says."""
     sents = [s.strip() for s in _SENT_END.split(quote.replace("……", "。")) if len(s.strip()) > 3]
     if not sents:
         return quote.rstrip("。；")
+    q = bigrams(query)
     if key_fact and any(key_fact in s for s in sents):
         s = next(s for s in sents if key_fact in s)
     else:
-        q = bigrams(query)
         s = max(sents, key=lambda x: (len(q & bigrams(x)), -sents.index(x)))
     s = _ITEM.sub("", s).rstrip("。；！？：")
-    segs = [x for x in s.split("，") if x]
-    if len(segs) <= 2 or len(s) <= 40:
+    if len(s) <= LEAD_MAX:
         return s
+    segs = [x for x in s.split("，") if x]
     i = next((j for j, x in enumerate(segs) if key_fact and key_fact in x), None)
     if i is None:
-        keep = {len(segs) - 1}
-    else:
-        keep = {i, len(segs) - 1}
-        if len(segs[i]) < 8 and i > 0:
-            keep.add(i - 1)
-    if len(segs[max(keep)]) < 8 and max(keep) > 0:
-        keep.add(max(keep) - 1)
-    return "，".join(segs[j] for j in sorted(keep))
+        i = max(range(len(segs)), key=lambda j: (len(q & bigrams(segs[j])), j))
+    lo = i
+    while lo > 0 and (segs[lo].startswith(_CONTINUES) or len(segs[lo]) < 6):
+        lo -= 1
+    hi = i
+    while hi + 1 < len(segs) and len("，".join(segs[lo:hi + 2])) <= LEAD_MAX:
+        hi += 1
+    return "，".join(segs[lo:hi + 1])
 
 
 def _shown(prompt: dict, aid: str) -> str:

@@ -268,8 +268,13 @@ def test_cpu_configs_train_resume_and_plot_on_the_tiny_model(tiny_model_dir, tmp
     assert first["global_step"] == 2 and first["precision"] in ("bf16", "fp32")
     assert (out / "checkpoint-2").is_dir() and (out / "loss.png").stat().st_size > 1000
     resumed = train("sft", str(cfg), common + ["--max_steps", "4", "--output_dir", str(out),
-                                               "--resume_from_checkpoint", str(out / "checkpoint-2")], progress=False)
+                                               "--resume_from_checkpoint", "true"], progress=False)
     assert resumed["global_step"] == 4
+    # the adapter learned the small-model prompt: the transformers backend serves it that prompt
+    from assistant.answer.backends.transformers import TransformersBackend
+
+    assert json.loads((out / "prompt_style.json").read_text()) == {"prompt_style": "short"}
+    assert TransformersBackend(tiny_model_dir, out).short_context is True
     pt = train("sft", str(ROOT / "assistant/train/configs/qwen05b_sft_ptuning.yaml"),
                common + ["--max_steps", "2", "--output_dir", str(tmp_path / "pt"), "--pre_seq_len", "4",
                          "--prefix_init_text", ""], progress=False)

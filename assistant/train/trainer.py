@@ -193,7 +193,13 @@ def build_sft_rows(data_args, model_args, tokenizer, seed: int = 0, progress: bo
 
         it = tqdm(examples, desc="encoding", unit="example")
     rows = [encode_example(ex, tokenizer, cfg) for ex in it]
-    return rows, {"datasets": sizes, "examples": len(rows), "supervised_token_share": round(supervised_token_share(rows), 4)}
+    from assistant.answer.prompt import SHORT_INSTRUCTION
+
+    # which of the app's prompts the model learns: the small-model one (the question set's file) or the full
+    # one; the transformers backend serves an adapter the prompt it was trained on (prompt_style.json)
+    short = sum(ex.system == SHORT_INSTRUCTION for ex in examples)
+    return rows, {"datasets": sizes, "examples": len(rows), "supervised_token_share": round(supervised_token_share(rows), 4),
+                  "prompt_style": "short" if short * 2 > len(examples) else "full"}
 
 
 def predict_with_generate(model, tokenizer, rows: list[dict], path: Path, max_new_tokens: int = 128,
@@ -311,7 +317,10 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
     if val_rows and not training_args.resume_from_checkpoint:  # the starting point of the eval curve
         before = trainer.evaluate()["eval_loss"]
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint or None)
+    resume = training_args.resume_from_checkpoint or None
+    if isinstance(resume, str) and resume.lower() in ("true", "last"):  # the output dir's newest checkpoint
+        resume = True
+    result = trainer.train(resume_from_checkpoint=resume)
     elapsed = time.perf_counter() - start
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
@@ -342,6 +351,8 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
     if stage == "sft" and val_rows and data_args.predict_with_generate:
         metrics["predict"] = predict_with_generate(model, tokenizer, val_rows, out / "generated_predictions.jsonl",
                                                    data_args.generation_max_new_tokens, progress=progress)
+    if stage == "sft":
+        (out / "prompt_style.json").write_text(json.dumps({"prompt_style": data_info["prompt_style"]}), encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     png = loss_curve(trainer.state.log_history, out / "loss.png", title=f"{stage} ({method_args.method})")
     metrics["loss_png"] = str(png) if png else None
