@@ -86,11 +86,14 @@ def parse_args(argv=None):
     ap.add_argument("--abstain-from", type=int, default=24,
                     help="unrelated-context questions come from this position of the shuffled sets on")
     ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument("--context-budget", type=int, default=400, help="context tokens, training and answering")
+    ap.add_argument("--context-budget", type=int, default=None,
+                    help="context tokens, training and answering (default: 400 with --sft-data generated, else the "
+                         "app's 2000, which the question-set prompts were recorded with)")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--block-size", type=int, default=512)
     ap.add_argument("--holdout", type=int, default=30, help="articles held out of CPT (perplexity set)")
-    ap.add_argument("--cpt-steps", type=int, default=16)
+    ap.add_argument("--cpt-steps", type=int, default=16, help="0: no CPT (SFT on the base; a short run)")
+    ap.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation of the SFT steps")
     ap.add_argument("--sft-steps", type=int, default=48, help="LoRA SFT steps (batch 1: one epoch of the rows)")
     ap.add_argument("--ptuning-steps", type=int, default=48)
     ap.add_argument("--ptuning-lr", type=float, default=3e-3,
@@ -192,6 +195,8 @@ def _train(stage: str, config: Path, overrides: dict, out: Path) -> dict:
 
 
 def stage_cpt(args, base: Path, out: Path) -> tuple[dict, Path]:
+    if args.cpt_steps == 0:  # a short run: SFT starts from the base model itself ("cpt" = base)
+        return {"parameters": {"trainable": 0}, "skipped": True}, base
     metrics = _train("pt", CONFIGS / "qwen05b_cpt.yaml", {
         "model_name_or_path": base, "max_steps": args.cpt_steps, "block_size": args.block_size,
         "holdout_articles": args.holdout, "laws": CPT_LAWS,
@@ -291,7 +296,8 @@ def stage_sft(args, method: str, cpt_model: Path, data: Path, out: Path) -> dict
     steps = args.sft_steps if method == "lora" else args.ptuning_steps
     overrides = {
         "model_name_or_path": cpt_model, "datasets": [data], "max_steps": steps, "seed": args.seed,
-        "max_source_length": args.context_budget + 300,
+        "gradient_accumulation_steps": args.grad_accum, "save_strategy": "no",
+        "max_source_length": args.context_budget + 300 if args.sft_data == "generated" else 1024,
         "gradient_checkpointing": str(args.gradient_checkpointing).lower(),
     }
     if method == "ptuning":
@@ -429,7 +435,7 @@ def run_scoring(args, name: str, out: Path) -> dict:
 
 
 def systems(args, out: Path) -> dict:
-    cpt = out / "cpt-merged"
+    cpt = out / "cpt-merged" if args.cpt_steps else Path(args.model)
     return {"base": (Path(args.model), None), "cpt": (cpt, None), "lora": (cpt, out / "sft-lora"),
             "ptuning": (cpt, out / "sft-ptuning")}
 
@@ -501,6 +507,8 @@ def _count_sets(questions: dict) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.context_budget is None:
+        args.context_budget = 400 if args.sft_data == "generated" else 2000
     os.environ["ASSISTANT_HOME"] = str(Path(args.home).resolve())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
