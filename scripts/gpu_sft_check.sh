@@ -14,10 +14,12 @@
 #   MODEL=models/qwen2.5-7b-instruct bash scripts/gpu_sft_check.sh runs/gpu_check
 #   SHAPE=tiny STEPS=2 DEVICE=cpu bash scripts/gpu_sft_check.sh /tmp/gpu_check_dry   # a dry run on a CPU
 #
-# Writes OUT_DIR/summary.json (one line per run: steps, seconds, tokens/s, loss, eval loss, GPU memory) and
-# each run's metrics.json + loss.png under OUT_DIR/<config>/.
+# Works in WORK (default /tmp/gpu_sft_check: the model, checkpoints) and copies to OUT_DIR only what is read
+# back: summary.json (one line per run: steps, seconds, tokens/s, loss, eval loss, GPU memory) and each run's
+# <config>.metrics.json and <config>.loss.png (7 files).
 set -euo pipefail
 OUT_DIR=${1:-${OUT:-runs/gpu_check}}
+WORK=${WORK:-/tmp/gpu_sft_check}
 SHAPE=${SHAPE:-1.5b}
 STEPS=${STEPS:-60}
 DEVICE=${DEVICE:-cuda}
@@ -26,14 +28,16 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 PY=${PYTHON:-python3}
-mkdir -p "$OUT_DIR"
+mkdir -p "$OUT_DIR" "$WORK"
+OUT_DIR=$(cd "$OUT_DIR" && pwd)
+: > "$WORK/summary.json"
 [ "$DEVICE" = cuda ] && (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true)
 $PY -c "import torch, transformers, peft; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), \
 'transformers', transformers.__version__, 'peft', peft.__version__)"
 
 MODEL=${MODEL:-}
 if [ -z "$MODEL" ]; then
-  MODEL="$OUT_DIR/model-$SHAPE"
+  MODEL="$WORK/model-$SHAPE"
   $PY - "$MODEL" "$SHAPE" "$DEVICE" <<'EOF'
 import json, sys, time
 from pathlib import Path
@@ -74,7 +78,7 @@ fi
 
 run() {  # config name, extra overrides...
   local name=$1; shift
-  timeout "$PER_RUN" $PY - "$name" "$MODEL" "$OUT_DIR" "$STEPS" "$DEVICE" "$@" <<'EOF' || echo "{\"config\": \"$name\", \"failed\": true}" >> "$OUT_DIR/summary.json"
+  timeout "$PER_RUN" $PY - "$name" "$MODEL" "$WORK" "$STEPS" "$DEVICE" "$@" <<'EOF' || echo "{\"config\": \"$name\", \"failed\": true}" >> "$WORK/summary.json"
 import json, sys, time
 import torch
 from assistant.train.trainer import train
@@ -103,11 +107,16 @@ EOF
 
 run qwen7b_sft_lora
 # resume the LoRA run from its middle checkpoint to the same step count (what a preempted GPU job does)
-LAST=$(ls -d "$OUT_DIR"/qwen7b_sft_lora/checkpoint-* 2>/dev/null | sort -V | head -1 || true)
+LAST=$(ls -d "$WORK"/qwen7b_sft_lora/checkpoint-* 2>/dev/null | sort -V | head -1 || true)
 if [ -n "$LAST" ]; then
-  mv "$OUT_DIR/qwen7b_sft_lora/metrics.json" "$OUT_DIR/qwen7b_sft_lora/metrics.first.json"
+  cp "$WORK/qwen7b_sft_lora/metrics.json" "$OUT_DIR/qwen7b_sft_lora.metrics.json"
+  cp "$WORK/qwen7b_sft_lora/loss.png" "$OUT_DIR/qwen7b_sft_lora.loss.png" 2>/dev/null || true
   run qwen7b_sft_lora --resume_from_checkpoint "$LAST"
+  cp "$WORK/qwen7b_sft_lora/metrics.json" "$OUT_DIR/qwen7b_sft_lora.resumed.metrics.json" 2>/dev/null || true
 fi
 run qwen7b_sft_ptuning
+cp "$WORK/qwen7b_sft_ptuning/metrics.json" "$OUT_DIR/qwen7b_sft_ptuning.metrics.json" 2>/dev/null || true
+cp "$WORK/qwen7b_sft_ptuning/loss.png" "$OUT_DIR/qwen7b_sft_ptuning.loss.png" 2>/dev/null || true
+cp "$WORK/summary.json" "$OUT_DIR/summary.json"
 echo "== summary ($OUT_DIR/summary.json)"
 cat "$OUT_DIR/summary.json"
