@@ -162,7 +162,8 @@ def test_build_joins_checks_dedups_and_balances(store, question_file, prompts, t
 def test_balance_keeps_every_answer_and_the_abstention_share():
     from assistant.train.data.question_sft import BuildReport, balance
 
-    rows = [{"id": str(i), "kind": "answer"} for i in range(83)] + [{"id": f"a{i}", "kind": "abstain"} for i in range(60)]
+    rows = [{"id": str(i), "kind": "answer"} for i in range(83)]
+    rows += [{"id": f"a{i}", "kind": "abstain"} for i in range(60)]
     report = BuildReport()
     out = balance(rows, 0.17, report=report)
     assert report.answers == 83 and report.abstentions == 17 and len(out) == 100

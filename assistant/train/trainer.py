@@ -198,7 +198,8 @@ def build_sft_rows(data_args, model_args, tokenizer, seed: int = 0, progress: bo
     # which of the app's prompts the model learns: the small-model one (the question set's file) or the full
     # one; the transformers backend serves an adapter the prompt it was trained on (prompt_style.json)
     short = sum(ex.system == SHORT_INSTRUCTION for ex in examples)
-    return rows, {"datasets": sizes, "examples": len(rows), "supervised_token_share": round(supervised_token_share(rows), 4),
+    return rows, {"datasets": sizes, "examples": len(rows),
+                  "supervised_token_share": round(supervised_token_share(rows), 4),
                   "prompt_style": "short" if short * 2 > len(examples) else "full"}
 
 
@@ -352,7 +353,8 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
         metrics["predict"] = predict_with_generate(model, tokenizer, val_rows, out / "generated_predictions.jsonl",
                                                    data_args.generation_max_new_tokens, progress=progress)
     if stage == "sft":
-        (out / "prompt_style.json").write_text(json.dumps({"prompt_style": data_info["prompt_style"]}), encoding="utf-8")
+        (out / "prompt_style.json").write_text(json.dumps({"prompt_style": data_info["prompt_style"]}),
+                                               encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     png = loss_curve(trainer.state.log_history, out / "loss.png", title=f"{stage} ({method_args.method})")
     metrics["loss_png"] = str(png) if png else None
