@@ -4,9 +4,12 @@ Qwen2.5-Coder-0.5B-Instruct on CPU (one thread, bf16 where the CPU has AVX512-BF
 0. the GGUF imported as a Hugging Face folder (``assistant model import-gguf``), unless --model is given;
 1. CPT: LoRA (attention + MLP) on five laws' text packed into --block-size blocks, with --holdout articles
    kept out of training: perplexity on those unseen articles before / after; the LoRA folded in (bf16);
-2. SFT data from the corpus and the retriever (``assistant.train.data.generate``): RAG answers in the app's
-   exact prompt (same context budget and top-k as step 4), abstention with unrelated context, recitation.
-   The gold articles of the evaluation questions are never used as training gold (held apart);
+2. SFT data: by default (--sft-data questions) --n-sft-rows of the shipped question-set file
+   (assistant/train/data/legal_sft.jsonl: the app's small-model prompt for each learn question, written and
+   checked targets, 17% abstentions), rows whose gold is an evaluation question's gold dropped; the tuned
+   adapters record that prompt style, so the transformers backend serves them the same prompt. With
+   --sft-data generated: corpus-generated rows as in the first round (RAG answers in the app's full prompt,
+   abstention with unrelated context, recitation; the evaluation questions' gold never training gold);
 3. SFT of the CPT model with LoRA and with P-Tuning v2 (PEFT prefix tuning) on the same rows; the prefix
    starts as the CPT model's own key/value states of a law-domain text (--prefix-init text: the first
    training answers) rather than random;
@@ -14,19 +17,23 @@ Qwen2.5-Coder-0.5B-Instruct on CPU (one thread, bf16 where the CPU has AVX512-BF
    (retriever -> prompt -> transformers backend -> citation checker) a fixed seeded subsample of
    lawyer-llama consultations and STARD questions (dev sets, --eval-dir), plus questions given only
    unrelated context (the context retrieved for a criminal case fact: no article of the question's gold
-   laws): share of answers citing a gold article, share citing an article not in the context, share of
-   abstentions on the unrelated-context questions (and false abstentions on the others), ROUGE-L / BLEU-4
-   against the consultations' reference answers, generation tokens/s, peak RAM (each system is scored in
-   its own process), trainable parameters.
+   laws), plus --n-heldout questions of the question set's held-out articles (--questions) with their key
+   facts: share of answers citing a gold article, stating the key fact, citing an article not in the
+   context, fabricated (a number no cited article states, or a nonexistent article: the app's own checks),
+   abstaining on the unrelated-context questions, and on answerable ones split by whether the context holds
+   the gold; ROUGE-L / BLEU-4 against the consultations' reference answers, generation tokens/s, peak RAM
+   (each system is scored in its own process), training time and peak RAM, trainable parameters.
 
 Each stage writes its output under --out and is skipped when that output exists (rerun = resume: copy a
 finished run's cpt/ and cpt-merged/ into a new --out to reuse its CPT when the CPT settings - --cpt-steps,
 --block-size, --holdout, --seed - are the same). Prints a Markdown table; writes results.json and
-results.png. Usage (CPT about 11 minutes, SFT and scoring about an hour of one busy core):
+results.png. Usage (defaults: 150 questions x 4 systems; on one busy CPU core CPT is ~11 minutes, SFT of
+400 rows ~1-2 hours, scoring several hours - cut --n-consult/--n-stard/--n-heldout/--systems for a short run):
 
-    cp -r /work/base-home2 /tmp/home-14
-    nice -n 10 python scripts/bench_domain_adaptation.py --home /tmp/home-14 \\
-        --gguf ~/.cache/assistant-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --model /tmp/qwen05b-hf
+    cp -r /work/homes/default /tmp/home-x
+    nice -n 10 python scripts/bench_domain_adaptation.py --home /tmp/home-x \\
+        --gguf ~/.cache/assistant-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --model /tmp/qwen05b-hf \\
+        --questions QUESTIONS.jsonl
 """
 from __future__ import annotations
 
@@ -63,17 +70,30 @@ def parse_args(argv=None):
     ap.add_argument("--out", default="runs/bench_domain")
     ap.add_argument("--eval-dir", default=str(ROOT.parent / "shared" / "eval"))
     # 20 + 20 answerable questions: one question is 2.5 points, so a +15-point difference is 6 questions
-    ap.add_argument("--n-consult", type=int, default=20)
-    ap.add_argument("--n-stard", type=int, default=20)
-    ap.add_argument("--n-abstain", type=int, default=6)
+    ap.add_argument("--n-consult", type=int, default=60)
+    ap.add_argument("--n-stard", type=int, default=60)
+    ap.add_argument("--questions", help="the question set (JSONL): --n-heldout of its held-out rows (split heldout, "
+                                        "articles never trained on) are scored too, with their key facts")
+    ap.add_argument("--n-heldout", type=int, default=30)
+    ap.add_argument("--sft-data", choices=["questions", "generated"], default="questions",
+                    help="questions: the shipped question-set file (assistant/train/data/legal_sft.jsonl: the app's "
+                         "small-model prompt, written targets), rows whose gold is an evaluation question's gold "
+                         "dropped, answered in that same small-model prompt; generated: corpus-generated rows "
+                         "(the first round's recipe)")
+    ap.add_argument("--n-sft-rows", type=int, default=400,
+                    help="question-set rows trained on (sampled, abstention share kept); 0: all")
+    ap.add_argument("--n-abstain", type=int, default=30)
     ap.add_argument("--abstain-from", type=int, default=24,
                     help="unrelated-context questions come from this position of the shuffled sets on")
     ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument("--context-budget", type=int, default=400, help="context tokens, training and answering")
+    ap.add_argument("--context-budget", type=int, default=None,
+                    help="context tokens, training and answering (default: 400 with --sft-data generated, else the "
+                         "app's 2000, which the question-set prompts were recorded with)")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--block-size", type=int, default=512)
     ap.add_argument("--holdout", type=int, default=30, help="articles held out of CPT (perplexity set)")
-    ap.add_argument("--cpt-steps", type=int, default=16)
+    ap.add_argument("--cpt-steps", type=int, default=16, help="0: no CPT (SFT on the base; a short run)")
+    ap.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation of the SFT steps")
     ap.add_argument("--sft-steps", type=int, default=48, help="LoRA SFT steps (batch 1: one epoch of the rows)")
     ap.add_argument("--ptuning-steps", type=int, default=48)
     ap.add_argument("--ptuning-lr", type=float, default=3e-3,
@@ -130,6 +150,13 @@ def eval_questions(args, out: Path) -> dict:
     civil = [r for r in consult[start:] + stard[start:] if all(g[0] != "刑法" for g in _gold(r))]
     abstain = [{"id": r["id"], "set": "abstain", "question": r["query"], "reference": None, "gold": _gold(r),
                 "context_from": c["query"][:300]} for r, c in zip(civil[:args.n_abstain], cail)]
+    if args.questions:  # the question set's held-out articles: never in the SFT file, never CPT gold
+        from assistant.train.data.questions import read_questions
+
+        held = [q for q in read_questions(args.questions, split="heldout") if q.key_fact]
+        rng.shuffle(held)
+        answerable += [{"id": q.id, "set": "heldout", "question": q.query, "reference": None, "key_fact": q.key_fact,
+                        "gold": _gold({"citations": q.citations})} for q in held[:args.n_heldout]]
     data = {"answerable": answerable, "abstain": abstain}
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     return data
@@ -168,6 +195,8 @@ def _train(stage: str, config: Path, overrides: dict, out: Path) -> dict:
 
 
 def stage_cpt(args, base: Path, out: Path) -> tuple[dict, Path]:
+    if args.cpt_steps == 0:  # a short run: SFT starts from the base model itself ("cpt" = base)
+        return {"parameters": {"trainable": 0}, "skipped": True}, base
     metrics = _train("pt", CONFIGS / "qwen05b_cpt.yaml", {
         "model_name_or_path": base, "max_steps": args.cpt_steps, "block_size": args.block_size,
         "holdout_articles": args.holdout, "laws": CPT_LAWS,
@@ -182,10 +211,39 @@ def stage_cpt(args, base: Path, out: Path) -> tuple[dict, Path]:
     return metrics, merged
 
 
+def stage_question_sft_data(args, out: Path, questions: dict) -> Path:
+    """The shipped question-set rows, less any whose gold (or a context article) is an evaluation question's
+    gold, sampled to --n-sft-rows with the file's abstention share."""
+    path = out / "data" / "sft.jsonl"
+    if path.is_file():
+        return path
+    from assistant.eval.metrics import key_from_article_id
+    from assistant.train.data.generate import write_jsonl
+    from assistant.train.data.question_sft import SHIPPED_SFT, SHIPPED_TARGETS, read_targets
+
+    held = {tuple(g) for q in questions["answerable"] + questions["abstain"] for g in q["gold"]}
+    targets = read_targets(SHIPPED_TARGETS)
+    rows = _read_jsonl(SHIPPED_SFT)
+    keep = [r for r in rows if not {key_from_article_id(g) for g in targets[r["id"]]["gold"] if g} & held]
+    rng = random.Random(args.seed)
+    if args.n_sft_rows and args.n_sft_rows < len(keep):
+        abst = [r for r in keep if r["kind"] == "abstain"]
+        ans = [r for r in keep if r["kind"] == "answer"]
+        n_abst = round(args.n_sft_rows * len(abst) / len(keep))
+        keep = rng.sample(ans, args.n_sft_rows - n_abst) + rng.sample(abst, n_abst)
+    rng.shuffle(keep)
+    write_jsonl(keep, path)
+    log(f"question-set SFT: {len(keep)} rows of {len(rows)} ({len(rows) - len(keep)} dropped or not sampled; "
+        f"{sum(r['kind'] == 'abstain' for r in keep)} abstentions)")
+    return path
+
+
 def stage_sft_data(args, out: Path, questions: dict, tokenizer_dir: Path) -> Path:
     path = out / "data" / "sft.jsonl"
     if path.is_file():
         return path
+    if args.sft_data == "questions":
+        return stage_question_sft_data(args, out, questions)
     from transformers import AutoTokenizer
 
     from assistant.answer.prompt import PromptConfig
@@ -229,7 +287,7 @@ def stage_sft_data(args, out: Path, questions: dict, tokenizer_dir: Path) -> Pat
 def prefix_init_text(data: Path) -> str:
     """Law-domain text for the P-Tuning v2 prefix: the answers of the first RAG training rows (statute
     sentences in the answer format, 《法名》第N条[k]), joined - long enough for any pre_seq_len used here."""
-    rows = [r for r in _read_jsonl(data) if r.get("kind") == "rag"]
+    rows = [r for r in _read_jsonl(data) if r.get("kind") in ("rag", "answer")]
     return "\n".join(r["output"] for r in rows[:8])
 
 
@@ -238,7 +296,8 @@ def stage_sft(args, method: str, cpt_model: Path, data: Path, out: Path) -> dict
     steps = args.sft_steps if method == "lora" else args.ptuning_steps
     overrides = {
         "model_name_or_path": cpt_model, "datasets": [data], "max_steps": steps, "seed": args.seed,
-        "max_source_length": args.context_budget + 300,
+        "gradient_accumulation_steps": args.grad_accum, "save_strategy": "no",
+        "max_source_length": args.context_budget + 300 if args.sft_data == "generated" else 1024,
         "gradient_checkpointing": str(args.gradient_checkpointing).lower(),
     }
     if method == "ptuning":
@@ -313,7 +372,10 @@ def score_system(args, name: str, model: Path, adapter: Path | None, out: Path) 
         keys = {key_from_article_id(c["id"]) for c in cited if c.get("id")}
         gold = {tuple(g) for g in q["gold"]}
         context = [key_from_article_id(h.id) for h in a.sources]
+        fact = q.get("key_fact")
         return {"id": q["id"], "set": q["set"], "question": q["question"], "answer": text,
+                "key_fact": fact, "states_key_fact": (fact in text) if fact else None,
+                "fabricated": bool(a.fact_flags) or any(not c.get("exists") for c in cited),
                 "context": [h.id for h in a.sources], "gold_in_context": bool(gold & set(context)),
                 "cited": sorted({c.get("label") or c.get("span") for c in cited}),
                 "cites_gold": bool(keys & gold), "cites_any": bool(cited),
@@ -344,6 +406,11 @@ def score_system(args, name: str, model: Path, adapter: Path | None, out: Path) 
         "not_in_context_citation_rate": share(ans, "cites_not_in_context"),
         "nonexistent_citation_rate": share(ans, "cites_nonexistent"),
         "false_abstention_rate": share(ans, "abstains"),
+        "key_fact_questions": len([r for r in ans if r["key_fact"]]),
+        "key_fact_rate": share([r for r in ans if r["key_fact"]], "states_key_fact"),
+        "fabricated_rate": share(records, "fabricated"),
+        "abstain_gold_absent": share([r for r in ans if not r["gold_in_context"]], "abstains"),
+        "abstain_gold_present": share([r for r in ans if r["gold_in_context"]], "abstains"),
         "abstain_questions": len(off), "abstention_rate": share(off, "abstains"),
         "abstain_cites_any": share(off, "cites_any"),
         "rouge-l": round(text["rouge-l"], 2), "bleu-4": round(text["bleu-4"], 2), "text_n": text["n"],
@@ -369,7 +436,7 @@ def run_scoring(args, name: str, out: Path) -> dict:
 
 
 def systems(args, out: Path) -> dict:
-    cpt = out / "cpt-merged"
+    cpt = out / "cpt-merged" if args.cpt_steps else Path(args.model)
     return {"base": (Path(args.model), None), "cpt": (cpt, None), "lora": (cpt, out / "sft-lora"),
             "ptuning": (cpt, out / "sft-ptuning")}
 
@@ -381,6 +448,10 @@ def table(results: dict) -> str:
             ("any citation (answerable)", "citation_rate", True),
             ("cites an article not in the context", "not_in_context_citation_rate", True),
             ("cites a nonexistent article", "nonexistent_citation_rate", True),
+            ("fabricated (number no cited article states, or no such article)", "fabricated_rate", True),
+            ("key fact stated (held-out question-set articles)", "key_fact_rate", True),
+            ("abstains when the context lacks the gold", "abstain_gold_absent", True),
+            ("abstains when the context holds the gold", "abstain_gold_present", True),
             ("abstains on unrelated context", "abstention_rate", True),
             ("abstains although answerable", "false_abstention_rate", True),
             ("ROUGE-L (consultations)", "rouge-l", False), ("BLEU-4 (consultations)", "bleu-4", False),
@@ -396,6 +467,13 @@ def table(results: dict) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     params = results.get("trainable_parameters", {})
     lines.append("| trainable parameters | " + " | ".join(f"{params.get(n, 0):,}" for n in names) + " |")
+    trained = {"cpt": results.get("cpt") or {}, **(results.get("sft") or {})}
+    seconds = {"base": 0, "cpt": trained["cpt"].get("train_seconds") or 0}
+    for n in ("lora", "ptuning"):  # a tuned system took the CPT time plus its own
+        seconds[n] = seconds["cpt"] + ((trained.get(n) or {}).get("train_seconds") or 0)
+    lines.append("| training time s (cumulative) | " + " | ".join(f"{seconds.get(n, 0):g}" for n in names) + " |")
+    ram = {n: (trained.get(n) or {}).get("peak_rss_mb") for n in names}
+    lines.append("| peak RAM MB (training) | " + " | ".join("-" if not ram[n] else f"{ram[n]:g}" for n in names) + " |")
     return "\n".join(lines)
 
 
@@ -421,8 +499,17 @@ def chart(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _count_sets(questions: dict) -> dict:
+    counts: dict = {}
+    for q in questions["answerable"] + questions["abstain"]:
+        counts[q["set"]] = counts.get(q["set"], 0) + 1
+    return counts
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.context_budget is None:
+        args.context_budget = 400 if args.sft_data == "generated" else 2000
     os.environ["ASSISTANT_HOME"] = str(Path(args.home).resolve())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -435,7 +522,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     base = stage_import(args)
     questions = eval_questions(args, out)
-    log(f"{len(questions['answerable'])} answerable + {len(questions['abstain'])} unrelated-context questions")
+    log(f"{len(questions['answerable'])} answerable + {len(questions['abstain'])} unrelated-context questions "
+        f"({', '.join(f'{k} {v}' for k, v in _count_sets(questions).items())})")
     cpt_metrics, cpt_model = stage_cpt(args, base, out)
     data = stage_sft_data(args, out, questions, base)
     sft = {m: stage_sft(args, m, cpt_model, data, out) for m in args.sft_methods}

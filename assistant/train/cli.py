@@ -69,8 +69,50 @@ def register(sub) -> None:
                      help="evaluation files (law + articles / citations) whose gold articles are never used as "
                           "training gold, so that scoring on them measures generalisation")
     sft.add_argument("--seed", type=int, default=0)
+    qs = sft.add_argument_group(
+        "from the question set", "--from-questions: the app's exact prompt for each learn question of --data (the "
+        "real pipeline over this home's index) joined with its written target (--targets), every target checked "
+        "by the citation and number checks, deduplicated, abstentions at --abstain-share")
+    qs.add_argument("--from-questions", action="store_true", help="build from the question set instead of articles")
+    qs.add_argument("--data", metavar="QUESTIONS.jsonl", help="the question set (rows with \"split\": \"learn\")")
+    qs.add_argument("--targets", metavar="FILE.jsonl",
+                    help="targets keyed by question id (default: assistant/train/data/legal_sft_targets.jsonl)")
+    qs.add_argument("--prompts", metavar="FILE.jsonl", help="reuse app prompts recorded by --prompts-out")
+    qs.add_argument("--prompts-out", metavar="FILE.jsonl", help="keep the recorded app prompts (for targets)")
+    qs.add_argument("--format", default="alpaca", choices=["alpaca", "sharegpt", "qwen", "chatglm2"],
+                    help="alpaca (system/instruction/output), sharegpt (conversations), qwen (messages), chatglm2 "
+                         "(content/summary, the system text before the question); all load through the registry")
+    qs.add_argument("--abstain-share", type=float, default=0.17, help="share of abstentions in the output")
+    qs.add_argument("--full-context", action="store_true",
+                    help="the prompt of a model served with an adapter (whole articles, the long instruction) "
+                         "instead of the small-model prompt that llama.cpp / a merged model gets")
     sft.add_argument("--json", action="store_true")
     sft.set_defaults(func=cmd_data_sft)
+    convert = dsub.add_parser("convert", help="SFT rows (e.g. assistant/train/data/legal_sft.jsonl) in another "
+                                              "output format: sharegpt, qwen, chatglm2, alpaca")
+    convert.add_argument("file", metavar="FILE.jsonl")
+    convert.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "qwen", "chatglm2"])
+    convert.add_argument("--out", required=True)
+    convert.add_argument("--json", action="store_true")
+    convert.set_defaults(func=cmd_data_convert)
+    cpt = dsub.add_parser("cpt", help="continued-pretraining documents from the store (corpus plus imported "
+                                      "collections) with a held-out set; packing report and held-out perplexity")
+    cpt.add_argument("--out", required=True, help="output folder: train.jsonl, heldout.jsonl, report.json")
+    cpt.add_argument("--law", action="append", help="only this law (repeatable)")
+    cpt.add_argument("--kind", action="append", help="only laws of this kind (法律, 司法解释, 行政法规 …; repeatable)")
+    cpt.add_argument("--holdout", type=int, default=200, help="articles sampled into the held-out set")
+    cpt.add_argument("--holdout-questions", metavar="QUESTIONS.jsonl",
+                     help="also hold out the gold articles of this question set's held-out rows (split heldout)")
+    cpt.add_argument("--exclude-gold", nargs="*", default=[], metavar="FILE.jsonl",
+                     help="evaluation files whose gold articles are in neither part")
+    cpt.add_argument("--model", help="model folder: pack with its tokenizer (report) and, with --perplexity, "
+                                     "score the held-out blocks")
+    cpt.add_argument("--block-size", type=int, default=512)
+    cpt.add_argument("--perplexity", action="store_true", help="held-out perplexity of --model (before training)")
+    cpt.add_argument("--max-eval-blocks", type=int, default=64, help="at most this many held-out blocks scored")
+    cpt.add_argument("--seed", type=int, default=0)
+    cpt.add_argument("--json", action="store_true")
+    cpt.set_defaults(func=cmd_data_cpt)
     pt = dsub.add_parser("pt", help="pack the CPT documents and report packing efficiency (writes nothing)")
     pt.add_argument("--model", required=True, help="model folder whose tokenizer to use")
     pt.add_argument("--block-size", type=int, default=512)
@@ -223,6 +265,8 @@ def cmd_model_export_gguf(args) -> int:
 
 
 def cmd_data_sft(args) -> int:
+    if args.from_questions:
+        return cmd_data_sft_questions(args)
     from assistant.cli import UserError
     from assistant.train.data.generate import generate_sft, gold_article_ids, write_jsonl
 
@@ -265,6 +309,172 @@ def cmd_data_sft(args) -> int:
         print_json(result)
     else:
         print(f"wrote {len(rows):,} SFT rows to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_data_sft_questions(args) -> int:
+    from pathlib import Path
+
+    from assistant.cli import UserError
+    from assistant.train.data.formats import DataFormatError
+    from assistant.train.data.generate import gold_article_ids, write_jsonl
+    from assistant.train.data.question_sft import (SHIPPED_TARGETS, build_from_questions, read_prompts,
+                                                   read_targets, to_format)
+    from assistant.train.data.questions import QuestionSetError, gold_ids, read_questions
+
+    if not args.data:
+        raise UserError("--from-questions needs --data QUESTIONS.jsonl (the question set)")
+    targets_file = Path(args.targets) if args.targets else SHIPPED_TARGETS
+    try:
+        questions = read_questions(args.data)
+        targets = read_targets(targets_file)
+        prompts = read_prompts(args.prompts) if args.prompts else None
+    except (QuestionSetError, DataFormatError) as exc:
+        raise UserError(str(exc)) from None
+    if not questions:
+        raise UserError(f"{args.data}: no rows with \"split\": \"learn\"")
+    store = _open_store()
+    try:
+        if args.exclude_gold:
+            try:
+                exclude = gold_article_ids(store, args.exclude_gold)
+            except (ValueError, OSError) as exc:
+                raise UserError(str(exc)) from None
+            questions = [q for q in questions if not set(gold_ids(store, q)) & exclude]
+        retriever = count = None
+        if prompts is None:
+            from assistant.search import load_retriever
+
+            retriever = load_retriever(store=store, progress=not args.json)
+            if args.tokenizer:
+                from transformers import AutoTokenizer
+
+                tok = AutoTokenizer.from_pretrained(args.tokenizer)
+                count = lambda text: len(tok.encode(text, add_special_tokens=False))  # noqa: E731
+        try:
+            rows, report = build_from_questions(
+                store, questions, targets, retriever=retriever, prompts=prompts, prompts_out=args.prompts_out,
+                abstain_share=args.abstain_share, seed=args.seed, short_context=not args.full_context,
+                count_tokens=count, progress=not args.json)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    write_jsonl([to_format(r, args.format) for r in rows], args.out)
+    result = dict(report.to_dict(), out=args.out, format=args.format, targets=str(targets_file))
+    if args.json:
+        print_json(result)
+    else:
+        print(f"wrote {report.rows:,} SFT rows ({args.format}) to {args.out}: {report.answers:,} answers, "
+              f"{report.abstentions:,} abstentions ({result['abstain_share']:.1%}); of {report.prompts:,} app prompts "
+              f"{report.refused:,} refused by the gate, {report.no_target:,} without a target, "
+              f"{report.context_changed:,} with a different context than the target was written for, "
+              f"{report.failed_check:,} failing the checks, {report.duplicates:,} duplicates")
+        for p in report.problems[:5]:
+            print(f"  check: {p}")
+    return 0
+
+
+def cmd_data_convert(args) -> int:
+    from assistant.cli import UserError
+    from assistant.train.data.formats import DataFormatError, read_records
+    from assistant.train.data.generate import write_jsonl
+    from assistant.train.data.question_sft import to_format
+
+    try:
+        records = read_records(args.file)
+    except DataFormatError as exc:
+        raise UserError(str(exc)) from None
+    rows = []
+    for where, obj in records:
+        if not all(isinstance(obj.get(k), str) for k in ("instruction", "output")):
+            raise UserError(f"{args.file}:{where}: expected alpaca rows (system, instruction, output)")
+        messages = ([{"role": "system", "content": obj["system"]}] if obj.get("system") else []) + \
+            [{"role": "user", "content": obj["instruction"] + (f"\n{obj['input']}" if obj.get("input") else "")}]
+        rows.append(to_format({"id": obj.get("id"), "kind": obj.get("kind"), "messages": messages,
+                               "target": obj["output"]}, args.format))
+    write_jsonl(rows, args.out)
+    if args.json:
+        print_json({"out": args.out, "rows": len(rows), "format": args.format})
+    else:
+        print(f"wrote {len(rows):,} rows ({args.format}) to {args.out}")
+    return 0
+
+
+def cmd_data_cpt(args) -> int:
+    import time
+    from pathlib import Path
+
+    from assistant.cli import UserError
+    from assistant.train.data.cpt import pack_documents, split_articles, write_documents
+    from assistant.train.data.generate import gold_article_ids
+
+    start = time.perf_counter()
+    store = _open_store()
+    try:
+        holdout_ids = None
+        if args.holdout_questions:
+            from assistant.train.data.questions import QuestionSetError, gold_ids, read_questions
+
+            try:
+                held_q = read_questions(args.holdout_questions, split="heldout")
+            except QuestionSetError as exc:
+                raise UserError(str(exc)) from None
+            holdout_ids = {g for q in held_q for g in gold_ids(store, q) if g}
+        try:
+            exclude = gold_article_ids(store, args.exclude_gold) if args.exclude_gold else None
+        except (ValueError, OSError) as exc:
+            raise UserError(str(exc)) from None
+        docs, held, info = split_articles(store, _resolve_laws(store, args.law), args.kind, holdout=args.holdout,
+                                          holdout_ids=holdout_ids, exclude_ids=exclude, seed=args.seed)
+    finally:
+        store.close()
+    if not docs:
+        raise UserError("no documents (check --law / --kind)")
+    out = Path(args.out)
+    write_documents(docs, out / "train.jsonl")
+    write_documents(held, out / "heldout.jsonl")
+    result = dict(info, out=str(out), train=str(out / "train.jsonl"), heldout=str(out / "heldout.jsonl"))
+    if args.model:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        _, report = pack_documents(docs, tokenizer, args.block_size, progress=not args.json)
+        held_rows, held_report = pack_documents(held, tokenizer, args.block_size, keep_last=True) if held \
+            else ([], None)
+        result["packing"] = report.to_dict()
+        result["heldout_blocks"] = held_report.blocks if held_report else 0
+        if args.perplexity and held_rows:
+            from assistant.threads import limit_torch_threads
+            from assistant.train.data.cpt import perplexity
+            import torch
+            from transformers import AutoModelForCausalLM
+
+            from assistant.train.adapters import training_precision
+
+            limit_torch_threads()
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            dtype = torch.bfloat16 if training_precision("auto", device) == "bf16" else torch.float32
+            model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to(device)
+            result["perplexity_dtype"] = str(dtype).replace("torch.", "")
+            ppl, tokens = perplexity(model, held_rows[:args.max_eval_blocks])
+            result["heldout_perplexity"] = round(ppl, 3)
+            result["heldout_tokens_scored"] = tokens
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    (out / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{info['documents']:,} training documents ({info['characters']:,} characters, {info['laws']:,} laws: "
+              + ", ".join(f"{k} {v}" for k, v in info["kinds"].items()) + f"), {info['heldout_articles']:,} "
+              f"held-out articles, {info['excluded_articles']:,} excluded -> {out}")
+        if "packing" in result:
+            p = result["packing"]
+            print(f"packed: {p['tokens']:,} tokens -> {p['blocks']:,} blocks of {args.block_size} "
+                  f"(efficiency {p['efficiency']:.2%}); held out: {result['heldout_blocks']} blocks")
+        if "heldout_perplexity" in result:
+            print(f"held-out perplexity of {args.model}: {result['heldout_perplexity']} "
+                  f"({result['heldout_tokens_scored']:,} tokens)")
     return 0
 
 

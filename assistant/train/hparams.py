@@ -47,6 +47,10 @@ class DataArguments:
     laws: list[str] | None = field(default=None, metadata={"help": "CPT: only these laws"})
     max_documents: int | None = field(default=None, metadata={"help": "CPT: at most this many law documents"})
     general_text: list[str] | None = field(default=None, metadata={"help": "CPT: general .txt/.jsonl files"})
+    documents: list[str] | None = field(default=None, metadata={
+        "help": "CPT: document files written by `assistant data cpt` (train.jsonl), used instead of the store"})
+    eval_documents: str | None = field(default=None, metadata={
+        "help": "CPT: held-out documents (`assistant data cpt`'s heldout.jsonl): the eval set, perplexity on them"})
     general_ratio: float = field(default=0.0, metadata={"help": "CPT: share of general text in the mix"})
     holdout_articles: float = field(default=0.0, metadata={
         "help": "CPT: share of articles kept out of training; the eval set (held-out perplexity on unseen articles)"})

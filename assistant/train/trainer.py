@@ -120,6 +120,8 @@ def build_pt_rows(data_args, tokenizer, seed: int = 0, progress: bool = True):
     from assistant.corpus import open_store
     from assistant.train.data.cpt import law_documents, mix_general, pack_documents, read_text_documents
 
+    if data_args.documents:  # the files of `assistant data cpt`: corpus + imported collections, held-out set apart
+        return _pt_rows_from_files(data_args, tokenizer, seed, progress)
     store = open_store(data_args.store, readonly=True) if data_args.store else open_store(readonly=True)
     try:
         if store.count() == 0:
@@ -155,6 +157,26 @@ def build_pt_rows(data_args, tokenizer, seed: int = 0, progress: bool = True):
     return rows, info, eval_rows
 
 
+def _pt_rows_from_files(data_args, tokenizer, seed: int, progress: bool):
+    from assistant.train.data.cpt import mix_general, pack_documents, read_text_documents
+
+    docs = read_text_documents(data_args.documents)
+    general = read_text_documents(data_args.general_text) if data_args.general_text else []
+    mixed = mix_general(docs, general, data_args.general_ratio, seed=seed)
+    rows, report = pack_documents(mixed, tokenizer, data_args.block_size, keep_last=data_args.keep_last_block,
+                                  progress=progress)
+    if not rows:
+        raise ValueError(f"no full block of {data_args.block_size} tokens; lower block_size or add text")
+    info = {"documents_files": list(data_args.documents), "law_documents": len(docs),
+            "general_documents": len(mixed) - len(docs), "packing": report.to_dict()}
+    eval_rows: list[dict] = []
+    if data_args.eval_documents:
+        held = read_text_documents([data_args.eval_documents])
+        eval_rows, held_report = pack_documents(held, tokenizer, data_args.block_size, keep_last=True)
+        info["holdout"] = {"documents": len(held), "blocks": held_report.blocks, "file": data_args.eval_documents}
+    return rows, info, eval_rows
+
+
 def build_sft_rows(data_args, model_args, tokenizer, seed: int = 0, progress: bool = True):
     from assistant.train.data.masking import MaskingConfig, encode_example, supervised_token_share
     from assistant.train.data.registry import load_mixture
@@ -171,7 +193,14 @@ def build_sft_rows(data_args, model_args, tokenizer, seed: int = 0, progress: bo
 
         it = tqdm(examples, desc="encoding", unit="example")
     rows = [encode_example(ex, tokenizer, cfg) for ex in it]
-    return rows, {"datasets": sizes, "examples": len(rows), "supervised_token_share": round(supervised_token_share(rows), 4)}
+    from assistant.answer.prompt import SHORT_INSTRUCTION
+
+    # which of the app's prompts the model learns: the small-model one (the question set's file) or the full
+    # one; the transformers backend serves an adapter the prompt it was trained on (prompt_style.json)
+    short = sum(ex.system == SHORT_INSTRUCTION for ex in examples)
+    return rows, {"datasets": sizes, "examples": len(rows),
+                  "supervised_token_share": round(supervised_token_share(rows), 4),
+                  "prompt_style": "short" if short * 2 > len(examples) else "full"}
 
 
 def predict_with_generate(model, tokenizer, rows: list[dict], path: Path, max_new_tokens: int = 128,
@@ -289,7 +318,10 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
     if val_rows and not training_args.resume_from_checkpoint:  # the starting point of the eval curve
         before = trainer.evaluate()["eval_loss"]
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint or None)
+    resume = training_args.resume_from_checkpoint or None
+    if isinstance(resume, str) and resume.lower() in ("true", "last"):  # the output dir's newest checkpoint
+        resume = True
+    result = trainer.train(resume_from_checkpoint=resume)
     elapsed = time.perf_counter() - start
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
@@ -320,6 +352,9 @@ def run_training(stage: str, model_args, data_args, method_args, training_args, 
     if stage == "sft" and val_rows and data_args.predict_with_generate:
         metrics["predict"] = predict_with_generate(model, tokenizer, val_rows, out / "generated_predictions.jsonl",
                                                    data_args.generation_max_new_tokens, progress=progress)
+    if stage == "sft":
+        (out / "prompt_style.json").write_text(json.dumps({"prompt_style": data_info["prompt_style"]}),
+                                               encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     png = loss_curve(trainer.state.log_history, out / "loss.png", title=f"{stage} ({method_args.method})")
     metrics["loss_png"] = str(png) if png else None

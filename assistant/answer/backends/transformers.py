@@ -15,6 +15,15 @@ from assistant.answer.prompt import render_prompt
 from assistant.models.loader import load_causal_lm
 
 
+def _adapter_prompt_style(adapter: Path) -> str:
+    import json
+
+    try:
+        return json.loads((adapter / "prompt_style.json").read_text(encoding="utf-8")).get("prompt_style", "full")
+    except (OSError, ValueError, AttributeError):
+        return "full"
+
+
 class TransformersBackend(Backend):
     name = "transformers"
     short_context = True  # local models on a CPU are small: the few best 款, answer first
@@ -41,9 +50,10 @@ class TransformersBackend(Backend):
         self.path = path
         self.adapter = Path(adapter) if adapter else None
         if self.adapter is not None:
-            # an adapter from `assistant train sft` learned the app's full prompt (whole articles and
-            # SYSTEM_INSTRUCTION, as `assistant data sft` writes it): serve it the prompt it was trained on
-            self.short_context = False
+            # serve an adapter the prompt it was trained on: `assistant train sft` records it
+            # (prompt_style.json); the question-set file teaches the small-model prompt (best 款,
+            # SHORT_INSTRUCTION), corpus-generated rows and adapters without the record the full one
+            self.short_context = _adapter_prompt_style(self.adapter) == "short"
         self.dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")
         self.template = template
         self.default_max_new_tokens = max_new_tokens

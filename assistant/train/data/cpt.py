@@ -135,3 +135,79 @@ def pack_documents(docs: list[str], tokenizer, block_size: int, keep_last: bool 
     else:
         dropped = len(tail)
     return rows, PackingReport(len(docs), len(stream), len(rows), block_size, pad_tokens, dropped)
+
+
+# --- assistant data cpt: the documents written to files, with a held-out set ------------------------------
+
+def split_articles(store, laws: list[str] | None = None, kinds: list[str] | None = None, *,
+                   holdout: int = 0, holdout_ids: set[str] | None = None, exclude_ids: set[str] | None = None,
+                   seed: int = 0) -> tuple[list[str], list[str], dict]:
+    """(training documents, held-out documents, info). Training documents: one per law of ``laws`` (default
+    every law of the store: the default corpus plus whatever collections - interpretations, regulations - were
+    imported), of the document kinds ``kinds`` (法律 / 司法解释 / 行政法规 …; default all). Held out: the
+    articles of ``holdout_ids`` that the store has (e.g. the question set's held-out articles) plus ``holdout``
+    more sampled articles, each its own document, never in the training text. ``exclude_ids`` (an evaluation
+    set's gold) are in neither."""
+    import random
+
+    names = laws or store.law_names()
+    exclude = set(exclude_ids or ())
+    chosen = []
+    kinds_seen: dict[str, int] = {}
+    for law in names:
+        arts = list(store.articles(law=law, in_force_only=True))
+        if not arts:
+            continue
+        kind = arts[0].kind or "unknown"
+        if kinds and kind not in kinds:
+            continue
+        kinds_seen[kind] = kinds_seen.get(kind, 0) + 1
+        chosen.append(law)
+    pool = [a for law in chosen for a in store.articles(law=law, in_force_only=True) if a.id not in exclude]
+    held = [a for a in pool if holdout_ids and a.id in holdout_ids]
+    if holdout:
+        rest = [a for a in pool if not holdout_ids or a.id not in holdout_ids]
+        held += random.Random(seed).sample(rest, min(holdout, max(0, len(rest) - 1)))
+    held_ids = {a.id for a in held}
+    docs = law_documents(store, laws=chosen, exclude_ids=held_ids | exclude)
+    held_docs = [f"{a.law}\n{a.number_text} {a.text}" for a in held]
+    info = {"laws": len(chosen), "kinds": kinds_seen, "documents": len(docs),
+            "characters": sum(map(len, docs)), "heldout_articles": len(held),
+            "excluded_articles": len(exclude & {a.id for law in chosen for a in store.articles(law=law)})}
+    return docs, held_docs, info
+
+
+def write_documents(docs: list[str], path) -> Path:
+    """``{"text": …}`` per line: what ``general_text`` / ``documents`` of the pt config read."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def perplexity(model, rows: list[dict], batch_size: int = 1) -> tuple[float, int]:
+    """exp(mean token loss) of ``model`` over packed ``rows`` (label -100 ignored), and the tokens scored."""
+    import math
+
+    import torch
+
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(rows), batch_size):
+            chunk = rows[i:i + batch_size]
+            device = next(model.parameters()).device
+            ids = torch.tensor([r["input_ids"] for r in chunk], device=device)
+            mask = torch.tensor([r["attention_mask"] for r in chunk], device=device)
+            labels = torch.tensor([r["labels"] for r in chunk], device=device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            target = labels[:, 1:]
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                     ignore_index=IGNORE_INDEX, reduction="sum")
+            total += loss.item()
+            count += int((target != IGNORE_INDEX).sum())
+    return (math.exp(min(total / count, 50)) if count else float("nan")), count
