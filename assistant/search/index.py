@@ -67,6 +67,8 @@ class BuildConfig:
     lay_questions: str | None = field(default_factory=lay_questions_id)
     #: learn the query adapter and the ranker from the same file (``assistant.search.fit``)
     learned_models: bool = True
+    #: the fewest questions (with their gold article in this corpus) to learn the adapter and ranker from
+    learn_min_questions: int = 300
     #: where the vectors live: ``faiss`` (this folder) or ``milvus:URI`` (``assistant.search.stores``); None:
     #: the current index's store, else ``$ASSISTANT_STORE``, else faiss
     store: str | None = None
@@ -462,6 +464,7 @@ def _fit_learned_models(store, folder: Path, embedder, config: BuildConfig, cach
     from tqdm import tqdm
 
     from assistant.search.fit import fit_build_models
+    from assistant.search.ranker import RankerConfig
 
     stage("learn-models")
     # the build as it will serve (its Milvus collection, when it has one; the adapter needs in-process vectors)
@@ -473,7 +476,8 @@ def _fit_learned_models(store, folder: Path, embedder, config: BuildConfig, cach
             bar.total = total
             bar.update(done - bar.n)
 
-        return fit_build_models(store, index, embedder, path, folder, cache_path, progress=advance)
+        return fit_build_models(store, index, embedder, path, folder, cache_path, progress=advance,
+                                ranker_config=RankerConfig(min_questions=config.learn_min_questions))
 
 
 def _config_dict(config: BuildConfig) -> dict:

@@ -79,6 +79,8 @@ class RankerConfig:
     #: questions used for training at build (sampled; the whole file teaches the wording map regardless)
     max_questions: int = 4000
     folds: int = 2
+    #: fewer questions with their gold article in the index than this: learn no adapter or ranker
+    min_questions: int = 300
     #: the model's starting point: this times the hand-fused score (0 = learn the order from scratch)
     hand_scale: float = 5.0
     seed: int = 13

@@ -18,8 +18,9 @@ REVIEWED_TERMS: dict[str, str] = {
     "打人": "殴打 伤害", "打架": "殴打", "斗殴": "殴打 斗殴",
     **dict.fromkeys(("抢走", "劫得", "抢得", "劫取"), "抢劫"),
     **dict.fromkeys(("冰毒", "海洛因", "甲基苯丙胺", "吸毒", "K粉", "氯胺酮"), "毒品"),
-    "酒驾": "饮酒后驾驶机动车", "酒后驾驶": "饮酒后驾驶机动车",
-    "醉驾": "醉酒驾驶机动车 危险驾驶", "醉酒驾驶": "醉酒驾驶机动车 危险驾驶",
+    # 酒驾 / 醉驾 only: the statute's own 饮酒后驾驶 / 醉酒驾驶 are no everyday words, and mapping them to
+    # 机动车 sent 饮酒后驾驶游艇 to the road-traffic articles instead of the boat law that answers it
+    "酒驾": "饮酒后驾驶机动车", "醉驾": "醉酒驾驶机动车 危险驾驶",
     **dict.fromkeys(("车祸", "撞倒", "撞伤", "撞死", "撞人"), "交通事故"),
     "驾照": "机动车驾驶证",
     **dict.fromkeys(("赌钱", "赌资", "开赌场"), "赌博 赌场"),

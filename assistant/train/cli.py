@@ -316,7 +316,7 @@ def cmd_data_sft_questions(args) -> int:
     from pathlib import Path
 
     from assistant.cli import UserError
-    from assistant.train.data.formats import DataFormatError
+    from assistant.data.datasets import DatasetError as DataFormatError
     from assistant.train.data.generate import gold_article_ids, write_jsonl
     from assistant.train.data.question_sft import (SHIPPED_TARGETS, build_from_questions, read_prompts,
                                                    read_targets, to_format)
@@ -377,14 +377,14 @@ def cmd_data_sft_questions(args) -> int:
 
 def cmd_data_convert(args) -> int:
     from assistant.cli import UserError
-    from assistant.train.data.formats import DataFormatError, read_records
+    from assistant.jsonio import JsonRecordsError, read_json_records
     from assistant.train.data.generate import write_jsonl
     from assistant.train.data.question_sft import to_format
 
     try:
-        records = read_records(args.file)
-    except DataFormatError as exc:
-        raise UserError(str(exc)) from None
+        records = read_json_records(args.file)
+    except JsonRecordsError as exc:
+        raise UserError(f"{args.file}:{exc.line or 0}: {exc.problem}") from None
     rows = []
     for where, obj in records:
         if not all(isinstance(obj.get(k), str) for k in ("instruction", "output")):
@@ -450,7 +450,7 @@ def cmd_data_cpt(args) -> int:
             import torch
             from transformers import AutoModelForCausalLM
 
-            from assistant.train.adapters import training_precision
+            from assistant.models.loader import training_precision
 
             limit_torch_threads()
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -24,7 +24,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.train.data.formats import DataFormatError
+from assistant.data.datasets import DatasetError as DataFormatError  # file:line: problem
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 SHIPPED_TARGETS = SHIPPED_DIR / "legal_sft_targets.jsonl"
