@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from assistant.corpus.article import IN_FORCE  # statuses searched unless repealed articles are asked for
 from assistant.corpus.kinds import UnknownKind, wanted_kinds
 from assistant.search.embedders import Embedder, make_embedder
 from assistant.search.index import (IndexMismatch, IndexMissing, LoadedIndex, build_index, open_index,
@@ -89,8 +90,6 @@ class SearchError(ValueError):
     pass
 
 
-#: statuses searched unless repealed articles are asked for
-IN_FORCE = ("现行有效", "已被修改", "尚未生效")
 
 
 class Retriever:
