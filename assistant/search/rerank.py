@@ -105,23 +105,18 @@ class CrossEncoderReranker:
         """The top ``n`` of ``order`` re-sorted by ``weight`` × the cross-encoder's min-max scaled score +
         (1 - ``weight``) × the first stage's min-max scaled score (1: the cross-encoder's order alone); the
         rest keep their place. Returns (order, vals) with the head's vals replaced by that blend, in [0, 1]."""
-        head = order[:n]
-        ids = [retriever.index.ids[int(rows[i])] for i in head.tolist()]
-        arts = retriever.store.get_many(ids)
-        present = [i for i, doc_id in zip(head.tolist(), ids) if doc_id in arts]
+        from assistant.search.retriever import resort_head
+
+        present, arts = retriever.head_articles(rows, order, n)
         if len(present) < 2:
             return order, vals
         q = query_text(text, retriever.config.clean_facts)
-        ce = self.scores(q, [passage_text(arts[retriever.index.ids[int(rows[i])]]) for i in present])
+        ce = self.scores(q, [passage_text(a) for a in arts])
         idx = np.asarray(present, dtype=np.int64)
-        first = vals[idx]
-        blend = weight * _minmax(ce) + (1.0 - weight) * _minmax(first)
+        blend = weight * _minmax(ce) + (1.0 - weight) * _minmax(vals[idx])
         vals = np.asarray(vals, dtype=np.float64).copy()
         vals[idx] = blend
-        ranked = idx[np.argsort(-blend, kind="stable")]
-        keep = set(present)
-        rest = np.asarray([i for i in order.tolist() if i not in keep], dtype=np.int64)
-        return np.concatenate([ranked, rest]), vals
+        return resort_head(order, present, blend), vals
 
     def describe(self) -> dict:
         info: dict = {"path": str(self.path), "id": self.id}

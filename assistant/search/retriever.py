@@ -576,22 +576,25 @@ class Retriever:
 
     def _rescore(self, text: str, rows: np.ndarray, vals: np.ndarray, order: np.ndarray, n: int):
         """Add the strong embedder's (min-max scaled) cosine to the top ``n`` candidates and re-sort them."""
-        top = order[:n]
-        ids = [self.index.ids[int(rows[i])] for i in top.tolist()]
-        arts = self.store.get_many(ids)
-        present = [i for i, doc_id in zip(top.tolist(), ids) if doc_id in arts]
+        present, arts = self.head_articles(rows, order, n)
         if len(present) < 2:
             return order, vals
         qtext = clean_query(text) if self.config.clean_facts else text
         qvec = self.rescorer.query_vector(qtext[:self.config.dense_query_chars])
-        cos = self.rescorer.vectors([arts[self.index.ids[int(rows[i])]] for i in present]) @ qvec
+        cos = self.rescorer.vectors(arts) @ qvec
         lo, hi = float(cos.min()), float(cos.max())
         vals = vals.copy()
         idx = np.asarray(present, dtype=np.int64)
         vals[idx] += self.config.rescore_weight * (cos - lo) / max(hi - lo, 1e-6)
-        head = idx[np.argsort(-vals[idx], kind="stable")]
-        rest = np.asarray([i for i in order.tolist() if i not in set(present)], dtype=np.int64)
-        return np.concatenate([head, rest]), vals
+        return resort_head(order, present, vals[idx]), vals
+
+    def head_articles(self, rows: np.ndarray, order: np.ndarray, n: int) -> tuple[list[int], list]:
+        """The first ``n`` candidates of ``order`` whose articles the store still holds: (candidate indices,
+        their articles), for a second stage that reads the texts (re-scorer, cross-encoder)."""
+        head = order[:n].tolist()
+        found = self.store.get_many([self.index.ids[int(rows[i])] for i in head])
+        present = [i for i in head if self.index.ids[int(rows[i])] in found]
+        return present, [found[self.index.ids[int(rows[i])]] for i in present]
 
     def _feedback_scores(self, scores: np.ndarray, allowed: np.ndarray, tokens: list[str]) -> np.ndarray:
         """BM25 scores of the heaviest words of the top articles (RM3-style feedback), scaled to the query's."""
@@ -639,6 +642,14 @@ class Retriever:
                    "query_adapter": self.adapter.describe() if self.adapter is not None else None,
                    "reranker": self.reranker.describe() if self.reranker is not None else None}
         return dict(self.manifest, index_folder=str(self.index.folder), learned_models=learned)
+
+
+def resort_head(order: np.ndarray, present: list[int], head_scores: np.ndarray) -> np.ndarray:
+    """``present`` (candidate indices) re-sorted by ``head_scores``, then the rest of ``order`` in its place."""
+    idx = np.asarray(present, dtype=np.int64)
+    keep = set(present)
+    rest = np.asarray([i for i in order.tolist() if i not in keep], dtype=np.int64)
+    return np.concatenate([idx[np.argsort(-np.asarray(head_scores), kind="stable")], rest])
 
 
 def _interleave(first: list, second: list) -> list:

@@ -118,7 +118,7 @@ def build_pt_rows(data_args, tokenizer, seed: int = 0, progress: bool = True):
     import random
 
     from assistant.corpus import open_store
-    from assistant.train.data.cpt import law_documents, mix_general, pack_documents, read_text_documents
+    from assistant.train.data.cpt import law_documents, pack_documents
 
     if data_args.documents:  # the files of `assistant data cpt`: corpus + imported collections, held-out set apart
         return _pt_rows_from_files(data_args, tokenizer, seed, progress)
@@ -141,13 +141,7 @@ def build_pt_rows(data_args, tokenizer, seed: int = 0, progress: bool = True):
         docs = law_documents(store, laws=laws, exclude_ids={a.id for a in held})
     finally:
         store.close()
-    general = read_text_documents(data_args.general_text) if data_args.general_text else []
-    mixed = mix_general(docs, general, data_args.general_ratio, seed=seed)
-    rows, report = pack_documents(mixed, tokenizer, data_args.block_size, keep_last=data_args.keep_last_block,
-                                  progress=progress)
-    if not rows:
-        raise ValueError(f"no full block of {data_args.block_size} tokens; lower block_size or add text")
-    info = {"law_documents": len(docs), "general_documents": len(mixed) - len(docs), "packing": report.to_dict()}
+    rows, info = _packed_training_blocks(docs, data_args, tokenizer, seed, progress)
     eval_rows: list[dict] = []
     if held:
         eval_rows, held_report = pack_documents([f"{a.law}\n{a.number_text} {a.text}" for a in held], tokenizer,
@@ -157,18 +151,26 @@ def build_pt_rows(data_args, tokenizer, seed: int = 0, progress: bool = True):
     return rows, info, eval_rows
 
 
-def _pt_rows_from_files(data_args, tokenizer, seed: int, progress: bool):
+def _packed_training_blocks(docs: list[str], data_args, tokenizer, seed: int, progress: bool):
+    """The law documents mixed with the general text and packed into blocks: (rows, info)."""
     from assistant.train.data.cpt import mix_general, pack_documents, read_text_documents
 
-    docs = read_text_documents(data_args.documents)
     general = read_text_documents(data_args.general_text) if data_args.general_text else []
     mixed = mix_general(docs, general, data_args.general_ratio, seed=seed)
     rows, report = pack_documents(mixed, tokenizer, data_args.block_size, keep_last=data_args.keep_last_block,
                                   progress=progress)
     if not rows:
         raise ValueError(f"no full block of {data_args.block_size} tokens; lower block_size or add text")
-    info = {"documents_files": list(data_args.documents), "law_documents": len(docs),
-            "general_documents": len(mixed) - len(docs), "packing": report.to_dict()}
+    return rows, {"law_documents": len(docs), "general_documents": len(mixed) - len(docs),
+                  "packing": report.to_dict()}
+
+
+def _pt_rows_from_files(data_args, tokenizer, seed: int, progress: bool):
+    from assistant.train.data.cpt import pack_documents, read_text_documents
+
+    docs = read_text_documents(data_args.documents)
+    rows, info = _packed_training_blocks(docs, data_args, tokenizer, seed, progress)
+    info = {"documents_files": list(data_args.documents), **info}
     eval_rows: list[dict] = []
     if data_args.eval_documents:
         held = read_text_documents([data_args.eval_documents])
