@@ -22,6 +22,9 @@ from assistant.search.types import Hit
 
 _NUM = f"[{CN_NUMERAL_CHARS}0-9]+"
 _ITEM = re.compile(r"^\s*[（(][一二三四五六七八九十]+[)）]")
+#: a 款 that leans on another: 前款规定的… / 本条所称… / 依照前两款…
+_REFERS_BACK = re.compile(r"^(?:……)?(?:前款|前两款|前三款|本条所称|本条第|依照前|依照本条|有前款|有前两款)")
+_NUMBER = re.compile(rf"{_NUM}(?:个)?(?:日|天|月|年|周|小时|元|倍|周岁|人|名|次|%)|百分之")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 
 #: for each question type (``assistant.search.query.QUESTION_TYPES``), a clause that states that kind of fact
@@ -85,6 +88,14 @@ class Selection:
     #: gate's evidence, so that a mapped everyday word (孩子 -> 未成年人) does not make a question legal
     top_own_cosine: float = 0.0
     top_own_coverage: float = 0.0
+    #: the question's words as the selector weighed them (``ClauseSelector.terms``)
+    terms: dict = field(default_factory=dict)
+    #: P(the first clause decides the question), from the learned clause model (None: no model)
+    confidence: float | None = None
+    #: False when the model judges that no retrieved 款 decides the question (the law is silent on it here)
+    decided: bool = True
+    #: the user's own words that no retrieved article holds (nor a statute word learned for them), rarest first
+    unmatched: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +115,8 @@ class SelectorConfig:
     #: a condition word is a special-case word when it is rare in the statutes (in under this share of articles)
     special_case_df: float = 0.01
     max_paragraphs_embedded: int = 120
+    #: score the candidates with the learned clause model where one fits the index (False: the weights above)
+    learned: bool = True
 
 
 #: weight of a follow-up's own words against the earlier turn's (1.0) when choosing 款 and 项
@@ -321,10 +334,27 @@ class ClauseSelector:
         return best[2], best[3].strip()
 
     # -- the selection -----------------------------------------------------------------------------
-    def select(self, query: Query | str, hits: Sequence[Hit], top_k: int | None = None) -> Selection:
-        """``query`` as read once (``assistant.search.query``; a plain question is read here). In a follow-up
-        made self-contained from the conversation (那追逐竞驶呢？ after 醉驾怎么处罚？) the user's own latest words
-        (``query.focus``) weigh more than the earlier turn's."""
+    @property
+    def model(self):
+        """The learned clause model for this index (``assistant.answer.clause_model``), or None: hand order."""
+        if getattr(self, "_model", None) is None:
+            self._model = False
+            if self.config.learned:
+                from assistant.answer.clause_model import ClauseModel
+
+                retriever = getattr(self, "_retriever", None)
+                folder = getattr(getattr(retriever, "index", None), "folder", None)
+                spec = getattr(self.embedder, "spec", None)
+                self._model = ClauseModel.for_index(folder, spec) or False
+        return self._model or None
+
+    def candidates(self, query: Query | str, hits: Sequence[Hit]) -> tuple[list[Clause], np.ndarray, Selection]:
+        """Every (article, 款) of ``hits`` as a ``Clause`` with its row of ``CLAUSE_FEATURES`` (unscored),
+        and a ``Selection`` holding the relevance evidence (no clauses yet). ``query`` as read once
+        (``assistant.search.query``); in a follow-up made self-contained from the conversation the user's
+        own latest words (``query.focus``) weigh more than the earlier turn's."""
+        from assistant.answer.clause_model import CLAUSE_FEATURES, QTYPE_CODES
+
         cfg = self.config
         query = read_query(query)
         question, focus = query.standalone, query.focus
@@ -354,29 +384,77 @@ class ClauseSelector:
                         own_cos = mat @ np.asarray(self.embedder.embed_query(question), dtype=np.float32)
             except Exception:  # no embedding: coverage and type still rank the clauses
                 cos = own_cos = np.zeros(len(rows), dtype=np.float32)
-        best: dict[int, Clause] = {}
-        top_cos = float(cos.max()) if len(cos) else 0.0
-        top_own_cos = float(own_cos.max()) if len(own_cos) else 0.0
         own_terms = {t: w for t, w in terms.items() if w >= 1.0}
-        top_cov = top_own_cov = 0.0
-        for (hi, pi, text), c in zip(rows, cos.tolist()):
+        ask = Terms({t: 1.0 for t in self._tokens(re.split(r"[，,。；;]", question.rstrip("？?。！! "))[-1])})
+        ask.alternatives, ask.idf = terms.alternatives, terms.idf
+        rarest = max(own_terms, key=lambda t: terms.idf.get(t, 1.0), default=None)
+        evidence = Selection(question, qtype, list(hits))
+        evidence.top_cosine = float(cos.max()) if len(cos) else 0.0
+        evidence.top_own_cosine = float(own_cos.max()) if len(own_cos) else 0.0
+        clauses: list[Clause] = []
+        feats: list[list[float]] = []
+        article_cov: dict[int, float] = {}
+        best_cos_of: dict[int, float] = {}
+        for (hi, _, _), c in zip(rows, cos.tolist()):
+            best_cos_of[hi] = max(best_cos_of.get(hi, -1.0), c)
+        for (hi, pi, text), c, oc in zip(rows, cos.tolist(), own_cos.tolist()):
             hit = hits[hi]
-            heading = " ".join(hit.article.headings)
-            cov = max(self.coverage(terms, text), 0.6 * self.coverage(terms, heading + text))
-            top_cov = max(top_cov, cov)
-            top_own_cov = max(top_own_cov, self.coverage(own_terms, text),
-                              0.6 * self.coverage(own_terms, heading + text))
-            typed = bool(fact_re and any(fact_re.search(ss) and self.coverage(terms, ss) > 0
-                                         for ss in sub_sentences(text)))
-            # who is liable: the condition says whose case the clause is (only then is it a special case)
-            special = min(len(self.special_case_words(expanded, text)), cfg.special_case_max_words) \
-                if qtype == "party" else 0
-            score = (cfg.cosine_weight * c + cfg.coverage_weight * cov + (cfg.type_weight if typed else 0.0)
-                     + cfg.rank_weight / (1.0 + (hit.rank - 1) / 4.0)
-                     + (cfg.citation_bonus if hit.via == "citation" else 0.0)
-                     - cfg.special_case_penalty * special)
-            if hi not in best or score > best[hi].score:
-                best[hi] = Clause(hit, pi, text, score, cosine=c, coverage=cov)
+            art = hit.article
+            heading = " ".join(art.headings)
+            cov = self.coverage(terms, text)
+            heading_cov = 0.6 * self.coverage(terms, heading + text)
+            own_cov = max(self.coverage(own_terms, text), 0.6 * self.coverage(own_terms, heading + text))
+            evidence.top_coverage = max(evidence.top_coverage, cov, heading_cov)
+            evidence.top_own_coverage = max(evidence.top_own_coverage, own_cov)
+            if hi not in article_cov:
+                article_cov[hi] = self.coverage(terms, art.text)
+            subs = sub_sentences(text)
+            typed = bool(fact_re and any(fact_re.search(ss) and self.coverage(terms, ss) > 0 for ss in subs))
+            clauses.append(Clause(hit, pi, text, 0.0, cosine=c, coverage=max(cov, heading_cov)))
+            n = len(art.paragraphs)
+            feats.append([c, oc, best_cos_of[hi] - c, evidence.top_cosine - c, cov, own_cov, heading_cov, 0.0,
+                          article_cov[hi], self.coverage(ask, text), float(bool(rarest and rarest in text)),
+                          float(typed), float(bool(fact_re and fact_re.search(text))),
+                          float(QTYPE_CODES.get(qtype, 0)), float(len(self.special_case_words(expanded, text))),
+                          float(hit.rank), float(pi), float(n), float(n - 1 - pi), float(len(text)),
+                          float(sum(1 for ln in art.paragraphs[pi].split("\n") if _ITEM.match(ln))),
+                          float(bool(_REFERS_BACK.match(text))), float(bool(_NUMBER.search(text))),
+                          float(len(question))])
+        x = np.asarray(feats, dtype=np.float32).reshape(len(feats), len(CLAUSE_FEATURES))
+        if len(x):
+            x[:, CLAUSE_FEATURES.index("coverage_below_top")] = evidence.top_coverage - x[:, CLAUSE_FEATURES.index("coverage")]
+        evidence.terms = terms
+        return clauses, x, evidence
+
+    def hand_scores(self, clauses: list[Clause], x: np.ndarray) -> np.ndarray:
+        """The order before a model was learned (an index whose embedder no model was fitted for)."""
+        from assistant.answer.clause_model import CLAUSE_FEATURES, QTYPE_CODES
+
+        cfg = self.config
+        col = {name: x[:, i] for i, name in enumerate(CLAUSE_FEATURES)}
+        party = col["qtype"] == QTYPE_CODES["party"]
+        return (cfg.cosine_weight * col["cosine"] + cfg.coverage_weight * np.array([c.coverage for c in clauses])
+                + cfg.type_weight * col["typed"] + cfg.rank_weight / (1.0 + (col["rank"] - 1) / 4.0)
+                - cfg.special_case_penalty * np.minimum(col["special_words"], cfg.special_case_max_words) * party)
+
+    def select(self, query: Query | str, hits: Sequence[Hit], top_k: int | None = None) -> Selection:
+        """The best 款 of each article, the articles ordered by it (``Selection``). The learned model scores
+        the candidates where one fits the index; an article the question names stays first."""
+        query = read_query(query)
+        clauses, x, evidence = self.candidates(query, hits)
+        return self.choose(query, clauses, x, evidence, top_k)
+
+    def choose(self, query: Query, clauses: list[Clause], x: np.ndarray, evidence: Selection,
+               top_k: int | None = None, model=None) -> Selection:
+        """``select``'s second half, on the candidates of ``candidates`` (left unchanged): score, keep each
+        article's best 款, order. ``model``: this clause model instead of the index's (False: hand order)."""
+        model = self.model if model is None else (model or None)
+        scores = model.score(x) if model is not None else self.hand_scores(clauses, x)
+        best: dict[str, Clause] = {}
+        for cl, score in zip(clauses, scores.tolist()):
+            cl = replace(cl, score=score + (self.config.citation_bonus if cl.hit.via == "citation" else 0.0))
+            if cl.hit.id not in best or cl.score > best[cl.hit.id].score:
+                best[cl.hit.id] = cl
         order = sorted(best.values(), key=lambda cl: -cl.score)
         if top_k:
             order = order[:top_k]
@@ -386,6 +464,24 @@ class ClauseSelector:
             if not h.matched_paragraphs or cl.paragraph not in h.matched_paragraphs:
                 h.matched_paragraphs = [cl.paragraph]
             cl.hit = h
-            cl.fact, cl.fact_sentence = self.find_fact(question, qtype, cl.text, terms)
+            cl.fact, cl.fact_sentence = self.find_fact(query.standalone, query.qtype, cl.text, evidence.terms)
             new_hits.append(h)
-        return Selection(question, qtype, new_hits, order, top_cos, top_cov, top_own_cos, top_own_cov)
+        selection = replace(evidence, hits=new_hits, clauses=order)
+        if model is not None and order and order[0].hit.via != "citation":
+            nxt = order[1].score if len(order) > 1 else order[0].score - 5.0
+            selection.confidence = model.confidence(order[0].score, order[0].score - nxt)
+            if selection.confidence is not None:
+                selection.decided = selection.confidence > model.silence_threshold
+        selection.unmatched = self.unmatched_words(evidence.terms, [h.article for h in evidence.hits])
+        return selection
+
+    @staticmethod
+    def unmatched_words(terms: dict, articles) -> list[str]:
+        """The question's own words (weight >= 1) found in none of ``articles`` (nor any statute word
+        learned for them), rarest in the statutes first: what the retrieved law does not speak of (押金)."""
+        texts = [a.text for a in articles]
+        alternatives = getattr(terms, "alternatives", None) or {}
+        idf = getattr(terms, "idf", None) or {}
+        out = [t for t, w in terms.items() if w >= 1.0 and not any(t in x for x in texts)
+               and not any(a in x for a, _ in alternatives.get(t, ()) for x in texts)]
+        return sorted(out, key=lambda t: -idf.get(t, 1.0))

@@ -129,8 +129,11 @@ class LearnedRanker:
                                           "num_trees", "rerank_depth", "fit") if k in self.meta}
 
 
-def fit_lambdarank(groups: list[tuple[np.ndarray, np.ndarray]], config: RankerConfig | None = None):
-    """Train LambdaRank on (features, labels) per query; returns the booster and the fit summary."""
+def fit_lambdarank(groups: list[tuple[np.ndarray, np.ndarray]], config: RankerConfig | None = None, *,
+                   feature_names: tuple[str, ...] = FEATURES, init_feature: str | None = "hand",
+                   categorical: tuple[str, ...] = ()):
+    """Train LambdaRank on (features, labels) per query; returns the booster and the fit summary. Boosting
+    starts from ``config.hand_scale`` x the ``init_feature`` column (None: from zero)."""
     import lightgbm as lgb
 
     config = config or RankerConfig()
@@ -146,8 +149,9 @@ def fit_lambdarank(groups: list[tuple[np.ndarray, np.ndarray]], config: RankerCo
               "lambdarank_truncation_level": 20}
     # boosting starts from the hand-fused order (init score) and learns a correction to it: with few
     # training questions it stays near the order that served before
-    init = config.hand_scale * x[:, FEATURES.index("hand")]
-    data = lgb.Dataset(x, y, group=sizes, init_score=init, feature_name=list(FEATURES), free_raw_data=True)
+    init = config.hand_scale * x[:, feature_names.index(init_feature)] if init_feature else None
+    data = lgb.Dataset(x, y, group=sizes, init_score=init, feature_name=list(feature_names),
+                       categorical_feature=list(categorical) or "auto", free_raw_data=True)
     booster = lgb.train(params, data, num_boost_round=config.num_trees)
     return booster, {"groups": len(groups), "rows": int(len(y)), "positives": int(y.sum())}
 

@@ -189,6 +189,15 @@ def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
     return f"{cite}，{quote}"
 
 
+def silent_lead(selection, clause, marker: int) -> str:
+    """When no retrieved 款 decides the question: say so in one sentence, then quote the nearest rule."""
+    art = clause.hit.article
+    words = [w for w in getattr(selection, "unmatched", []) if len(w) >= 2][:1]
+    what = f"“{words[0]}”" if words else "这个问题"
+    return (f"法条库中没有直接规定{what}的条文，以下是最接近的规定。\n"
+            f"依据《{art.law_short}》{art.number_text}[{marker}]，{_quote(clause)}")
+
+
 def compose_leading(question, selection, max_articles: int = 3) -> str | None:
     """One sentence that answers, quoting the deciding clause, then the other relevant provisions."""
     clauses = [c for c in selection.clauses if c.coverage > 0 or c.hit.via == "citation"]
@@ -196,7 +205,10 @@ def compose_leading(question, selection, max_articles: int = 3) -> str | None:
         return None
     markers = {h.id: i for i, h in enumerate(selection.hits, 1)}
     first = clauses[0]
-    parts = [lead_sentence(question, selection.qtype, first, markers[first.hit.id])]
+    if getattr(selection, "decided", True):
+        parts = [lead_sentence(question, selection.qtype, first, markers[first.hit.id])]
+    else:
+        parts = [silent_lead(selection, first, markers[first.hit.id])]
     others = [c for c in clauses[1:] if c.score >= _OTHER_MIN * first.score][:max(0, max_articles - 1)]
     if others:
         parts.append("其他相关规定：")

@@ -4,8 +4,9 @@
 
 1. the app prompt of every learn question (:mod:`assistant.train.data.questions`: the real pipeline over the
    home's index; ``--prompts-out`` keeps them, ``--prompts`` reuses them);
-2. the join with the targets (``--targets``, default :data:`SHIPPED_TARGETS`; written per question id by
-   scripts/write_sft_targets.py from the article text, never by a model). A target was written for one
+2. the join with the targets (``--targets``, default :data:`SHIPPED_TARGETS`; written per question id from
+   the article text the prompt shows - the shipped answers one by one by helper agents, the abstentions by
+   scripts/write_sft_targets.py - never by the model being trained; see legal_sft.md). A target was written for one
    context: when the index now gives the question a different context, its [k] markers and quotes would be
    wrong, so the row is dropped (counted as ``context_changed``);
 3. the project's own checks on every target (:func:`check_target`: the citation checker with the context,
