@@ -112,15 +112,16 @@ def main() -> int:
     def share(key):
         return sum(bool(r[key]) for r in rows) / n
 
-    print(f"\n| everyday questions (n={n}) | share |\n|---|---|")
-    print(f"| right article in top-3 sources | {share('in_top3'):.0%} |")
-    print(f"| right article quoted | {share('quoted'):.0%} |")
-    print(f"| key fact stated | {share('fact_stated'):.0%} |")
-    print(f"| key fact in the first line | {share('fact_in_first_line'):.0%} |")
-    print(f"| **all three (top-3, quoted, fact)** | **{ok / n:.0%}** ({ok}/{n}) |")
-    print(f"| refused by mistake | {share('refused'):.0%} |")
-    ms = sorted(r["ms"] for r in rows)
-    print(f"| latency p50 ms | {ms[n // 2]:.0f} |")
+    if rows:  # a file of off-topic questions only has no everyday table
+        print(f"\n| everyday questions (n={n}) | share |\n|---|---|")
+        print(f"| right article in top-3 sources | {share('in_top3'):.0%} |")
+        print(f"| right article quoted | {share('quoted'):.0%} |")
+        print(f"| key fact stated | {share('fact_stated'):.0%} |")
+        print(f"| key fact in the first line | {share('fact_in_first_line'):.0%} |")
+        print(f"| **all three (top-3, quoted, fact)** | **{ok / n:.0%}** ({ok}/{n}) |")
+        print(f"| refused by mistake | {share('refused'):.0%} |")
+        ms = sorted(r["ms"] for r in rows)
+        print(f"| latency p50 ms | {ms[n // 2]:.0f} |")
     print(f"\n| off-topic questions (n={len(off)}) | refused: {sum(o['refused'] for o in off)}/{len(off)} |")
 
     gate_rows = []
@@ -134,8 +135,9 @@ def main() -> int:
                     if q:
                         qs.append(q)
         qs = qs[:args.gate_limit]
-        refused = sum(assistant.ask(q).finish_reason == "refused" for q in qs)
-        gate_rows.append({"data": path, "n": len(qs), "refused": refused})
+        refused_questions = [q for q in qs if assistant.ask(q).finish_reason == "refused"]
+        refused = len(refused_questions)
+        gate_rows.append({"data": path, "n": len(qs), "refused": refused, "refused_questions": refused_questions})
         print(f"| legal questions of {Path(path).name} (n={len(qs)}) | refused by mistake: {refused} "
               f"({refused / max(1, len(qs)):.1%}) |")
     if args.json:
