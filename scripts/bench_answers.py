@@ -11,6 +11,11 @@ Question sets (a helper wrote each from its own knowledge of the law, never open
   failures were read, and the fourth round's fixes (learned words in clause coverage) address that kind;
 - ``dev``: scripts/data/everyday_dev.jsonl (fourth round), longer case-style questions, the one tuned on;
 - ``heldout2``: scripts/data/everyday_heldout2.jsonl, written with ``dev`` and scored only at the end.
+Questions that borrow legal words (issue 24; held out: the gate's training rows of the same kinds are in
+assistant/answer/data/gate_questions.txt): ``--questions scripts/data/borrowed_words_offtopic_heldout.jsonl``
+(a drama's plot, a courtroom game, a sport's penalty, old punishments: all off-topic, all must be refused) and
+``--gate-data scripts/data/borrowed_words_legal_heldout.jsonl`` (legal questions asked through those topics,
+no gold article: only whether they are answered).
 ``--questions FILE`` runs any file in that format, one JSON object a line:
 ``{"question", "law", "articles": [N, ...], "key": ["三十日", "30日"]}`` (any listed article is right, any
 listed key fact counts), or ``{"question", "off_topic": true}``.
