@@ -64,6 +64,9 @@ def main() -> int:
     ap.add_argument("--gate-data", nargs="*", default=[], help="JSONL files of real legal questions (query field)")
     ap.add_argument("--gate-limit", type=int, default=200)
     ap.add_argument("--json", help="write per-question rows here")
+    ap.add_argument("--json-out", help="write the summary as a benchmark result (docs/results/*.json, for report.py)")
+    ap.add_argument("--title", help="the result's title (with --json-out)")
+    ap.add_argument("--note", help="a note kept with the result (with --json-out)")
     ap.add_argument("--verbose", action="store_true")
     which = ap.add_mutually_exclusive_group()
     which.add_argument("--set", choices=("insample", *QUESTION_SETS), default="insample",
@@ -128,6 +131,13 @@ def main() -> int:
         ms = sorted(r["ms"] for r in rows)
         print(f"| latency p50 ms | {ms[n // 2]:.0f} |")
     print(f"\n| off-topic questions (n={len(off)}) | refused: {sum(o['refused'] for o in off)}/{len(off)} |")
+    source = Path(args.questions).name if args.questions else args.set
+    summary = []  # (what, n, share): the --json-out table
+    if rows:
+        summary += [[f"everyday questions ({source}): top-3, quoted and fact", n, ok / n],
+                    [f"everyday questions ({source}): refused by mistake", n, share("refused")]]
+    if off:
+        summary.append([f"off-topic questions ({source}): refused", len(off), sum(o["refused"] for o in off) / len(off)])
 
     gate_rows = []
     for path in args.gate_data:
@@ -145,9 +155,15 @@ def main() -> int:
         gate_rows.append({"data": path, "n": len(qs), "refused": refused, "refused_questions": refused_questions})
         print(f"| legal questions of {Path(path).name} (n={len(qs)}) | refused by mistake: {refused} "
               f"({refused / max(1, len(qs)):.1%}) |")
+        summary.append([f"legal questions of {Path(path).name}: refused by mistake", len(qs), refused / max(1, len(qs))])
     if args.json:
         Path(args.json).write_text(json.dumps({"everyday": rows, "off_topic": off, "gate": gate_rows},
                                               ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.json_out:
+        from results import write_result
+
+        write_result(args.json_out, "answers", args.title or "Everyday answers and the relevance gate",
+                     ["measure", "n", "share"], summary, note=args.note)
     return 0
 
 
