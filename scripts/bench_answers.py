@@ -11,6 +11,11 @@ Question sets (a helper wrote each from its own knowledge of the law, never open
   failures were read, and the fourth round's fixes (learned words in clause coverage) address that kind;
 - ``dev``: scripts/data/everyday_dev.jsonl (fourth round), longer case-style questions, the one tuned on;
 - ``heldout2``: scripts/data/everyday_heldout2.jsonl, written with ``dev`` and scored only at the end.
+Questions that borrow legal words (issue 24; held out: the gate's training rows of the same kinds are in
+assistant/answer/data/gate_questions.txt): ``--questions scripts/data/borrowed_words_offtopic_heldout.jsonl``
+(a drama's plot, a courtroom game, a sport's penalty, old punishments: all off-topic, all must be refused) and
+``--gate-data scripts/data/borrowed_words_legal_heldout.jsonl`` (legal questions asked through those topics,
+no gold article: only whether they are answered).
 ``--questions FILE`` runs any file in that format, one JSON object a line:
 ``{"question", "law", "articles": [N, ...], "key": ["三十日", "30日"]}`` (any listed article is right, any
 listed key fact counts), or ``{"question", "off_topic": true}``.
@@ -59,6 +64,9 @@ def main() -> int:
     ap.add_argument("--gate-data", nargs="*", default=[], help="JSONL files of real legal questions (query field)")
     ap.add_argument("--gate-limit", type=int, default=200)
     ap.add_argument("--json", help="write per-question rows here")
+    ap.add_argument("--json-out", help="write the summary as a benchmark result (docs/results/*.json, for report.py)")
+    ap.add_argument("--title", help="the result's title (with --json-out)")
+    ap.add_argument("--note", help="a note kept with the result (with --json-out)")
     ap.add_argument("--verbose", action="store_true")
     which = ap.add_mutually_exclusive_group()
     which.add_argument("--set", choices=("insample", *QUESTION_SETS), default="insample",
@@ -112,16 +120,24 @@ def main() -> int:
     def share(key):
         return sum(bool(r[key]) for r in rows) / n
 
-    print(f"\n| everyday questions (n={n}) | share |\n|---|---|")
-    print(f"| right article in top-3 sources | {share('in_top3'):.0%} |")
-    print(f"| right article quoted | {share('quoted'):.0%} |")
-    print(f"| key fact stated | {share('fact_stated'):.0%} |")
-    print(f"| key fact in the first line | {share('fact_in_first_line'):.0%} |")
-    print(f"| **all three (top-3, quoted, fact)** | **{ok / n:.0%}** ({ok}/{n}) |")
-    print(f"| refused by mistake | {share('refused'):.0%} |")
-    ms = sorted(r["ms"] for r in rows)
-    print(f"| latency p50 ms | {ms[n // 2]:.0f} |")
+    if rows:  # a file of off-topic questions only has no everyday table
+        print(f"\n| everyday questions (n={n}) | share |\n|---|---|")
+        print(f"| right article in top-3 sources | {share('in_top3'):.0%} |")
+        print(f"| right article quoted | {share('quoted'):.0%} |")
+        print(f"| key fact stated | {share('fact_stated'):.0%} |")
+        print(f"| key fact in the first line | {share('fact_in_first_line'):.0%} |")
+        print(f"| **all three (top-3, quoted, fact)** | **{ok / n:.0%}** ({ok}/{n}) |")
+        print(f"| refused by mistake | {share('refused'):.0%} |")
+        ms = sorted(r["ms"] for r in rows)
+        print(f"| latency p50 ms | {ms[n // 2]:.0f} |")
     print(f"\n| off-topic questions (n={len(off)}) | refused: {sum(o['refused'] for o in off)}/{len(off)} |")
+    source = Path(args.questions).name if args.questions else args.set
+    summary = []  # (what, n, share): the --json-out table
+    if rows:
+        summary += [[f"everyday questions ({source}): top-3, quoted and fact", n, ok / n],
+                    [f"everyday questions ({source}): refused by mistake", n, share("refused")]]
+    if off:
+        summary.append([f"off-topic questions ({source}): refused", len(off), sum(o["refused"] for o in off) / len(off)])
 
     gate_rows = []
     for path in args.gate_data:
@@ -134,13 +150,20 @@ def main() -> int:
                     if q:
                         qs.append(q)
         qs = qs[:args.gate_limit]
-        refused = sum(assistant.ask(q).finish_reason == "refused" for q in qs)
-        gate_rows.append({"data": path, "n": len(qs), "refused": refused})
+        refused_questions = [q for q in qs if assistant.ask(q).finish_reason == "refused"]
+        refused = len(refused_questions)
+        gate_rows.append({"data": path, "n": len(qs), "refused": refused, "refused_questions": refused_questions})
         print(f"| legal questions of {Path(path).name} (n={len(qs)}) | refused by mistake: {refused} "
               f"({refused / max(1, len(qs)):.1%}) |")
+        summary.append([f"legal questions of {Path(path).name}: refused by mistake", len(qs), refused / max(1, len(qs))])
     if args.json:
         Path(args.json).write_text(json.dumps({"everyday": rows, "off_topic": off, "gate": gate_rows},
                                               ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.json_out:
+        from results import write_result
+
+        write_result(args.json_out, "answers", args.title or "Everyday answers and the relevance gate",
+                     ["measure", "n", "share"], summary, note=args.note)
     return 0
 
 

@@ -125,14 +125,14 @@ def main() -> int:
     # word statistics (under SMALL_CORPUS articles), or both; each is fitted on the features it has
     variants = {}
     for name, drop in VARIANT_DROPS.items():
-        keep = [i for i, f in enumerate(FEATURES) if f not in drop]
-        lr_v = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(X[:, keep], y)
-        s_v = lr_v.predict_proba(X[:, keep])[:, 1]
+        kept_features = [i for i, f in enumerate(FEATURES) if f not in drop]
+        lr_v = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(X[:, kept_features], y)
+        s_v = lr_v.predict_proba(X[:, kept_features])[:, 1]
         t_v = calibrate(s_v)
         print(f"variant {name}: legal passed {np.mean(s_v[y == 1] >= t_v):.1%}, "
               f"not legal refused {np.mean(s_v[y == 0] < t_v):.1%}")
         coef = [0.0] * len(FEATURES)
-        for j, i in enumerate(keep):
+        for j, i in enumerate(kept_features):
             coef[i] = float(lr_v.coef_[0][j])
         variants[name] = {"coef": coef, "intercept": float(lr_v.intercept_[0]), "threshold": t_v}
     model = {"features": list(FEATURES), "missing": missing, "coef": [float(c) for c in lr.coef_[0]],

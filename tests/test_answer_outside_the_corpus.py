@@ -48,3 +48,17 @@ def test_gate_fitted_file_and_variants():
     for name, drop in VARIANT_DROPS.items():
         coef = dict(zip(FEATURES, model["variants"][name]["coef"]))
         assert all(coef[f] == 0.0 for f in drop)
+
+
+def test_a_story_game_or_sport_that_borrows_legal_words_is_refused(extractive):
+    # a drama's plot, a courtroom game, a sport's penalty, a board game's capture: legal words, no legal question
+    for q in ("电视剧里那个黑社会老大最后被判了死刑吗", "逆转裁判里证据出示错了怎么办", "篮球比赛里犯规几次要被罚下场",
+              "中国象棋里的车可以吃对方的将吗"):
+        answer = extractive.ask(q)
+        assert answer.finish_reason == "refused" and not answer.sources and not answer.citations, q
+
+
+def test_a_legal_question_asked_through_a_sport_is_answered(extractive):
+    answer = extractive.ask("打篮球的时候故意把对手打成重伤，要负刑事责任吗")
+    assert answer.finish_reason != "refused"
+    assert any(h.article.number == 234 for h in answer.sources[:3])  # 故意伤害他人身体的 …

@@ -103,8 +103,10 @@ def read_gate_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
 
 #: lay questions (the first of the file) the classifiers learn from as legal examples. The shipped
 #: combination (gate_model.json) was fitted with the first 1,760, the questions written before the corpus-wide
-#: set; more of them, unbalanced against 660 other questions, shift the classifiers' probabilities away from
-#: what that fit expects (离婚冷静期是多久 was refused). Refit with scripts/fit_gate.py when changing this.
+#: set; more of them, unbalanced against the ~1,000 other questions, shift the classifiers' probabilities away from
+#: what that fit expects (离婚冷静期是多久 was refused). Refit with scripts/fit_gate.py when changing this or
+#: gate_questions.txt (the text and semantic fits kept in a build folder are keyed by the questions, so they
+#: are refitted at the first question after a change; the combination is not).
 GATE_LAY_QUESTIONS = 1760
 
 
