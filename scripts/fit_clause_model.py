@@ -8,8 +8,10 @@ against the hand order, out-of-sample and in-sample side by side.
 ``--home``: an index learned from the question set's learn split only (``ASSISTANT_LAY_QUESTIONS`` pointing
 at the learn rows when it was built). The model learns from the questions about the held-out articles: for
 them retrieval behaves as for a question nobody has seen (a question the index learned from finds its
-article first almost always, and a model fitted on those would learn to trust retrieval's rank). Folds by
-article give the out-of-sample figures; the shipped model is fitted on all of them.
+article first almost always, and a model fitted on those would learn to trust retrieval's rank). Learn-split
+questions are added with the features that say how retrieval ranked the article left missing, so that the
+款-level features learn from them too. Folds by held-out article give the out-of-sample figures; the
+shipped model is fitted on all of them.
 
 For each question the script runs what the answer pipeline runs before choosing 款 (the reading of the
 question, retrieval of 15 candidates with the statute-wording search), then the selector's features for
@@ -141,6 +143,8 @@ def main() -> int:
     ap.add_argument("--questions", default=str(QUESTIONS))
     ap.add_argument("--questions-max", type=int, default=100000, help="held-out questions used (sampled)")
     ap.add_argument("--folds", type=int, default=2)
+    ap.add_argument("--learn-max", type=int, default=4000,
+                    help="learn-split questions added to every fold's training, retrieval features missing")
     ap.add_argument("--silence-precision", type=float, default=0.9,
                     help="say no article decides it below the confidence where this share of leads is wrong")
     ap.add_argument("--trees", type=int, default=100)
@@ -177,6 +181,22 @@ def main() -> int:
         # folds by the main gold article: a fold's model never saw a question about the articles it scores
         fold = int(hashlib.sha256(gold[0].encode()).hexdigest(), 16) % args.folds
         data.append((row, query, (clauses, evidence), gold, paragraph, x, labels(clauses, gold, paragraph), fold))
+    # learn-split questions teach the 款-level features too (the general rule against the special case, the
+    # 款 the question's last words ask about); the index learned from them, so their retrieval is better than
+    # an unseen question's: the features that say how retrieval ranked the article are left missing for them
+    from assistant.answer.clause_model import CLAUSE_FEATURES
+
+    retrieval_columns = [CLAUSE_FEATURES.index(n) for n in ("rank", "cosine_below_top", "coverage_below_top")]
+    learn = [r for r in question_rows(path, "learn") if r.get("clause") or r.get("key_fact")]
+    for row in tqdm(rng.sample(learn, min(args.learn_max, len(learn))), desc="learn questions", mininterval=30):
+        gold, paragraph = gold_of(row, store, resolver)
+        if not gold or store.get(gold[0]) is None:
+            continue
+        query = assistant._read(row["query"], [])
+        hits = assistant._candidates(query, assistant.config.candidates, search)
+        clauses, x, evidence = selector.candidates(query, hits)
+        x[:, retrieval_columns] = np.nan
+        data.append((row, query, (clauses, evidence), gold, paragraph, x, labels(clauses, gold, paragraph), -1))
     t_feat = time.perf_counter() - t0
     spec = getattr(selector.embedder, "spec", None)
 
@@ -201,7 +221,10 @@ def main() -> int:
 
     fold_models = [fit([d for d in data if d[7] != k])[0] for k in range(args.folds)]
     final, summary = fit(data)
-    result = {"home": args.home, "questions": path.name, "used": len(data), "folds": args.folds,
+    learn_part = [d for d in data if d[7] < 0]
+    data = [d for d in data if d[7] >= 0]
+    result = {"home": args.home, "questions": path.name, "used": len(data), "learn_questions": len(learn_part),
+              "folds": args.folds,
               "fit": summary, "trees": args.trees, "featurize_seconds": round(t_feat, 1),
               "table": {"hand order": score(data, lambda k: False),
                         f"learned, out-of-sample ({args.folds} folds by article)": score(
@@ -215,7 +238,8 @@ def main() -> int:
                             sorted(zip(booster.feature_name(), gain), key=lambda p: -p[1])}
     print(json.dumps({"table": result["table"], "silence": silence}, ensure_ascii=False, indent=1))
     if args.out:
-        meta = {"silence": silence, "embedder": spec, "questions": len(data), "fitted_on": f"{path.name} held-out split, home {args.home}",
+        meta = {"silence": silence, "embedder": spec, "questions": len(data) + len(learn_part),
+                "fitted_on": f"{path.name}: held-out split, and learn split without retrieval-rank features; home {args.home}",
                 "heldout": result["table"][f"learned, out-of-sample ({args.folds} folds by article)"], "fit": summary}
         save_clause_model(booster, meta, args.out)
     if args.json_out:
@@ -230,7 +254,8 @@ def main() -> int:
                      columns, rows, notes=[f"{len(data)} questions of the question set's held-out articles, against an "
                                            f"index learned from the learn split only ({args.home}); out-of-sample: "
                                            f"each fold scored by a model fitted on the other folds' articles; "
-                                           f"{args.trees} trees"],
+                                           f"every fold also learns from {len(learn_part)} learn-split questions with "
+                                           f"the retrieval-rank features missing; {args.trees} trees"],
                      extra={"fit": summary, "importance": result["importance"]})
     return 0
 

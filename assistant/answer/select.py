@@ -387,7 +387,8 @@ class ClauseSelector:
         own_terms = {t: w for t, w in terms.items() if w >= 1.0}
         ask = Terms({t: 1.0 for t in self._tokens(re.split(r"[，,。；;]", question.rstrip("？?。！! "))[-1])})
         ask.alternatives, ask.idf = terms.alternatives, terms.idf
-        rarest = max(own_terms, key=lambda t: terms.idf.get(t, 1.0), default=None)
+        # the rarest word the statutes use at all (a word in none of them, 衣服, says nothing about which 款)
+        rarest = max((t for t in own_terms if terms.idf.get(t, 1.0) < 1.0), key=lambda t: terms.idf[t], default=None)
         evidence = Selection(question, qtype, list(hits))
         evidence.top_cosine = float(cos.max()) if len(cos) else 0.0
         evidence.top_own_cosine = float(own_cos.max()) if len(own_cos) else 0.0
@@ -450,7 +451,7 @@ class ClauseSelector:
         article's best 款, order. ``model``: this clause model instead of the index's (False: hand order)."""
         model = self.model if model is None else (model or None)
         scores = model.score(x) if model is not None else self.hand_scores(clauses, x)
-        best: dict[str, Clause] = {}
+        best: dict[str, Clause] = {}  # per article: its best-scoring 款 (the article's score)
         for cl, score in zip(clauses, scores.tolist()):
             cl = replace(cl, score=score + (self.config.citation_bonus if cl.hit.via == "citation" else 0.0))
             if cl.hit.id not in best or cl.score > best[cl.hit.id].score:
@@ -477,11 +478,12 @@ class ClauseSelector:
 
     @staticmethod
     def unmatched_words(terms: dict, articles) -> list[str]:
-        """The question's own words (weight >= 1) found in none of ``articles`` (nor any statute word
-        learned for them), rarest in the statutes first: what the retrieved law does not speak of (押金)."""
+        """The question's own words (weight >= 1) that the statutes use (a word in none of them, 冷静 of
+        离婚冷静期, is everyday wording, not a subject the law is silent on) but none of ``articles`` holds, nor a
+        statute word learned for them; rarest first: what the retrieved law does not speak of (押金)."""
         texts = [a.text for a in articles]
         alternatives = getattr(terms, "alternatives", None) or {}
         idf = getattr(terms, "idf", None) or {}
-        out = [t for t, w in terms.items() if w >= 1.0 and not any(t in x for x in texts)
+        out = [t for t, w in terms.items() if w >= 1.0 and idf.get(t, 1.0) < 1.0 and not any(t in x for x in texts)
                and not any(a in x for a, _ in alternatives.get(t, ()) for x in texts)]
-        return sorted(out, key=lambda t: -idf.get(t, 1.0))
+        return sorted(out, key=lambda t: -idf[t])
