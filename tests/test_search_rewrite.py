@@ -37,6 +37,7 @@ def test_the_rewrite_is_capped_and_words_of_the_question_are_not_repeated():
     # an answer that restates the question adds nothing: its pieces are (mostly) the question's own words
     assert parse_rewrite("手续办到一半她变卦了，还来得及吗。", LAY_QUESTION) == []
     assert parse_rewrite("她变卦了还来得及 撤回申请", LAY_QUESTION) == ["撤回申请"]
+    assert parse_rewrite("1. 法律检索助手：撤回申请", LAY_QUESTION) == ["撤回申请"]  # the prompt's own words
     assert parse_rewrite("") == [] and parse_rewrite("I cannot help with that. 123") == []
 
 
@@ -138,3 +139,26 @@ def test_a_real_gguf_model_rewrites_through_llamacpp(gguf_model):
     assert len(phrases) <= 6 and all(re.fullmatch(r"[\u4e00-\u9fff]{2,12}", p) for p in phrases)
     assert not any("第" in p and "条" in p for p in phrases)
     backend.close()
+
+
+def test_eval_retrieval_rewrites_with_the_model_given(gguf_model, tmp_path, capsys):
+    """`assistant eval retrieval --rewrite-model m.gguf`: the rows are searched with the model's rewrite (the
+    tiny model's noise parses to little or nothing; the search still answers every row), and a path that is
+    no model is the user's to fix."""
+    import json
+
+    from conftest import build_fixture_store
+
+    from assistant.cli import main
+    from assistant.config import Paths
+
+    build_fixture_store(Paths().ensure().db).close()
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps({"id": "a", "query": LAY_QUESTION, "law": "民法典", "articles": [1077]},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["eval", "retrieval", "--data", str(data), "--rewrite-model", str(gguf_model), "--threads", "1",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 1
+    assert main(["eval", "retrieval", "--data", str(data), "--rewrite-model", str(tmp_path / "notes.txt"),
+                 "--json"]) != 0
+    assert "give a .gguf file or a local model folder" in capsys.readouterr().err

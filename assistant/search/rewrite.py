@@ -57,7 +57,8 @@ def parse_rewrite(text: str, question: str = "", max_phrases: int = 6, max_chars
     least 2 and at most ``max_chars`` characters (a longer run is a sentence, not a term: split at 的 / 和 /
     与 …, and what is still longer cut), at most ``max_phrases`` phrases and ``total_chars`` characters in
     all, each once. A phrase made mostly of the question's own character pairs (the question repeated, or
-    reworded from its own words: a small model's habit) adds nothing to search and is dropped."""
+    reworded from its own words: a small model's habit) adds nothing to search and is dropped, and so is
+    one of the instruction's own words (法律检索助手)."""
     if not text:
         return []
     text = re.sub(r"<think>.*?(</think>|$)", " ", text, flags=re.S)  # a reasoning model's scratchpad
@@ -70,7 +71,8 @@ def parse_rewrite(text: str, question: str = "", max_phrases: int = 6, max_chars
             for part in ([run] if len(run) <= max_chars else _JOINER.split(run))]
     for run in runs:
         phrase = run[:max_chars]
-        if (len(phrase) < 2 or phrase in _FILLER or phrase in out or _restates(phrase, asked)
+        if (len(phrase) < 2 or phrase in _FILLER or phrase in out or phrase in REWRITE_INSTRUCTION
+                or _restates(phrase, asked)
                 or (_LAW_NAME.match(phrase) and phrase not in _NOT_A_LAW)):
             continue
         if used + len(phrase) > total_chars:
