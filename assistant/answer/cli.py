@@ -46,7 +46,8 @@ def _backend_args(p) -> None:
     add_reranker_option(p)
     p.add_argument("--rewrite-with-model", action="store_true",
                    help="before search, ask the answering model to restate the question in statute wording "
-                        "(off by default: it did not help retrieval with a 0.5B model, see docs/benchmarks.md)")
+                        "(off by default: little gain for seconds per question with 0.5B / 1.5B models, "
+                        "docs/benchmarks.md)")
     p.add_argument("--rewrite-model", metavar="MODEL",
                    help="the same rewrite by another model (FILE.gguf or a model folder), loaded for it")
 
