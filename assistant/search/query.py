@@ -7,6 +7,8 @@ extractive answer, so that no later stage re-reads the user's words with rules o
     query.qtype           # penalty
     query.statute_text    # … 醉酒驾驶机动车 危险驾驶 饮酒后驾驶机动车   (reviewed statute wording added)
     query.learned         # [(醉酒, 0.8), …]        (statute words the index learned for the question's words)
+    query.rewritten       # [醉酒驾驶, 危险驾驶罪]    (a generative model's statute wording, only when asked for:
+                          #                          ``assistant.search.rewrite``)
     query.terms()         # every word with its weight and where it came from
 
 What is learned lives with the index (``assistant.search.learned``); the one reviewed table is
@@ -119,6 +121,9 @@ class Query:
     tokens: list[str] = field(default_factory=list)  # search words of ``standalone`` (with an index)
     learned: list[tuple[str, float]] = field(default_factory=list)  # statute words the index learned for them
     is_case: bool = False  # a case description, not a short question
+    #: a generative model's restatement in statute wording (``assistant.search.rewrite``), parsed: Chinese
+    #: legal terms only, never a law name or article number; empty unless a rewrite was asked for
+    rewritten: list[str] = field(default_factory=list)
 
     @property
     def focus(self) -> str | None:
@@ -127,8 +132,10 @@ class Query:
 
     @property
     def statute_text(self) -> str:
-        """``standalone`` with the reviewed statute wording of its everyday words appended."""
-        return " ".join([self.standalone, *self.statute_phrases]) if self.statute_phrases else self.standalone
+        """``standalone`` with the reviewed statute wording of its everyday words (and the model's rewrite,
+        when there is one) appended."""
+        extra = [*self.statute_phrases, *self.rewritten]
+        return " ".join([self.standalone, *extra]) if extra else self.standalone
 
     def terms(self) -> list[Term]:
         """Every word the question contributes, with its weight and source (for display and debugging)."""
@@ -137,19 +144,26 @@ class Query:
             out += [Term(t, 3.0, "follow-up") for t in self.focus.split() if t]
         out += [Term(p, 0.5, "reviewed") for p in self.statute_phrases]
         out += [Term(w, s, "learned") for w, s in self.learned]
+        out += [Term(p, 0.5, "model") for p in self.rewritten]
         return out
 
     def to_dict(self) -> dict:
         return {"text": self.text, "standalone": self.standalone, "focus": self.focus, "qtype": self.qtype,
                 "topic": self.topic, "is_case": self.is_case, "statute_text": self.statute_text,
+                "rewritten": list(self.rewritten),
                 "terms": [t.__dict__ for t in self.terms()]}
 
 
-def read_query(text: str | Query, history: Sequence[Any] | None = None, retriever=None) -> Query:
+def read_query(text: str | Query, history: Sequence[Any] | None = None, retriever=None, rewriter=None) -> Query:
     """Read a question (and the user turns before it). With a ``retriever`` the question's search words
-    and the statute words its index learned for them are read too. A ``Query`` is returned as it is."""
+    and the statute words its index learned for them are read too. With a ``rewriter``
+    (``assistant.search.rewrite.QueryRewriter``, else the retriever's own ``rewriter`` if it has one) a
+    generative model restates the self-contained question in statute wording (``Query.rewritten``).
+    A ``Query`` is returned as it is."""
     if isinstance(text, Query):
         return text
+    if rewriter is None:
+        rewriter = getattr(retriever, "rewriter", None)
     turns = tuple(user_turns(history))
     standalone = contextualise(text, turns)
     tokens: list[str] = []
@@ -161,4 +175,5 @@ def read_query(text: str | Query, history: Sequence[Any] | None = None, retrieve
             learned = terms.expansion(tokens, facts=len(standalone) >= CASE_CHARS)
     return Query(text=text, standalone=standalone, history=turns, qtype=question_type(standalone),
                  topic=topic_of(text), statute_phrases=statute_words(standalone), tokens=tokens, learned=learned,
-                 is_case=len(standalone) >= CASE_CHARS)
+                 is_case=len(standalone) >= CASE_CHARS,
+                 rewritten=rewriter.rewrite(standalone) if rewriter is not None else [])

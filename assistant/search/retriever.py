@@ -96,8 +96,11 @@ class Retriever:
     """Search over one loaded index. Thread-safe for concurrent ``search`` calls."""
 
     def __init__(self, store, index: LoadedIndex, embedder: Embedder | None, config: SearchConfig | None = None,
-                 rescorer=None, learned="auto", reranker="auto"):
+                 rescorer=None, learned="auto", reranker="auto", rewriter=None):
         self.store = store
+        #: a ``QueryRewriter`` (``assistant.search.rewrite``): questions given as text are restated in statute
+        #: wording by a generative model before search; None (the default): no model is asked
+        self.rewriter = rewriter
         self.index = index
         self.embedder = embedder
         self.config = config or SearchConfig()
@@ -264,15 +267,17 @@ class Retriever:
         """``query``: the question (read here, with ``history``) or a ``Query`` already read. ``kind``: only
         laws of these document kinds (``"司法解释"``, ``"法律,行政法规"`` or a list). ``reworded``: also search
         the question in the reviewed statute wording and interleave the two rankings (default:
-        ``SearchConfig.reworded_search``). ``as_of``: the day asked (today by default): each hit reads as the
-        text in force that day, with its status that day (``corpus.status.article_for_day``); ``status``: only
-        hits with these statuses then (``"现行有效"``, ``"尚未施行"``, ``"现行有效,已被修改"`` …)."""
+        ``SearchConfig.reworded_search``; on when the ``Query`` carries a model's rewrite, ``Query.rewritten``:
+        with ``self.rewriter`` set a question given as text is rewritten first). ``as_of``: the day asked (today
+        by default): each hit reads as the text in force that day, with its status that day
+        (``corpus.status.article_for_day``); ``status``: only hits with these statuses then (``"现行有效"``,
+        ``"尚未施行"``, ``"现行有效,已被修改"`` …)."""
         if isinstance(query, Query):
             q = query
         elif not isinstance(query, str) or not query.strip():
             raise SearchError("empty query")
         else:
-            q = read_query(query, history)
+            q = read_query(query, history, rewriter=self.rewriter)
         if not q.text.strip():
             raise SearchError("empty query")
         top_k = max(1, int(top_k))
@@ -301,7 +306,9 @@ class Retriever:
         cited = len(hits)
         # in a follow-up the new turn's words count twice: the earlier turn only supplies the context
         ranked = self.rank(text, allowed, route=law_full is None, k=top_k + len(seen), focus=q.focus)
-        if (self.config.reworded_search if reworded is None else reworded) and q.statute_text != text:
+        if reworded is None:  # a model's rewrite is asked for to be searched: it is ranked in the reworded search
+            reworded = self.config.reworded_search or bool(q.rewritten)
+        if reworded and q.statute_text != text:
             # the question in the statute's words (坐牢 -> 有期徒刑): its best candidates are interleaved by
             # rank with the question's own, so that both are considered
             more = self.rank(q.statute_text, allowed, route=law_full is None, k=top_k + len(seen), focus=q.focus)

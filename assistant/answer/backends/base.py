@@ -101,4 +101,36 @@ def make_backend(name: str = "extractive", model: str | None = None, adapter: st
     raise BackendError(f"unknown backend {name!r} (choose extractive, llamacpp, transformers or openai)")
 
 
+def rewriter_for(backend: Backend, **options: Any):
+    """A ``QueryRewriter`` (``assistant.search.rewrite``) asking ``backend`` - the model already loaded for
+    answering, or one loaded for this - greedily for the statute wording of each question."""
+    from assistant.search.rewrite import QueryRewriter
+
+    if backend.name == "extractive":
+        raise BackendError("the question rewrite needs a generative model (--model FILE.gguf, a model folder "
+                           "or an OpenAI-compatible endpoint); the extractive backend has none")
+
+    def complete(messages: list[dict], max_new_tokens: int) -> str:
+        request = GenerationRequest(question=messages[-1]["content"], hits=[], messages=messages,
+                                    max_new_tokens=max_new_tokens, temperature=0.0)
+        return "".join(backend.stream(request))
+
+    return QueryRewriter(complete, name=backend.model_name, **options)
+
+
+def load_rewriter(model: str, threads: int | None = None):
+    """A ``QueryRewriter`` over the model at ``model`` (a .gguf file runs on llama.cpp, a folder on
+    transformers), for commands that load no answering model (``assistant eval retrieval``) or a rewrite by
+    another model than the answering one."""
+    from assistant.models.options import ModelOptions
+
+    try:
+        options = ModelOptions(model=model, threads=threads)
+    except ValueError as exc:
+        raise BackendError(str(exc)) from None
+    if options.backend == "extractive":
+        raise BackendError(f"--rewrite-model {model}: give a .gguf file or a local model folder")
+    return rewriter_for(make_backend(**options.backend_kwargs()))
+
+
 TokenCounter = Callable[[str], int]
