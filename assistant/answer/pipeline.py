@@ -47,7 +47,7 @@ class PipelineConfig:
     #: before search, ask the answering model to restate the question in statute wording
     #: (``assistant.search.rewrite``; ``--rewrite-with-model``). Off: on the dev sets Qwen2.5-Coder-0.5B's
     #: rewrite did not help retrieval, 1.5B's little (R@5 +0.007 to +0.018), for 1.5-7 s per question on a
-    #: CPU thread (docs/results/40_retrieval_rewrite.json, 41_retrieval_rewrite_1.5b.json)
+    #: CPU thread (docs/results/25_retrieval_rewrite.json, 26_retrieval_rewrite_1.5b.json)
     rewrite_with_model: bool = False
 
 
