@@ -8,9 +8,8 @@ against the hand order, out-of-sample and in-sample side by side.
 ``--home``: an index learned from the question set's learn split only (``ASSISTANT_LAY_QUESTIONS`` pointing
 at the learn rows when it was built). The model learns from the questions about the held-out articles: for
 them retrieval behaves as for a question nobody has seen (a question the index learned from finds its
-article first almost always, and a model fitted on those would learn to trust retrieval's rank). Learn-split
-questions are added with the features that say how retrieval ranked the article left missing, so that the
-款-level features learn from them too. Folds by held-out article give the out-of-sample figures; the
+article first almost always, and a model fitted on those would learn to trust retrieval's rank). (Adding learn-split
+questions with the retrieval-rank features left missing was tried: no better out-of-sample.) Folds by held-out article give the out-of-sample figures; the
 shipped model is fitted on all of them.
 
 For each question the script runs what the answer pipeline runs before choosing 款 (the reading of the
@@ -143,8 +142,6 @@ def main() -> int:
     ap.add_argument("--questions", default=str(QUESTIONS))
     ap.add_argument("--questions-max", type=int, default=100000, help="held-out questions used (sampled)")
     ap.add_argument("--folds", type=int, default=2)
-    ap.add_argument("--learn-max", type=int, default=4000,
-                    help="learn-split questions added to every fold's training, retrieval features missing")
     ap.add_argument("--silence-precision", type=float, default=0.9,
                     help="say no article decides it below the confidence where this share of leads is wrong")
     ap.add_argument("--trees", type=int, default=100)
@@ -181,22 +178,6 @@ def main() -> int:
         # folds by the main gold article: a fold's model never saw a question about the articles it scores
         fold = int(hashlib.sha256(gold[0].encode()).hexdigest(), 16) % args.folds
         data.append((row, query, (clauses, evidence), gold, paragraph, x, labels(clauses, gold, paragraph), fold))
-    # learn-split questions teach the 款-level features too (the general rule against the special case, the
-    # 款 the question's last words ask about); the index learned from them, so their retrieval is better than
-    # an unseen question's: the features that say how retrieval ranked the article are left missing for them
-    from assistant.answer.clause_model import CLAUSE_FEATURES
-
-    retrieval_columns = [CLAUSE_FEATURES.index(n) for n in ("rank", "cosine_below_top", "coverage_below_top")]
-    learn = [r for r in question_rows(path, "learn") if r.get("clause") or r.get("key_fact")]
-    for row in tqdm(rng.sample(learn, min(args.learn_max, len(learn))), desc="learn questions", mininterval=30):
-        gold, paragraph = gold_of(row, store, resolver)
-        if not gold or store.get(gold[0]) is None:
-            continue
-        query = assistant._read(row["query"], [])
-        hits = assistant._candidates(query, assistant.config.candidates, search)
-        clauses, x, evidence = selector.candidates(query, hits)
-        x[:, retrieval_columns] = np.nan
-        data.append((row, query, (clauses, evidence), gold, paragraph, x, labels(clauses, gold, paragraph), -1))
     t_feat = time.perf_counter() - t0
     spec = getattr(selector.embedder, "spec", None)
 
@@ -206,10 +187,11 @@ def main() -> int:
 
     margins: list[tuple[float, float, bool]] = []  # out-of-sample (top score, lead over the next article, right)
 
-    def score(items, model_of, keep_margins=False):
+    def score(items, model_of, keep_margins=False, general_first=True):
         outs = []
         for row, query, (clauses, evidence), gold, paragraph, x, _, fold in items:
-            selection = selector.choose(query, clauses, x, evidence, assistant.config.top_k, model=model_of(fold))
+            selection = selector.choose(query, clauses, x, evidence, assistant.config.top_k, model=model_of(fold),
+                                        general_first=general_first)
             o = outcome(assistant, selection, row, gold, paragraph)
             o["has_key_fact"] = bool(row.get("key_fact"))
             outs.append(o)
@@ -221,12 +203,13 @@ def main() -> int:
 
     fold_models = [fit([d for d in data if d[7] != k])[0] for k in range(args.folds)]
     final, summary = fit(data)
-    learn_part = [d for d in data if d[7] < 0]
-    data = [d for d in data if d[7] >= 0]
-    result = {"home": args.home, "questions": path.name, "used": len(data), "learn_questions": len(learn_part),
+
+    result = {"home": args.home, "questions": path.name, "used": len(data),
               "folds": args.folds,
               "fit": summary, "trees": args.trees, "featurize_seconds": round(t_feat, 1),
               "table": {"hand order": score(data, lambda k: False),
+                        "learned, no general-before-special rule, out-of-sample": score(
+                            data, lambda k: fold_models[k], general_first=False),
                         f"learned, out-of-sample ({args.folds} folds by article)": score(
                             data, lambda k: fold_models[k], keep_margins=True),
                         "learned, in-sample (the shipped model)": score(data, lambda k: final)}}
@@ -238,8 +221,8 @@ def main() -> int:
                             sorted(zip(booster.feature_name(), gain), key=lambda p: -p[1])}
     print(json.dumps({"table": result["table"], "silence": silence}, ensure_ascii=False, indent=1))
     if args.out:
-        meta = {"silence": silence, "embedder": spec, "questions": len(data) + len(learn_part),
-                "fitted_on": f"{path.name}: held-out split, and learn split without retrieval-rank features; home {args.home}",
+        meta = {"silence": silence, "embedder": spec, "questions": len(data),
+                "fitted_on": f"{path.name}: held-out split; home {args.home}",
                 "heldout": result["table"][f"learned, out-of-sample ({args.folds} folds by article)"], "fit": summary}
         save_clause_model(booster, meta, args.out)
     if args.json_out:
@@ -254,8 +237,7 @@ def main() -> int:
                      columns, rows, notes=[f"{len(data)} questions of the question set's held-out articles, against an "
                                            f"index learned from the learn split only ({args.home}); out-of-sample: "
                                            f"each fold scored by a model fitted on the other folds' articles; "
-                                           f"every fold also learns from {len(learn_part)} learn-split questions with "
-                                           f"the retrieval-rank features missing; {args.trees} trees"],
+                                           f"{args.trees} trees"],
                      extra={"fit": summary, "importance": result["importance"]})
     return 0
 

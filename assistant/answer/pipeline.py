@@ -246,6 +246,8 @@ class GroundedAssistant:
                 hits = hits[:k]
             else:
                 hits = selection.hits
+                if searched is not query:  # searched by subject for a repealed or missing law: the notes say so
+                    selection.decided = True
         else:
             hits = self._candidates(searched, k, search)
         hits = self._on_day(hits, day)

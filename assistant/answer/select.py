@@ -74,6 +74,8 @@ class Clause:
     coverage: float = 0.0
     fact: str | None = None  # the period / amount / party ... the clause states, for the question's type
     fact_sentence: str | None = None  # the sub-sentence that states it
+    special: int = 0  # rare condition words (……的，) of the 款 that the question does not use
+    condition: tuple[str, ...] = ()  # the words of its condition (……的，)
 
 
 @dataclass
@@ -117,6 +119,9 @@ class SelectorConfig:
     max_paragraphs_embedded: int = 120
     #: score the candidates with the learned clause model where one fits the index (False: the weights above)
     learned: bool = True
+    #: with the learned model, the general rule leads before a special case the question does not name
+    #: (``general_before_special``; the hand weights above have special_case_penalty instead)
+    general_first: bool = True
 
 
 #: weight of a follow-up's own words against the earlier turn's (1.0) when choosing 款 and 项
@@ -138,6 +143,26 @@ class Terms(dict):
 
     alternatives: dict[str, list[tuple[str, float]]] = {}
     idf: dict[str, float] = {}
+
+
+#: a general rule's condition words that a special case's condition must repeat to count as narrowing it
+NARROWS = 0.75
+
+
+def general_before_special(order: list[Clause]) -> list[Clause]:
+    """The general rule before its special cases (a special rule applies only to the facts it names): when
+    the leading 款's condition names a special case the question does not (禁止饲养的烈性犬等危险动物造成他人
+    损害的) and a candidate 款 of the same law states the condition it narrows (饲养的动物造成他人损害的: most of
+    its words repeated, none of the special ones), that one leads."""
+    if not order or order[0].special == 0 or order[0].hit.via == "citation":
+        return order
+    lead = order[0]
+    for i, cl in enumerate(order[1:], 1):
+        shared = sum(w in lead.condition for w in cl.condition)
+        if (cl.special == 0 and len(cl.condition) >= 2 and shared >= NARROWS * len(cl.condition)
+                and cl.hit.article.law == lead.hit.article.law):
+            return [replace(cl, score=lead.score), *order[:i], *order[i + 1:]]
+    return order
 
 
 class ClauseSelector:
@@ -202,15 +227,18 @@ class ClauseSelector:
             out[w] = max(IDF_FLOOR, min(1.0, math.log((spec.n_docs + 1) / (df + 1)) / top)) if df else 1.0
         return out
 
+    def condition_words(self, clause: str) -> list[str]:
+        """The words of the clause's condition (the opening ……的， of its first sentence), [] without one."""
+        m = re.match(r"^[^；。：\n]{2,60}?的，", clause.lstrip("……"))
+        return list(dict.fromkeys(self._tokens(m.group(0)))) if m else []
+
     def special_case_words(self, question_text: str, clause: str) -> list[str]:
         """Rare words of the clause's condition (the opening ……的， of its first sentence) that the question
         (with its statute wording) does not contain: 遗弃 逃逸 for 遗弃、逃逸的动物……造成他人损害的."""
         rare = self._rare_in_statutes()
-        m = re.match(r"^[^；。：\n]{2,60}?的，", clause.lstrip("……"))
-        if rare is None or not m:
+        if rare is None:
             return []
-        words = dict.fromkeys(w for w in self._tokens(m.group(0)) if w not in question_text and rare(w))
-        return list(words)
+        return [w for w in self.condition_words(clause) if w not in question_text and rare(w)]
 
     # -- pieces ------------------------------------------------------------------------------------
     def _embed(self, texts: list[str]) -> np.ndarray | None:
@@ -411,12 +439,14 @@ class ClauseSelector:
                 article_cov[hi] = self.coverage(terms, art.text)
             subs = sub_sentences(text)
             typed = bool(fact_re and any(fact_re.search(ss) and self.coverage(terms, ss) > 0 for ss in subs))
-            clauses.append(Clause(hit, pi, text, 0.0, cosine=c, coverage=max(cov, heading_cov)))
+            special = self.special_case_words(expanded, text)
+            clauses.append(Clause(hit, pi, text, 0.0, cosine=c, coverage=max(cov, heading_cov), special=len(special),
+                                  condition=tuple(self.condition_words(text))))
             n = len(art.paragraphs)
             feats.append([c, oc, best_cos_of[hi] - c, evidence.top_cosine - c, cov, own_cov, heading_cov, 0.0,
                           article_cov[hi], self.coverage(ask, text), float(bool(rarest and rarest in text)),
                           float(typed), float(bool(fact_re and fact_re.search(text))),
-                          float(QTYPE_CODES.get(qtype, 0)), float(len(self.special_case_words(expanded, text))),
+                          float(QTYPE_CODES.get(qtype, 0)), float(len(special)),
                           float(hit.rank), float(pi), float(n), float(n - 1 - pi), float(len(text)),
                           float(sum(1 for ln in art.paragraphs[pi].split("\n") if _ITEM.match(ln))),
                           float(bool(_REFERS_BACK.match(text))), float(bool(_NUMBER.search(text))),
@@ -446,10 +476,12 @@ class ClauseSelector:
         return self.choose(query, clauses, x, evidence, top_k)
 
     def choose(self, query: Query, clauses: list[Clause], x: np.ndarray, evidence: Selection,
-               top_k: int | None = None, model=None) -> Selection:
+               top_k: int | None = None, model=None, general_first: bool | None = None) -> Selection:
         """``select``'s second half, on the candidates of ``candidates`` (left unchanged): score, keep each
-        article's best 款, order. ``model``: this clause model instead of the index's (False: hand order)."""
+        article's best 款, order. ``model``: this clause model instead of the index's (False: hand order);
+        ``general_first``: instead of ``SelectorConfig.general_first``."""
         model = self.model if model is None else (model or None)
+        general_first = self.config.general_first if general_first is None else general_first
         scores = model.score(x) if model is not None else self.hand_scores(clauses, x)
         best: dict[str, Clause] = {}  # per article: its best-scoring 款 (the article's score)
         for cl, score in zip(clauses, scores.tolist()):
@@ -457,6 +489,8 @@ class ClauseSelector:
             if cl.hit.id not in best or cl.score > best[cl.hit.id].score:
                 best[cl.hit.id] = cl
         order = sorted(best.values(), key=lambda cl: -cl.score)
+        if general_first and model is not None:
+            order = general_before_special(order)
         if top_k:
             order = order[:top_k]
         new_hits = []
