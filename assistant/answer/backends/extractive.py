@@ -189,12 +189,14 @@ def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
     return f"{cite}，{quote}"
 
 
-def compose_leading(question, selection, max_articles: int = 3) -> str | None:
-    """One sentence that answers, quoting the deciding clause, then the other relevant provisions."""
-    clauses = [c for c in selection.clauses if c.coverage > 0 or c.hit.via == "citation"]
+def compose_leading(question, selection, max_articles: int = 3, hits=None) -> str | None:
+    """One sentence that answers, quoting the deciding clause, then the other relevant provisions.
+    ``hits``: the articles the reader is shown, in [n] order (default the selection's); a clause of an
+    article not among them is left out (a small model's draft cites only its own context)."""
+    markers = {h.id: i for i, h in enumerate(selection.hits if hits is None else hits, 1)}
+    clauses = [c for c in selection.clauses if (c.coverage > 0 or c.hit.via == "citation") and c.hit.id in markers]
     if not clauses:
         return None
-    markers = {h.id: i for i, h in enumerate(selection.hits, 1)}
     first = clauses[0]
     parts = [lead_sentence(question, selection.qtype, first, markers[first.hit.id])]
     others = [c for c in clauses[1:] if c.score >= _OTHER_MIN * first.score][:max(0, max_articles - 1)]
