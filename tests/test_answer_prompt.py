@@ -59,7 +59,7 @@ def test_a_draft_sits_between_the_articles_and_the_question():
     draft = "醉驾处拘役：依据《刑法》第一百三十三条之一[1]，在道路上驾驶机动车，醉酒驾驶的，处拘役。"
     messages, used = build_messages("醉驾怎么处罚", HITS, config=PromptConfig(context_budget=1000), draft=draft)
     assert used == HITS
-    assert messages[-1]["content"] == f"参考法条：\n{BLOCK1}\n\n{BLOCK2}\n\n草稿：{draft}\n\n问题：醉驾怎么处罚"
+    assert messages[-1]["content"] == f"参考法条：\n{BLOCK1}\n\n{BLOCK2}\n\n草稿：\n{draft}\n\n问题：醉驾怎么处罚"
     plain, _ = build_messages("醉驾怎么处罚", HITS, config=PromptConfig(context_budget=1000))
     assert "草稿" not in plain[-1]["content"]  # no draft: the prompt SFT data was generated with, unchanged
 

@@ -132,14 +132,15 @@ class GroundedAssistant:
         return bool(getattr(self.backend, "writes_from_draft", False))
 
     def _draft(self, query, selection, used) -> str | None:
-        """The extractive answer's lead, its [n] the articles' places in the prompt, for a model that
-        rewrites it; None when it gets no draft or no 款 answers (the prompt then stays as it was)."""
+        """The extractive answer laid out as the answer (``compose_draft``: what the deciding 款 answers, then
+        each answering 款 after 根据《法名》第N条[n]的规定，, [n] the article's place in the prompt) for a model
+        that rewrites it; None when it gets no draft or no 款 answers (the prompt then stays as it was)."""
         if selection is None or not used or not self.drafts():
             return None
-        from assistant.answer.backends.extractive import compose_leading
+        from assistant.answer.backends.extractive import compose_draft
 
         try:
-            return compose_leading(query, selection, max_articles=1, hits=used)
+            return compose_draft(query, selection, used)
         except Exception as exc:  # the draft is a help; the model still answers from the articles
             log.warning("draft for the model failed: %s", exc)
             return None

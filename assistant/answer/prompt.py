@@ -26,15 +26,16 @@ SHORT_INSTRUCTION = (
     "回答要完整，写二三百字，不要只写一句。"
     "如果列出的法条与问题无关，就如实说明法条库中没有找到相关规定。"
 )
-#: for untuned small models given a draft (the extractive answer's lead: the deciding 款 quoted after its
-#: citation): rewrite it in plain words rather than compose from the articles alone
+#: for untuned small models given a draft (the extractive answer laid out as the answer: what the deciding 款
+#: answers, then each answering 款 after its citation): rewrite it in plain words, keeping every citation
 DRAFT_INSTRUCTION = (
     "你是中国法律助手，为普通人解答法律咨询，只能依据下面列出的法条回答。"
-    "“草稿”是从这些法条摘出的答案要点，请把它改写成通俗易懂的回答："
-    "开头用一两句话直接回答问题，说出草稿中的期限、金额、倍数、条件或责任人；"
-    "接着写“根据《法名》第N条[编号]的规定，……”，讲清楚适用条件和例外；"
+    "“草稿”是从这些法条摘出的答案和依据，请把它改写成通俗易懂的完整回答："
+    "开头用一两句话直接回答问题，说出期限、金额、倍数、条件或责任人；"
+    "接着逐条写“根据《法名》第N条[编号]的规定，……”，草稿里的每一条依据都要保留，法名、条号和编号照抄，"
+    "用通俗的话讲清楚适用条件和例外；"
     "最后给出具体可行的建议，例如协商、保留证据、投诉、申请仲裁或者向人民法院起诉。"
-    "数字和法条编号照抄草稿和法条，只能引用列出的法条，不要编造法条或数字。"
+    "数字只能照抄草稿和法条，只能引用列出的法条，不要编造法条或数字。"
     "如果草稿和法条都与问题无关，就如实说明法条库中没有找到相关规定。"
 )
 NO_CONTEXT = "（没有检索到相关法条。）"
@@ -112,7 +113,7 @@ def pack_context(hits: Sequence[Hit], budget: int,
 def user_message(question: str, context: str, draft: str | None = None) -> str:
     """``draft``: an answer to rewrite (see ``DRAFT_INSTRUCTION``), between the articles and the question."""
     if draft:
-        return f"参考法条：\n{context}\n\n草稿：{draft}\n\n问题：{question}"
+        return f"参考法条：\n{context}\n\n草稿：\n{draft}\n\n问题：{question}"
     return f"参考法条：\n{context}\n\n问题：{question}"
 
 
