@@ -64,7 +64,11 @@ def run(args) -> None:
 
     def recording(request):  # the real generation; the request kept to see whether its prompt held a draft
         requests.append(request)
-        yield from real_stream(request)
+        for delta in real_stream(request):
+            now = time.perf_counter()
+            request.first_delta = getattr(request, "first_delta", now)
+            request.last_delta = now
+            yield delta
 
     bot.backend.stream = recording
     out = Path(args.out)
@@ -100,6 +104,7 @@ def run(args) -> None:
                 for note in (CUT_OFF, EMPTY_OUTPUT, GARBLED):  # the pipeline's own notes are not model output
                     model_text = model_text.replace("\n" + note, "").replace(note, "")
                 tokens = bot.backend.count_tokens(model_text) if generative and model_text.strip() else None
+                generated = [r for r in requests if hasattr(r, "first_delta")]
                 drafted = any("\n\n草稿：" in r.messages[-1]["content"] for r in requests)
                 rec = {"id": row["id"], "data": Path(path).name, "backend": args.backend, "model": args.model,
                        "prompt": "draft" if bot.drafts() else "plain", "draft_given": drafted,
@@ -116,6 +121,10 @@ def run(args) -> None:
                        "fact_flags": [f["text"] for f in d["fact_check"]],
                        "first_token_s": round(first if first is not None else total, 3), "total_s": round(total, 3),
                        "tokens": tokens}
+                if generative and generated:
+                    # the model's own tokens and the time from its first to its last (notes said before it excluded)
+                    rec["generated_tokens"] = sum(r.generated_tokens for r in generated)
+                    rec["generation_s"] = round(sum(r.last_delta - r.first_delta for r in generated), 3)
                 if row.get("key"):
                     rec["key_fact"] = row["key"]
                     rec["states_key_fact"] = any(k in model_text for k in row["key"])
@@ -131,8 +140,13 @@ def run(args) -> None:
 
 
 def tokens_per_second(rows) -> float | None:
-    """Generation speed: the answers' tokens over the time from the first token to the last (the prompt's
-    reading, retrieval and clause choice come before the first token)."""
+    """Generation speed: the model's tokens over the time from its first token to its last (the prompt's
+    reading, retrieval and clause choice come before). Rows recorded before ``generation_s`` was: the
+    answer's tokens over first-to-last streamed token."""
+    if any("generation_s" in r for r in rows):
+        timed = [r for r in rows if r.get("generated_tokens", 0) > 1 and r["generation_s"] > 0]
+        seconds = sum(r["generation_s"] for r in timed)
+        return sum(r["generated_tokens"] - 1 for r in timed) / seconds if seconds else None
     timed = [r for r in rows if r.get("tokens") and r["total_s"] > r["first_token_s"]]
     seconds = sum(r["total_s"] - r["first_token_s"] for r in timed)
     return sum(r["tokens"] - 1 for r in timed) / seconds if seconds else None
@@ -143,10 +157,15 @@ COLUMNS = ["backend", "model", "prompt", "data", "n", "BLEU (jieba, m4)", "ROUGE
            "cut off", "first token p50 s", "answer p50 s", "tokens/s", "gold in sources"]
 
 
-def summarize(paths) -> list[list]:
+def summarize(paths, same_rows: bool = False) -> list[list]:
     """Prints the Markdown table and returns its rows (``COLUMNS``; shares as fractions, None where a
-    figure does not apply)."""
-    rows = [json.loads(line) for p in paths for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+    figure does not apply). ``same_rows``: only the rows every file holds (runs cut off at different points)."""
+    files = [[json.loads(line) for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+             for p in paths]
+    if same_rows:
+        common = set.intersection(*({r["id"] for r in f} for f in files))
+        files = [[r for r in f if r["id"] in common] for f in files]
+    rows = [r for f in files for r in f]
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["backend"], Path(r["model"] or "").name or "-", r.get("prompt", "-"), r["data"]),
@@ -200,13 +219,15 @@ def main() -> int:
                          "local model)")
     ap.add_argument("--out", default="runs/bench_generation/run.jsonl")
     ap.add_argument("--summarize", nargs="*")
+    ap.add_argument("--same-rows", action="store_true",
+                    help="with --summarize: only the rows every file holds (runs cut off at different points)")
     ap.add_argument("--json-out", help="write the summary table as a benchmark result (docs/results/*.json)")
     ap.add_argument("--title", default="Generation: a small model's answers")
     ap.add_argument("--note", help="a line recorded with the result (rows used, what else ran)")
     args = ap.parse_args()
     if not args.summarize:
         run(args)
-    table = summarize(args.summarize or [args.out])
+    table = summarize(args.summarize or [args.out], same_rows=args.same_rows)
     if args.json_out:
         sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/results.py
         from results import write_result
