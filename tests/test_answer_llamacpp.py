@@ -46,9 +46,9 @@ def _recorded(bot):
 
 
 def test_an_untuned_gguf_rewrites_the_extractive_draft_unless_told_not_to(store, retriever, gguf_model):
-    """A GGUF is an untuned general model: its prompt carries the extractive answer's lead - the deciding 款
-    quoted after its citation, with the [n] of that article in this prompt - and the rewrite instruction;
-    --no-draft gives the plain small-model prompt. What it writes is checked either way."""
+    """A GGUF is an untuned general model: its prompt carries the extractive answer as a draft - what the
+    deciding 款 answers, then that 款 after its citation, with the [n] of that article in this prompt - and
+    the rewrite instruction; --no-draft gives the plain small-model prompt. What it writes is checked either way."""
     import argparse
 
     from assistant.answer.pipeline import PipelineConfig
@@ -62,9 +62,10 @@ def test_an_untuned_gguf_rewrites_the_extractive_draft_unless_told_not_to(store,
     assert request.messages[0]["content"] == DRAFT_INSTRUCTION
     user = request.messages[-1]["content"]
     context, draft = user.split("\n\n草稿：")
-    draft = draft.split("\n\n问题：")[0]
+    draft = draft.split("\n\n问题：")[0].strip()
     marker = next(n for n, h in enumerate(request.hits, 1) if h.article.number == 1077)
-    assert f"《民法典》第一千零七十七条[{marker}]" in draft and "三十日" in draft
+    # laid out as the answer: what the deciding 款 answers, then the basis with the 款 quoted
+    assert "三十日" in draft.split("\n")[0] and f"根据《民法典》第一千零七十七条[{marker}]的规定，" in draft
     assert f"[{marker}] 《中华人民共和国民法典》第一千零七十七条" in context
     assert answer.citations is not None and isinstance(answer.fact_flags, list)  # the checks still run
     bot.close()
