@@ -34,6 +34,54 @@ def test_llamacpp_streams_a_checked_answer(store, retriever, gguf_model):
     bot.close()
 
 
+def _recorded(bot):
+    seen, stream = [], bot.backend.stream
+
+    def recording(request):  # the real generation, with the request it was given kept for a look
+        seen.append(request)
+        yield from stream(request)
+
+    bot.backend.stream = recording
+    return seen
+
+
+def test_an_untuned_gguf_rewrites_the_extractive_draft_unless_told_not_to(store, retriever, gguf_model):
+    """A GGUF is an untuned general model: its prompt carries the extractive answer as a draft - what the
+    deciding 款 answers, then that 款 after its citation, with the [n] of that article in this prompt - and
+    the rewrite instruction; --no-draft gives the plain small-model prompt. What it writes is checked either way."""
+    import argparse
+
+    from assistant.answer.pipeline import PipelineConfig
+    from assistant.answer.prompt import DRAFT_INSTRUCTION, SHORT_INSTRUCTION
+    from assistant.models.options import ModelOptions
+
+    bot = build_assistant("llamacpp", model=str(gguf_model), store=store, retriever=retriever, n_ctx=2048)
+    seen = _recorded(bot)
+    answer = bot.ask("离婚冷静期是多久", max_new_tokens=8)
+    request = seen[0]
+    assert request.messages[0]["content"] == DRAFT_INSTRUCTION
+    user = request.messages[-1]["content"]
+    context, draft = user.split("\n\n草稿：")
+    draft = draft.split("\n\n问题：")[0].strip()
+    marker = next(n for n, h in enumerate(request.hits, 1) if h.article.number == 1077)
+    # laid out as the answer: what the deciding 款 answers, then the basis with the 款 quoted
+    assert "三十日" in draft.split("\n")[0] and f"根据《民法典》第一千零七十七条[{marker}]的规定，" in draft
+    assert f"[{marker}] 《中华人民共和国民法典》第一千零七十七条" in context
+    assert answer.citations is not None and isinstance(answer.fact_flags, list)  # the checks still run
+    bot.close()
+
+    parser = argparse.ArgumentParser()
+    ModelOptions.add_arguments(parser)
+    options = ModelOptions.from_args(parser.parse_args(["--model", str(gguf_model), "--no-draft"]))
+    assert options.generation() == {"draft": False}
+    plain = build_assistant(**options.backend_kwargs(), store=store, retriever=retriever,
+                            config=PipelineConfig(**options.generation()))
+    seen = _recorded(plain)
+    plain.ask("离婚冷静期是多久", max_new_tokens=8)
+    assert seen[0].messages[0]["content"] == SHORT_INSTRUCTION and "草稿" not in seen[0].messages[-1]["content"]
+    plain.close()
+
+
 def test_llamacpp_output_with_a_made_up_citation_is_flagged_not_trusted(store, retriever, gguf_model):
     """Whatever the model writes - here a fabricated article and a number no source states, forced by
     wrapping the runtime - the report flags it instead of badging it verified."""

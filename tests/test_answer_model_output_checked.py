@@ -84,7 +84,7 @@ def test_a_small_model_also_reads_retrievals_best_candidate_that_clause_choice_r
 
 
 def test_tiny_transformer_streams_with_the_short_prompt(store, retriever, tiny_model_dir):
-    from assistant.answer.prompt import SHORT_INSTRUCTION
+    from assistant.answer.prompt import DRAFT_INSTRUCTION
 
     tiny = build_assistant("transformers", model=str(tiny_model_dir), store=store, retriever=retriever)
     seen, stream = [], tiny.backend.stream
@@ -95,9 +95,66 @@ def test_tiny_transformer_streams_with_the_short_prompt(store, retriever, tiny_m
 
     tiny.backend.stream = recording
     events = list(tiny.stream("离婚冷静期是多久", max_new_tokens=16))
-    assert SHORT_INSTRUCTION in seen[0].messages[0]["content"]  # the answer-first prompt for small models
+    # the answer-first prompt for small models; untuned, it rewrites the extractive draft
+    assert seen[0].messages[0]["content"] == DRAFT_INSTRUCTION
     assert events[0].kind == "sources" and len(events[0].hits) <= 3 and events[-1].kind == "done"
     answer = events[-1].answer
     assert answer.text == "".join(e.text for e in events if e.kind == "token")
     assert isinstance(answer.fact_flags, list)  # random weights: whatever numbers it writes are checked
     assert tiny.backend.short_context
+
+
+def test_an_untuned_transformer_gets_the_draft_and_an_adapter_keeps_its_trained_prompt(store, retriever,
+                                                                                        tiny_model_dir, tmp_path):
+    """Without an adapter the tiny model is an untuned general model: it rewrites the extractive draft. With
+    an adapter that recorded the short prompt (``assistant train sft`` writes prompt_style.json), it gets
+    exactly that prompt - no draft it was never trained on."""
+    import json
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from assistant.answer.prompt import DRAFT_INSTRUCTION, SHORT_INSTRUCTION
+
+    adapter = tmp_path / "adapter"
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(adapter)
+    (adapter / "prompt_style.json").write_text(json.dumps({"prompt_style": "short"}), encoding="utf-8")
+
+    prompts = {}
+    for name, adapter_path in (("untuned", None), ("tuned", adapter)):
+        bot = build_assistant("transformers", model=str(tiny_model_dir), adapter=adapter_path, store=store,
+                              retriever=retriever)
+        seen, stream = [], bot.backend.stream
+
+        def recording(request, seen=seen, stream=stream):
+            seen.append(request)
+            yield from stream(request)
+
+        bot.backend.stream = recording
+        answer = bot.ask("离婚冷静期是多久", max_new_tokens=4)
+        assert isinstance(answer.fact_flags, list)  # what it writes is checked
+        prompts[name] = seen[0].messages
+    assert prompts["untuned"][0]["content"] == DRAFT_INSTRUCTION
+    assert "\n\n草稿：" in prompts["untuned"][-1]["content"] and "第一千零七十七条[" in prompts["untuned"][-1]["content"]
+    assert prompts["tuned"][0]["content"] == SHORT_INSTRUCTION and "草稿" not in prompts["tuned"][-1]["content"]
+    # apart from the draft, the two read the same articles
+    assert prompts["untuned"][-1]["content"].split("\n\n草稿：")[0] == prompts["tuned"][-1]["content"].split("\n\n问题：")[0]
+
+
+def test_an_endpoint_model_gets_the_draft_only_when_asked(store, retriever):
+    """A big endpoint model (not short-context, not a local untuned one) keeps the full prompt by default;
+    PipelineConfig(draft=True) gives it the draft too, cited by the [n] of its own context."""
+    from assistant.answer.pipeline import PipelineConfig
+    from assistant.answer.prompt import DRAFT_INSTRUCTION, SYSTEM_INSTRUCTION
+
+    big = Scripted("……")
+    GroundedAssistant(retriever, big, store).ask("离婚冷静期是多久")
+    assert big.requests[0].messages[0]["content"] == SYSTEM_INSTRUCTION
+    assert "草稿" not in big.requests[0].messages[-1]["content"]
+    asked = Scripted("……")
+    GroundedAssistant(retriever, asked, store, config=PipelineConfig(draft=True)).ask("离婚冷静期是多久")
+    request = asked.requests[0]
+    assert request.messages[0]["content"] == DRAFT_INSTRUCTION
+    marker = next(n for n, h in enumerate(request.hits, 1) if h.article.number == 1077)
+    assert f"第一千零七十七条[{marker}]" in request.messages[-1]["content"].split("草稿：")[1]

@@ -55,6 +55,15 @@ def test_messages_and_chatglm2_template_multi_turn():
     assert "《法名》第N条" in SYSTEM_INSTRUCTION and "没有可适用" in SYSTEM_INSTRUCTION
 
 
+def test_a_draft_sits_between_the_articles_and_the_question():
+    draft = "醉驾处拘役：依据《刑法》第一百三十三条之一[1]，在道路上驾驶机动车，醉酒驾驶的，处拘役。"
+    messages, used = build_messages("醉驾怎么处罚", HITS, config=PromptConfig(context_budget=1000), draft=draft)
+    assert used == HITS
+    assert messages[-1]["content"] == f"参考法条：\n{BLOCK1}\n\n{BLOCK2}\n\n草稿：\n{draft}\n\n问题：醉驾怎么处罚"
+    plain, _ = build_messages("醉驾怎么处罚", HITS, config=PromptConfig(context_budget=1000))
+    assert "草稿" not in plain[-1]["content"]  # no draft: the prompt SFT data was generated with, unchanged
+
+
 def test_single_turn_chatglm2():
     messages = [{"role": "user", "content": "你好"}]
     assert render_chatglm2(messages) == "[Round 1]\n\n问：你好\n\n答："

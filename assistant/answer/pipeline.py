@@ -16,8 +16,8 @@ from typing import Any, Iterator, Sequence
 from assistant.answer.backends.base import Backend, GenerationRequest, make_backend
 from assistant.answer.check import CitationChecker
 from assistant.answer.limits import check_question
-from assistant.answer.prompt import (SHORT_INSTRUCTION, SYSTEM_INSTRUCTION, PromptConfig, build_messages,
-                                     normalize_history, short_context_texts)
+from assistant.answer.prompt import (DRAFT_INSTRUCTION, SHORT_INSTRUCTION, SYSTEM_INSTRUCTION, PromptConfig,
+                                     build_messages, normalize_history, short_context_texts)
 from assistant.answer.types import Answer, StreamEvent
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ class PipelineConfig:
     #: rewrite did not help retrieval, 1.5B's little (R@5 +0.007 to +0.018), for 1.5-7 s per question on a
     #: CPU thread (docs/results/25_retrieval_rewrite.json, 26_retrieval_rewrite_1.5b.json)
     rewrite_with_model: bool = False
+    #: give the model the extractive answer's lead (the deciding 款 quoted after its citation) as a draft to
+    #: rewrite in plain words (DRAFT_INSTRUCTION). None: when the backend is an untuned general model
+    #: (``Backend.writes_from_draft``: llama.cpp, transformers without an adapter); True / False: always / never
+    draft: bool | None = None
 
 
 def looks_garbled(text: str) -> bool:
@@ -132,6 +136,26 @@ class GroundedAssistant:
             if clause is not None:
                 clauses.append(clause)
         return [replace(c, hit=replace(c.hit, rank=rank)) for rank, c in enumerate(clauses, 1)]
+
+    def drafts(self) -> bool:
+        """Whether the model is given the extractive draft (``PipelineConfig.draft``, else the backend's kind)."""
+        if self.config.draft is not None:
+            return self.config.draft
+        return bool(getattr(self.backend, "writes_from_draft", False))
+
+    def _draft(self, query, selection, used) -> str | None:
+        """The extractive answer laid out as the answer (``compose_draft``: what the deciding 款 answers, then
+        each answering 款 after 根据《法名》第N条[n]的规定，, [n] the article's place in the prompt) for a model
+        that rewrites it; None when it gets no draft or no 款 answers (the prompt then stays as it was)."""
+        if selection is None or not used or not self.drafts():
+            return None
+        from assistant.answer.backends.extractive import compose_draft
+
+        try:
+            return compose_draft(query, selection, used)
+        except Exception as exc:  # the draft is a help; the model still answers from the articles
+            log.warning("draft for the model failed: %s", exc)
+            return None
 
     def _exact_lookup_first(self, question: str, notes):
         """(notes, whether the question cites an article the corpus holds). Such a question (劳动法第三条,
@@ -275,6 +299,12 @@ class GroundedAssistant:
             if prompt_config.system == SYSTEM_INSTRUCTION:
                 prompt_config.system = SHORT_INSTRUCTION
         messages, used = build_messages(question, hits, pairs, prompt_config, self.backend.count_tokens, texts)
+        draft = self._draft(query, selection, used)
+        if draft:
+            if prompt_config.system in (SYSTEM_INSTRUCTION, SHORT_INSTRUCTION):
+                prompt_config.system = DRAFT_INSTRUCTION
+            messages, used = build_messages(question, hits, pairs, prompt_config, self.backend.count_tokens, texts,
+                                            draft=draft)
         yield StreamEvent("sources", hits=used)
 
         request = GenerationRequest(question=question, hits=used, messages=messages, history=pairs,

@@ -26,6 +26,18 @@ SHORT_INSTRUCTION = (
     "回答要完整，写二三百字，不要只写一句。"
     "如果列出的法条与问题无关，就如实说明法条库中没有找到相关规定。"
 )
+#: for untuned small models given a draft (the extractive answer laid out as the answer: what the deciding 款
+#: answers, then each answering 款 after its citation): rewrite it in plain words, keeping every citation
+DRAFT_INSTRUCTION = (
+    "你是中国法律助手，为普通人解答法律咨询，只能依据下面列出的法条回答。"
+    "“草稿”是从这些法条摘出的答案和依据，请把它改写成通俗易懂的完整回答："
+    "开头用一两句话直接回答问题，说出期限、金额、倍数、条件或责任人；"
+    "接着逐条写“根据《法名》第N条[编号]的规定，……”，草稿里的每一条依据都要保留，法名、条号和编号照抄，"
+    "用通俗的话讲清楚适用条件和例外；"
+    "最后给出具体可行的建议，例如协商、保留证据、投诉、申请仲裁或者向人民法院起诉。"
+    "数字只能照抄草稿和法条，只能引用列出的法条，不要编造法条或数字。"
+    "如果草稿和法条都与问题无关，就如实说明法条库中没有找到相关规定。"
+)
 NO_CONTEXT = "（没有检索到相关法条。）"
 TRUNCATED_MARK = "……（条文过长，以下省略）"
 OMITTED_NOTE = "（另有{n}条检索结果因篇幅所限未列出。）"
@@ -98,7 +110,10 @@ def pack_context(hits: Sequence[Hit], budget: int,
     return "\n\n".join(blocks), used_hits
 
 
-def user_message(question: str, context: str) -> str:
+def user_message(question: str, context: str, draft: str | None = None) -> str:
+    """``draft``: an answer to rewrite (see ``DRAFT_INSTRUCTION``), between the articles and the question."""
+    if draft:
+        return f"参考法条：\n{context}\n\n草稿：\n{draft}\n\n问题：{question}"
     return f"参考法条：\n{context}\n\n问题：{question}"
 
 
@@ -112,15 +127,16 @@ def normalize_history(history: Sequence[Any] | None) -> list[tuple[str, str]]:
 def build_messages(question: str, hits: Sequence[Hit], history: Sequence[Any] | None = None,
                    config: PromptConfig | None = None,
                    count_tokens: Callable[[str], int] = len,
-                   texts: dict[str, str] | None = None) -> tuple[list[dict], list[Hit]]:
+                   texts: dict[str, str] | None = None, draft: str | None = None) -> tuple[list[dict], list[Hit]]:
     """OpenAI-style messages (system, earlier turns, the user turn with the context block) and the hits
-    that made it into the context (their order gives the [n] markers). ``texts``: see ``pack_context``."""
+    that made it into the context (their order gives the [n] markers). ``texts``: see ``pack_context``;
+    ``draft``: see ``user_message``."""
     config = config or PromptConfig()
     context, used = pack_context(hits, config.context_budget, count_tokens, texts)
     messages = [{"role": "system", "content": config.system}]
     for q, a in normalize_history(history):
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-    messages.append({"role": "user", "content": user_message(question, context)})
+    messages.append({"role": "user", "content": user_message(question, context, draft)})
     return messages, used
 
 

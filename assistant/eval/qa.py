@@ -39,7 +39,7 @@ from assistant.models.options import ModelOptions
 PREDICTIONS = "predictions.jsonl"
 #: settings that must match for a run folder to be resumed
 _RESUME_KEYS = ("data", "format", "backend", "model", "adapter", "top_k", "law", "temperature", "seed",
-                "max_new_tokens")
+                "max_new_tokens", "draft")
 
 
 class RunError(ValueError):
@@ -188,7 +188,7 @@ class QARun:
         if self._factory is not None:
             self._assistant = self._factory()
             return self._assistant
-        from assistant.answer.pipeline import build_assistant
+        from assistant.answer.pipeline import PipelineConfig, build_assistant
         from assistant.corpus import open_store
         from assistant.search import load_retriever
 
@@ -203,7 +203,8 @@ class QARun:
                            if o.model else "the llamacpp backend needs --model FILE.gguf")
         store = open_store(readonly=True)
         retriever = load_retriever(store=store, progress=self.progress)
-        self._assistant = build_assistant(**o.backend_kwargs(), store=store, retriever=retriever)
+        self._assistant = build_assistant(**o.backend_kwargs(), store=store, retriever=retriever,
+                                          config=PipelineConfig(top_k=c.top_k, **o.generation()))
         return self._assistant
 
     def _prepare_folder(self) -> dict[str, dict[str, Any]]:

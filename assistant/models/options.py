@@ -29,6 +29,7 @@ class ModelOptions:
     api_key: str | None = None  # openai key (None: $OPENAI_API_KEY); never written to run files
     temperature: float | None = None  # None / 0: greedy
     max_new_tokens: int | None = None  # None: the pipeline's default
+    draft: bool | None = None  # the extractive draft in the prompt (None: for untuned local models)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -69,6 +70,10 @@ class ModelOptions:
                             help="sampling temperature (default: greedy)")
         parser.add_argument("--max-new-tokens", type=int, default=None,
                             help="generation limit in tokens (default: the pipeline's, 512)")
+        parser.add_argument("--draft", action=argparse.BooleanOptionalAction, default=None,
+                            help="give the model the extractive answer's lead (the deciding 款, cited) as a draft "
+                                 "to rewrite in plain words (default: on for llamacpp and for transformers without "
+                                 "--adapter, whose adapter keeps the prompt it was trained on; off for openai)")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "ModelOptions":
@@ -88,8 +93,8 @@ class ModelOptions:
 
     def generation(self) -> dict[str, Any]:
         """The generation options given (``PipelineConfig`` fields); unset ones keep the pipeline's defaults."""
-        return {k: v for k, v in (("temperature", self.temperature), ("max_new_tokens", self.max_new_tokens))
-                if v is not None}
+        return {k: v for k, v in (("temperature", self.temperature), ("max_new_tokens", self.max_new_tokens),
+                                  ("draft", self.draft)) if v is not None}
 
     def settings(self) -> dict[str, Any]:
         """What a run records (no secrets)."""

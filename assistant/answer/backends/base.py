@@ -35,6 +35,9 @@ class Backend(ABC):
     notice: str | None = None
     #: give the model the few best 款 and an answer-first instruction (small local models)
     short_context: bool = False
+    #: an untuned general model: give it the extractive answer's lead as a draft to rewrite in plain words
+    #: (``PipelineConfig.draft`` decides when set); a tuned adapter keeps the prompt it was trained on
+    writes_from_draft: bool = False
 
     @property
     def model_name(self) -> str | None:

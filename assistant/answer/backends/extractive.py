@@ -166,23 +166,31 @@ def _quote(clause, limit: int = 160) -> str:
     return ("……" if i else "") + clause.fact_sentence.strip() + ("……" if i + len(clause.fact_sentence) < len(text) else "")
 
 
+def answer_head(query, qtype: str | None, clause) -> str | None:
+    """What the deciding 款 answers, in a few words: 离婚冷静期为三十日, 依法处拘役, or the part of its sentence
+    that states the fact; None when the clause states none. ``query``: the ``Query`` (or the question)."""
+    from assistant.search.query import read_query
+
+    query = read_query(query)
+    question, topic = query.text, query.topic
+    if clause.fact and topic and qtype in _NOUN_FACTS:
+        fact = re.sub(r"(?<=[日天月年周时])(以内|内)$", "", clause.fact)
+        return f"{topic}{'最长' if re.search('最长|最多', question) else ''}为{fact}"
+    if clause.fact and qtype == "penalty":
+        return "依法" + clause.fact.split("：")[0].strip("，") if not clause.fact.startswith("不负") else clause.fact
+    if clause.fact_sentence:
+        return _short(clause.fact_sentence, clause.fact)
+    return None
+
+
 def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
     """离婚冷静期为三十日：依据《民法典》第一千零七十七条[1]，自婚姻登记机关收到离婚登记申请之日起三十日内……
     ``query``: the ``Query`` (or the question, read here)."""
     from assistant.search.query import read_query
 
-    query = read_query(query)
-    question, topic = query.text, query.topic
     art = clause.hit.article
     cite = f"依据《{art.law_short}》{art.number_text}[{marker}]"
-    head = None
-    if clause.fact and topic and qtype in _NOUN_FACTS:
-        fact = re.sub(r"(?<=[日天月年周时])(以内|内)$", "", clause.fact)
-        head = f"{topic}{'最长' if re.search('最长|最多', question) else ''}为{fact}"
-    elif clause.fact and qtype == "penalty":
-        head = "依法" + clause.fact.split("：")[0].strip("，") if not clause.fact.startswith("不负") else clause.fact
-    elif clause.fact_sentence:
-        head = _short(clause.fact_sentence, clause.fact)
+    head = answer_head(query, qtype, clause)
     quote = _quote(clause)
     if head and head.rstrip("。") != quote.rstrip("。"):
         return f"{head}：{cite}，{quote}"
@@ -198,20 +206,50 @@ def silent_lead(selection, clause, marker: int) -> str:
             f"依据《{art.law_short}》{art.number_text}[{marker}]，{_quote(clause)}")
 
 
+def _answering_clauses(selection, markers: dict, max_articles: int) -> list:
+    """The deciding clause, then the others scoring close to it (at most ``max_articles`` in all), of the
+    articles in ``markers``."""
+    clauses = [c for c in selection.clauses if (c.coverage > 0 or c.hit.via == "citation") and c.hit.id in markers]
+    if not clauses:
+        return []
+    first = clauses[0]
+    return [first] + [c for c in clauses[1:] if c.score >= _OTHER_MIN * first.score][:max(0, max_articles - 1)]
+
+
 def compose_leading(question, selection, max_articles: int = 3) -> str | None:
     """One sentence that answers, quoting the deciding clause, then the other relevant provisions."""
-    clauses = [c for c in selection.clauses if c.coverage > 0 or c.hit.via == "citation"]
+    markers = {h.id: i for i, h in enumerate(selection.hits, 1)}
+    clauses = _answering_clauses(selection, markers, max_articles)
     if not clauses:
         return None
-    markers = {h.id: i for i, h in enumerate(selection.hits, 1)}
     first = clauses[0]
     if getattr(selection, "decided", True):
         parts = [lead_sentence(question, selection.qtype, first, markers[first.hit.id])]
     else:
         parts = [silent_lead(selection, first, markers[first.hit.id])]
-    others = [c for c in clauses[1:] if c.score >= _OTHER_MIN * first.score][:max(0, max_articles - 1)]
+    others = clauses[1:]
     if others:
         parts.append("其他相关规定：")
         for n, c in enumerate(others, 1):
             parts.append(f"{n}. 依据{c.hit.article.label}[{markers[c.hit.id]}]：“{_quote(c)}”")
     return "\n".join(parts)
+
+
+def compose_draft(question, selection, hits, max_articles: int = 3) -> str | None:
+    """The extractive answer laid out as the answer a model is asked to write, for it to rewrite in plain
+    words: what the deciding 款 answers, then 根据《法名》第N条[n]的规定， and the quoted 款, for it and for the
+    other clauses scoring close to it. ``hits``: the articles in the model's prompt, in [n] order (a clause of
+    an article not among them is left out). None when no 款 answers."""
+    markers = {h.id: i for i, h in enumerate(hits, 1)}
+    clauses = _answering_clauses(selection, markers, max_articles)
+    if not clauses:
+        return None
+    if not getattr(selection, "decided", True):  # no retrieved 款 decides it: the draft must not pretend
+        lines = [silent_lead(selection, clauses[0], markers[clauses[0].hit.id]).split("\n")[0]]
+    else:
+        head = answer_head(question, selection.qtype, clauses[0])
+        lines = [head.rstrip("。") + "。"] if head else []
+    for c in clauses:
+        art = c.hit.article
+        lines.append(f"根据《{art.law_short}》{art.number_text}[{markers[c.hit.id]}]的规定，{_quote(c).rstrip()}")
+    return "\n".join(lines)

@@ -29,6 +29,9 @@ class LlamaCppBackend(Backend):
     name = "llamacpp"
     #: small models get the few best 款, not whole articles
     short_context = True
+    #: a GGUF is taken as a general instruct model (an adapter is merged in before conversion and not
+    #: recorded): it writes from the extractive draft unless ``--no-draft``
+    writes_from_draft = True
 
     def __init__(self, model_path: str | Path, *, n_ctx: int | None = None, n_threads: int | None = None,
                  seed: int = 0, chat_format: str | None = None, verbose: bool = False, llama=None, **_ignored):

@@ -27,6 +27,7 @@ def _adapter_prompt_style(adapter: Path) -> str:
 class TransformersBackend(Backend):
     name = "transformers"
     short_context = True  # local models on a CPU are small: the few best 款, answer first
+    writes_from_draft = True  # an untuned model rewrites the extractive draft; an adapter does not (below)
 
     def __init__(self, model_path: str | Path, adapter: str | Path | None = None, *, device: str | None = None,
                  dtype="auto", template: str = "auto", max_new_tokens: int | None = None, **_ignored):
@@ -54,6 +55,7 @@ class TransformersBackend(Backend):
             # (prompt_style.json); the question-set file teaches the small-model prompt (best 款,
             # SHORT_INSTRUCTION), corpus-generated rows and adapters without the record the full one
             self.short_context = _adapter_prompt_style(self.adapter) == "short"
+            self.writes_from_draft = False
         self.dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")
         self.template = template
         self.default_max_new_tokens = max_new_tokens
