@@ -74,6 +74,9 @@ class Clause:
     coverage: float = 0.0
     fact: str | None = None  # the period / amount / party ... the clause states, for the question's type
     fact_sentence: str | None = None  # the sub-sentence that states it
+    #: the hand-weighted score (cosine, coverage, type, rank): on one scale whatever model orders the clauses,
+    #: so "scores close to the best" (the other provisions an answer quotes) means the same with a model or not
+    relevance: float = 0.0
     special: int = 0  # rare condition words (……的，) of the 款 that the question does not use
     condition: tuple[str, ...] = ()  # the words of its condition (……的，)
 
@@ -482,10 +485,13 @@ class ClauseSelector:
         ``general_first``: instead of ``SelectorConfig.general_first``."""
         model = self.model if model is None else (model or None)
         general_first = self.config.general_first if general_first is None else general_first
-        scores = model.score(x) if model is not None else self.hand_scores(clauses, x)
+        hand = self.hand_scores(clauses, x)
+        scores = model.score(x) if model is not None else hand
+        bonus = self.config.citation_bonus
         best: dict[str, Clause] = {}  # per article: its best-scoring 款 (the article's score)
-        for cl, score in zip(clauses, scores.tolist()):
-            cl = replace(cl, score=score + (self.config.citation_bonus if cl.hit.via == "citation" else 0.0))
+        for cl, score, relevance in zip(clauses, scores.tolist(), hand.tolist()):
+            named = bonus if cl.hit.via == "citation" else 0.0
+            cl = replace(cl, score=score + named, relevance=relevance + named)
             if cl.hit.id not in best or cl.score > best[cl.hit.id].score:
                 best[cl.hit.id] = cl
         order = sorted(best.values(), key=lambda cl: -cl.score)

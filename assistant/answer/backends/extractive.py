@@ -213,7 +213,7 @@ def _answering_clauses(selection, markers: dict, max_articles: int) -> list:
     if not clauses:
         return []
     first = clauses[0]
-    return [first] + [c for c in clauses[1:] if c.score >= _OTHER_MIN * first.score][:max(0, max_articles - 1)]
+    return [first] + [c for c in clauses[1:] if c.relevance >= _OTHER_MIN * first.relevance][:max(0, max_articles - 1)]
 
 
 def compose_leading(question, selection, max_articles: int = 3) -> str | None:
