@@ -70,9 +70,9 @@ class ClauseModel:
             if meta.get("format") != FORMAT or tuple(meta.get("features", ())) != CLAUSE_FEATURES:
                 log.warning("ignoring clause model in %s: made for other features", folder)
                 return None
-            import lightgbm as lgb
+            from assistant.search.ranker import import_lightgbm
 
-            return cls(lgb.Booster(model_file=str(folder / MODEL_FILE)), meta)
+            return cls(import_lightgbm().Booster(model_file=str(folder / MODEL_FILE)), meta)
         except Exception as exc:  # a broken model file: the hand order serves
             log.warning("ignoring clause model in %s: %s", folder, exc)
             return None

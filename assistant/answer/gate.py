@@ -110,6 +110,29 @@ def read_gate_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
 GATE_LAY_QUESTIONS = 1760
 
 
+def first_questions(path: Path, n: int) -> list[str] | None:
+    """The ``query`` of the first ``n`` rows of a JSON-lines question file, read without the full reader (a
+    cold ``assistant ask`` needs them to key the gate's stored fits: reading and checking all 17k rows took
+    ~1 s); None when a line is not such a row."""
+    import json
+
+    out: list[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if len(out) >= n:
+                break
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                return None
+            if not isinstance(row, dict) or not isinstance(row.get("query"), str):
+                return None
+            out.append(row["query"])
+    return out
+
+
 def training_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
     """The classifiers' examples: the written gate questions, plus, as legal ones, the lay questions the
     index learns its everyday wording from (``search.learned.lay_questions_path``: the packaged file, or
@@ -121,7 +144,9 @@ def training_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
     lay_path = lay_questions_path()
     if lay_path is not None:
         try:
-            lay = [row["query"] for row in read_question_rows(lay_path)][:GATE_LAY_QUESTIONS]
+            lay = first_questions(lay_path, GATE_LAY_QUESTIONS)
+            if lay is None:  # not plain JSON lines with a query: the dataset reader knows every format
+                lay = [row["query"] for row in read_question_rows(lay_path)][:GATE_LAY_QUESTIONS]
         except Exception as exc:  # a broken file fails the index build that reads it; here, do without
             import logging
 
