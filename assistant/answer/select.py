@@ -456,12 +456,14 @@ class ClauseSelector:
                           float(len(question))])
         x = np.asarray(feats, dtype=np.float32).reshape(len(feats), len(CLAUSE_FEATURES))
         if len(x):
-            x[:, CLAUSE_FEATURES.index("coverage_below_top")] = evidence.top_coverage - x[:, CLAUSE_FEATURES.index("coverage")]
+            below = CLAUSE_FEATURES.index("coverage_below_top")
+            x[:, below] = evidence.top_coverage - x[:, CLAUSE_FEATURES.index("coverage")]
         evidence.terms = terms
         return clauses, x, evidence
 
     def hand_scores(self, clauses: list[Clause], x: np.ndarray) -> np.ndarray:
-        """The order before a model was learned (an index whose embedder no model was fitted for)."""
+        """The hand-weighted score: the order where no model fits the index's embedder, and everywhere the
+        clauses' ``relevance`` (which other provisions score close enough to the lead to be quoted)."""
         from assistant.answer.clause_model import CLAUSE_FEATURES, QTYPE_CODES
 
         cfg = self.config
