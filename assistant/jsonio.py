@@ -1,4 +1,4 @@
-"""Reading JSON datasets: a JSONL file (one object a line) or a file holding one JSON array.
+"""Reading JSON datasets (a JSONL file, one object a line, or a file holding one JSON array) and writing JSONL.
 
 Training data, evaluation sets and statute JSONL all come in these two shapes; each caller turns
 ``JsonRecordsError`` into its own error type, which names the file, the line and the problem.
@@ -52,3 +52,16 @@ def read_json_records(path: Path | str) -> list[tuple[int, Any]]:
         except ValueError as exc:
             raise JsonRecordsError(path, lineno, f"invalid JSON value: {str(exc)[:120]}") from None
     return records
+
+
+def write_json_lines(rows, path: Path | str) -> Path:
+    """One JSON object a line (UTF-8, not ASCII-escaped), written whole under a temporary name and then
+    renamed: never a half-written file under the real name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path

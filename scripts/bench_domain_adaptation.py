@@ -218,7 +218,7 @@ def stage_question_sft_data(args, out: Path, questions: dict) -> Path:
     if path.is_file():
         return path
     from assistant.eval.metrics import key_from_article_id
-    from assistant.train.data.generate import write_jsonl
+    from assistant.jsonio import write_json_lines
     from assistant.train.data.question_sft import SHIPPED_SFT, SHIPPED_TARGETS, read_targets
 
     held = {tuple(g) for q in questions["answerable"] + questions["abstain"] for g in q["gold"]}
@@ -232,7 +232,7 @@ def stage_question_sft_data(args, out: Path, questions: dict) -> Path:
         n_abst = round(args.n_sft_rows * len(abst) / len(keep))
         keep = rng.sample(ans, args.n_sft_rows - n_abst) + rng.sample(abst, n_abst)
     rng.shuffle(keep)
-    write_jsonl(keep, path)
+    write_json_lines(keep, path)
     log(f"question-set SFT: {len(keep)} rows of {len(rows)} ({len(rows) - len(keep)} dropped or not sampled; "
         f"{sum(r['kind'] == 'abstain' for r in keep)} abstentions)")
     return path
@@ -250,7 +250,8 @@ def stage_sft_data(args, out: Path, questions: dict, tokenizer_dir: Path) -> Pat
     from assistant.corpus import open_store
     from assistant.data.gold import key_from_article_id
     from assistant.search import load_retriever
-    from assistant.train.data.generate import generate_sft, write_jsonl
+    from assistant.jsonio import write_json_lines
+    from assistant.train.data.generate import generate_sft
 
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     count = lambda text: len(tok.encode(text, add_special_tokens=False))  # noqa: E731  (as the backend counts)
@@ -276,7 +277,7 @@ def stage_sft_data(args, out: Path, questions: dict, tokenizer_dir: Path) -> Pat
     random.Random(args.seed).shuffle(rows)
     assert not {r["id"] for r in rows} & exclude
     store.close()
-    write_jsonl(rows, path)
+    write_json_lines(rows, path)
     kinds: dict = {}
     for r in rows:
         kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1

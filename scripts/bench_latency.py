@@ -107,7 +107,7 @@ def warm_in_process(n: int, backend: str) -> dict:
 
 
 def warm_serve(n: int, backend: str, startup_timeout: float) -> dict:
-    from load_test import connect, free_port, start_server
+    from load_test import connect, free_port, start_server, stop_server
 
     port = free_port()
     server = start_server(port, backend, startup_timeout)
@@ -124,11 +124,7 @@ def warm_serve(n: int, backend: str, startup_timeout: float) -> dict:
                 raise SystemExit(f"empty answer from the server to {QUESTIONS[i % len(QUESTIONS)]!r}")
         server_cpu = process_cpu(server.pid) - cpu_before
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     return {"answers": n, "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 0.95), 1),
             "server_cpu_ms_per_answer": round(server_cpu * 1000 / n, 1)}
 

@@ -73,15 +73,14 @@ def labels(clauses, gold: list[str], paragraph: int | None):
     y = np.zeros(len(clauses), dtype=np.int32)
     for i, cl in enumerate(clauses):
         if cl.hit.id == gold[0]:
+            # no deciding 款 known: every 款 of the main article is as good
             y[i] = 2 if paragraph is None or cl.paragraph == paragraph else 1
         elif cl.hit.id in gold:
             y[i] = 1
-    if paragraph is None:  # no deciding 款 known: every 款 of the main article is as good
-        y[y == 1] = 1
     return y
 
 
-def outcome(assistant, selection, row, gold, paragraph) -> dict:
+def outcome(selection, row, gold, paragraph) -> dict:
     from assistant.answer.backends.extractive import compose_leading
 
     first = selection.clauses[0] if selection.clauses else None
@@ -97,7 +96,7 @@ def outcome(assistant, selection, row, gold, paragraph) -> dict:
     return out
 
 
-def summarize(outcomes: list[dict], key_fact_rows: int) -> dict:
+def summarize(outcomes: list[dict]) -> dict:
     keys = ["article_first", "article_top3", "clause_first", "clause_in_gold_article", "key_fact_in_lead"]
     out = {}
     for k in keys:
@@ -150,7 +149,6 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     os.environ["ASSISTANT_HOME"] = args.home
-    import numpy as np
     from tqdm import tqdm
 
     from assistant.answer.clause_model import ClauseModel, fit_clause_model, save_clause_model
@@ -192,14 +190,14 @@ def main() -> int:
         for row, query, (clauses, evidence), gold, paragraph, x, _, fold in items:
             selection = selector.choose(query, clauses, x, evidence, assistant.config.top_k, model=model_of(fold),
                                         general_first=general_first)
-            o = outcome(assistant, selection, row, gold, paragraph)
+            o = outcome(selection, row, gold, paragraph)
             o["has_key_fact"] = bool(row.get("key_fact"))
             outs.append(o)
             if keep_margins and selection.clauses:
                 top = selection.clauses[0].score
                 nxt = selection.clauses[1].score if len(selection.clauses) > 1 else top - 5.0
                 margins.append((top, top - nxt, o.get("clause_first", o["article_first"])))
-        return summarize(outs, 0)
+        return summarize(outs)
 
     fold_models = [fit([d for d in data if d[7] != k])[0] for k in range(args.folds)]
     final, summary = fit(data)

@@ -62,6 +62,15 @@ def start_server(port: int, backend: str, startup_timeout: float) -> subprocess.
     raise SystemExit(f"the server did not answer within {startup_timeout:.0f}s")
 
 
+def stop_server(server: subprocess.Popen) -> None:
+    """Ask the server to stop; kill it when it has not within 20 s."""
+    server.terminate()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def connect(url: str, timeout: float):
     """A client with its own session; connecting fetches the app config and API description."""
     from gradio_client import Client
@@ -111,11 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             results = [r for f in futures for r in f.result()]
             wall = time.perf_counter() - t0
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:

@@ -9,6 +9,7 @@ fitted for that index). When neither fits the index's embedder the selector fall
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -112,13 +113,10 @@ class ClauseModel:
         return {k: self.meta[k] for k in ("embedder", "questions", "fitted_on", "heldout") if k in self.meta}
 
 
-_PACKAGED: list = []
-
-
+@functools.lru_cache(maxsize=1)
 def _packaged() -> ClauseModel | None:
-    if not _PACKAGED:  # one load per process: every retriever swap asks again
-        _PACKAGED.append(ClauseModel.load(PACKAGED))
-    return _PACKAGED[0]
+    """The packaged model, loaded once per process (every retriever swap asks again)."""
+    return ClauseModel.load(PACKAGED)
 
 
 def fit_clause_model(groups: list[tuple[np.ndarray, np.ndarray]], *, trees: int = 100):

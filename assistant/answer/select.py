@@ -235,13 +235,13 @@ class ClauseSelector:
         m = re.match(r"^[^；。：\n]{2,60}?的，", clause.lstrip("……"))
         return list(dict.fromkeys(self._tokens(m.group(0)))) if m else []
 
-    def special_case_words(self, question_text: str, clause: str) -> list[str]:
-        """Rare words of the clause's condition (the opening ……的， of its first sentence) that the question
-        (with its statute wording) does not contain: 遗弃 逃逸 for 遗弃、逃逸的动物……造成他人损害的."""
+    def special_case_words(self, question_text: str, condition: list[str]) -> list[str]:
+        """Rare words of a clause's condition (``condition_words``) that the question (with its statute
+        wording) does not contain: 遗弃 逃逸 for 遗弃、逃逸的动物……造成他人损害的."""
         rare = self._rare_in_statutes()
         if rare is None:
             return []
-        return [w for w in self.condition_words(clause) if w not in question_text and rare(w)]
+        return [w for w in condition if w not in question_text and rare(w)]
 
     # -- pieces ------------------------------------------------------------------------------------
     def _embed(self, texts: list[str]) -> np.ndarray | None:
@@ -442,9 +442,10 @@ class ClauseSelector:
                 article_cov[hi] = self.coverage(terms, art.text)
             subs = sub_sentences(text)
             typed = bool(fact_re and any(fact_re.search(ss) and self.coverage(terms, ss) > 0 for ss in subs))
-            special = self.special_case_words(expanded, text)
+            condition = self.condition_words(text)
+            special = self.special_case_words(expanded, condition)
             clauses.append(Clause(hit, pi, text, 0.0, cosine=c, coverage=max(cov, heading_cov), special=len(special),
-                                  condition=tuple(self.condition_words(text))))
+                                  condition=tuple(condition)))
             n = len(art.paragraphs)
             feats.append([c, oc, best_cos_of[hi] - c, evidence.top_cosine - c, cov, own_cov, heading_cov, 0.0,
                           article_cov[hi], self.coverage(ask, text), float(bool(rarest and rarest in text)),

@@ -268,7 +268,8 @@ def cmd_data_sft(args) -> int:
     if args.from_questions:
         return cmd_data_sft_questions(args)
     from assistant.cli import UserError
-    from assistant.train.data.generate import generate_sft, gold_article_ids, write_jsonl
+    from assistant.jsonio import write_json_lines
+    from assistant.train.data.generate import generate_sft, gold_article_ids
 
     store = _open_store()
     try:
@@ -300,7 +301,7 @@ def cmd_data_sft(args) -> int:
             raise UserError(str(exc)) from None
     finally:
         store.close()
-    write_jsonl(rows, args.out)
+    write_json_lines(rows, args.out)
     counts: dict = {}
     for r in rows:
         counts[r["kind"]] = counts.get(r["kind"], 0) + 1
@@ -317,7 +318,8 @@ def cmd_data_sft_questions(args) -> int:
 
     from assistant.cli import UserError
     from assistant.data.datasets import DatasetError as DataFormatError
-    from assistant.train.data.generate import gold_article_ids, write_jsonl
+    from assistant.jsonio import write_json_lines
+    from assistant.train.data.generate import gold_article_ids
     from assistant.train.data.question_sft import (SHIPPED_TARGETS, build_from_questions, read_prompts,
                                                    read_targets, to_format)
     from assistant.train.data.questions import QuestionSetError, gold_ids, read_questions
@@ -360,7 +362,7 @@ def cmd_data_sft_questions(args) -> int:
             raise UserError(str(exc)) from None
     finally:
         store.close()
-    write_jsonl([to_format(r, args.format) for r in rows], args.out)
+    write_json_lines([to_format(r, args.format) for r in rows], args.out)
     result = dict(report.to_dict(), out=args.out, format=args.format, targets=str(targets_file))
     if args.json:
         print_json(result)
@@ -378,7 +380,7 @@ def cmd_data_sft_questions(args) -> int:
 def cmd_data_convert(args) -> int:
     from assistant.cli import UserError
     from assistant.jsonio import JsonRecordsError, read_json_records
-    from assistant.train.data.generate import write_jsonl
+    from assistant.jsonio import write_json_lines
     from assistant.train.data.question_sft import to_format
 
     try:
@@ -393,7 +395,7 @@ def cmd_data_convert(args) -> int:
             [{"role": "user", "content": obj["instruction"] + (f"\n{obj['input']}" if obj.get("input") else "")}]
         rows.append(to_format({"id": obj.get("id"), "kind": obj.get("kind"), "messages": messages,
                                "target": obj["output"]}, args.format))
-    write_jsonl(rows, args.out)
+    write_json_lines(rows, args.out)
     if args.json:
         print_json({"out": args.out, "rows": len(rows), "format": args.format})
     else:

@@ -186,8 +186,6 @@ def answer_head(query, qtype: str | None, clause) -> str | None:
 def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
     """离婚冷静期为三十日：依据《民法典》第一千零七十七条[1]，自婚姻登记机关收到离婚登记申请之日起三十日内……
     ``query``: the ``Query`` (or the question, read here)."""
-    from assistant.search.query import read_query
-
     art = clause.hit.article
     cite = f"依据《{art.law_short}》{art.number_text}[{marker}]"
     head = answer_head(query, qtype, clause)
@@ -197,13 +195,18 @@ def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
     return f"{cite}，{quote}"
 
 
-def silent_lead(selection, clause, marker: int) -> str:
-    """When no retrieved 款 decides the question: say so in one sentence, then quote the nearest rule."""
-    art = clause.hit.article
+def silence_sentence(selection) -> str:
+    """No retrieved 款 decides the question: one sentence that says so (naming what the law does not speak
+    of, when the selection found such a word)."""
     words = [w for w in getattr(selection, "unmatched", []) if len(w) >= 2][:1]
     what = f"“{words[0]}”" if words else "这个问题"
-    return (f"法条库中没有直接规定{what}的条文，以下是最接近的规定。\n"
-            f"依据《{art.law_short}》{art.number_text}[{marker}]，{_quote(clause)}")
+    return f"法条库中没有直接规定{what}的条文，以下是最接近的规定。"
+
+
+def silent_lead(selection, clause, marker: int) -> str:
+    """When no retrieved 款 decides the question: say so, then quote the nearest rule."""
+    art = clause.hit.article
+    return f"{silence_sentence(selection)}\n依据《{art.law_short}》{art.number_text}[{marker}]，{_quote(clause)}"
 
 
 def _answering_clauses(selection, markers: dict, max_articles: int) -> list:
@@ -245,7 +248,7 @@ def compose_draft(question, selection, hits, max_articles: int = 3) -> str | Non
     if not clauses:
         return None
     if not getattr(selection, "decided", True):  # no retrieved 款 decides it: the draft must not pretend
-        lines = [silent_lead(selection, clauses[0], markers[clauses[0].hit.id]).split("\n")[0]]
+        lines = [silence_sentence(selection)]
     else:
         head = answer_head(question, selection.qtype, clauses[0])
         lines = [head.rstrip("。") + "。"] if head else []

@@ -179,14 +179,9 @@ def split_articles(store, laws: list[str] | None = None, kinds: list[str] | None
 
 def write_documents(docs: list[str], path) -> Path:
     """``{"text": …}`` per line: what ``general_text`` / ``documents`` of the pt config read."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for d in docs:
-            f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
+    from assistant.jsonio import write_json_lines
+
+    return write_json_lines(({"text": d} for d in docs), path)
 
 
 def perplexity(model, rows: list[dict], batch_size: int = 1) -> tuple[float, int]:

@@ -21,10 +21,8 @@ unseen) - see :func:`question_for`; ``exclude_ids`` keeps chosen articles (an ev
 """
 from __future__ import annotations
 
-import json
 import random
 import re
-from pathlib import Path
 
 from assistant.answer.prompt import SYSTEM_INSTRUCTION, build_messages
 from assistant.search.types import Hit
@@ -230,16 +228,5 @@ def gold_article_ids(store, eval_files) -> set[str]:
     return out
 
 
-def write_jsonl(rows: list[dict], path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)  # never a half-written file under the real name
-    return path
-
-
-__all__ = ["KINDS", "ABSTAIN_ANSWER", "SYSTEM_INSTRUCTION", "generate_sft", "write_jsonl", "rag_example",
+__all__ = ["KINDS", "ABSTAIN_ANSWER", "SYSTEM_INSTRUCTION", "generate_sft", "rag_example",
            "abstain_example", "question_for", "rag_answer", "answer_sentence", "sentences", "gold_article_ids"]
