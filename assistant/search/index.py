@@ -30,6 +30,7 @@ from assistant.search.embedders import Embedder, make_embedder
 from assistant.search.learned import BUILD_FILE, lay_questions_id, lay_questions_path, learn_from_questions
 from assistant.search.learned import save as save_learned
 from assistant.search.lexical import BM25Params, LexicalIndex
+from assistant.search.ranker import RankerConfig
 from assistant.search.text import (MAX_LEXICAL_CHARS, Tokenizer, corpus_vocabulary, dense_text, heading_phrases,
                                    query_tokens)
 from assistant.search.vector_cache import VectorCache, embed_with_cache, tokenise_with_cache
@@ -69,6 +70,9 @@ class BuildConfig:
     learned_models: bool = True
     #: the fewest questions (with their gold article in this corpus) to learn the adapter and ranker from
     learn_min_questions: int = 300
+    #: questions sampled to train the ranker (the whole file still teaches the wording map and the adapter);
+    #: the ranker's features are most of a build's learning time
+    ranker_questions: int = RankerConfig.max_questions
     #: where the vectors live: ``faiss`` (this folder) or ``milvus:URI`` (``assistant.search.stores``); None:
     #: the current index's store, else ``$ASSISTANT_STORE``, else faiss
     store: str | None = None
@@ -464,7 +468,6 @@ def _fit_learned_models(store, folder: Path, embedder, config: BuildConfig, cach
     from tqdm import tqdm
 
     from assistant.search.fit import fit_build_models
-    from assistant.search.ranker import RankerConfig
 
     stage("learn-models")
     # the build as it will serve (its Milvus collection, when it has one; the adapter needs in-process vectors)
@@ -476,8 +479,9 @@ def _fit_learned_models(store, folder: Path, embedder, config: BuildConfig, cach
             bar.total = total
             bar.update(done - bar.n)
 
+        ranker_config = RankerConfig(min_questions=config.learn_min_questions, max_questions=config.ranker_questions)
         return fit_build_models(store, index, embedder, path, folder, cache_path, progress=advance,
-                                ranker_config=RankerConfig(min_questions=config.learn_min_questions))
+                                ranker_config=ranker_config)
 
 
 def _config_dict(config: BuildConfig) -> dict:
