@@ -46,11 +46,14 @@ CLAUSE_FEATURES: tuple[str, ...] = (
     "refers_back",  # opens with 前款 / 本条所称 / 依照前… : it leans on another 款
     "has_number",  # states a number (period, amount, age ...)
     "question_length",
+    # weighted share of the words of the question's last clause (what is asked about) that this 款 holds and
+    # no other 款 of its article does: 运费 in 退回商品的运费由消费者承担, not in the 款 on the seven days
+    "distinctive_ask_coverage",
 )
 QTYPE_CODES = {name: i for i, (name, _) in enumerate(QUESTION_TYPES, 1)}
 MODEL_FILE = "clause_model.txt"
 META_FILE = "clause_model.json"
-FORMAT = 2
+FORMAT = 3
 PACKAGED = Path(__file__).with_name("data")
 
 
