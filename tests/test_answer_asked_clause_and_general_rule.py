@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.clause_model import PACKAGED, ClauseModel
+from assistant.answer.clause_model import PACKAGED, SILENCE_FEATURES, ClauseModel
 from assistant.answer.pipeline import build_assistant
 
 #: statute-like texts written for this test (not the wording of any statute in force)
@@ -132,6 +132,37 @@ def test_a_confident_answer_is_not_replaced_by_the_general_rule(bot):
     answer = bot.ask("房东不退押金怎么办")
     assert not answer.text.startswith("法条库中没有直接规定")
     assert all(h.via != "general" for h in answer.sources)
+
+
+def test_whether_a_clause_decides_reads_whether_it_holds_the_users_words(bot):
+    # the 款 on postage holds what the postage question's user wrote; no retrieved 款 holds the landlord or the
+    # deposit: with the same scores, the packaged silence fit trusts a lead holding the user's words more
+    bot.selector._model = None  # the packaged model, as shipped
+    evidence = {}
+    for question in ("网购的衣服七天无理由退货，运费谁出", "房东不退押金怎么办"):
+        selection = bot.selector.select(question, bot.retriever.search(question, top_k=8))
+        assert len(selection.silence_evidence) == len(SILENCE_FEATURES)
+        evidence[question] = selection
+    postage, deposit = evidence.values()
+    share = SILENCE_FEATURES.index("lead_own_share")
+    assert postage.silence_evidence[share] > 0.3 and deposit.silence_evidence[share] == 0.0
+    model = bot.selector.model
+    fitted = model.meta["silence"]["features"]
+    assert "lead_own_share" in fitted and fitted == list(SILENCE_FEATURES[:len(fitted)])
+    # the deposit question's scores with the postage question's word evidence: more confident
+    assert model.confidence(*deposit.silence_evidence[:2], *postage.silence_evidence[2:]) > model.confidence(
+        *deposit.silence_evidence)
+
+
+def test_a_silence_fit_reads_the_evidence_it_was_fitted_with():
+    # a fit on the scores alone (two coefficients) reads the first two; a fit on more cannot do with fewer
+    scores_only = ClauseModel(None, {"silence": {"coef": [1.0, 2.0], "intercept": -1.0, "threshold": 0.2}})
+    assert scores_only.confidence(0.5, 0.25) == pytest.approx(0.5)
+    assert scores_only.confidence(0.5, 0.25, 1.0, 0.0, 0.9) == pytest.approx(0.5)
+    with_words = ClauseModel(None, {"silence": {"coef": [1.0, 2.0, 0.0, 3.0, 0.0], "intercept": -1.0}})
+    assert with_words.confidence(0.5, 0.25, 1.0, 0.5, 0.9) > with_words.confidence(0.5, 0.25, 1.0, 0.0, 0.9)
+    with pytest.raises(ValueError):
+        with_words.confidence(0.5, 0.25)
 
 
 def test_the_general_part_is_the_nearest_one_that_encloses_the_rule():

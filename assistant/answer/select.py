@@ -109,6 +109,8 @@ class Selection:
     #: the first clause is the general rule of the nearest rule's 编 or law, put first because no retrieved 款
     #: decides the question (``assistant.answer.general``)
     general_rule: bool = False
+    #: what the silence decision read (``clause_model.SILENCE_FEATURES``; () before the clauses are chosen)
+    silence_evidence: tuple[float, ...] = ()
 
 
 @dataclass
@@ -157,6 +159,14 @@ class Terms(dict):
 
     alternatives: dict[str, list[tuple[str, float]]] = {}
     idf: dict[str, float] = {}
+
+
+def rarest_word(terms: "Terms") -> str | None:
+    """The question's own word (weight >= 1) rarest in the statutes among those they use at all (a word in none
+    of them, 衣服, says nothing about which 款); None without one."""
+    idf = getattr(terms, "idf", None) or {}
+    used = [t for t, w in terms.items() if w >= 1.0 and idf.get(t, 1.0) < 1.0]
+    return max(used, key=lambda t: idf[t], default=None)
 
 
 #: a general rule's condition words that a special case's condition must repeat to count as narrowing it
@@ -464,8 +474,7 @@ class ClauseSelector:
         own_terms = {t: w for t, w in terms.items() if w >= 1.0}
         ask = Terms({t: 1.0 for t in self._tokens(re.split(r"[，,。；;]", question.rstrip("？?。！! "))[-1])})
         ask.alternatives, ask.idf = terms.alternatives, terms.idf
-        # the rarest word the statutes use at all (a word in none of them, 衣服, says nothing about which 款)
-        rarest = max((t for t in own_terms if terms.idf.get(t, 1.0) < 1.0), key=lambda t: terms.idf[t], default=None)
+        rarest = rarest_word(terms)
         evidence = Selection(question, qtype, list(hits))
         evidence.top_cosine = float(cos.max()) if len(cos) else 0.0
         evidence.top_own_cosine = float(own_cos.max()) if len(own_cos) else 0.0
@@ -556,6 +565,7 @@ class ClauseSelector:
         order = sorted(best.values(), key=lambda cl: -cl.score)
         if self.config.asked_first:
             order = asked_before_rest(order, scored)
+        scored_order = order  # the model's own order: its lead over the next article is the model's margin
         if general_first and model is not None:
             order = general_before_special(order)
         if top_k:
@@ -569,13 +579,36 @@ class ClauseSelector:
             cl.fact, cl.fact_sentence = self.find_fact(query.standalone, query.qtype, cl.text, evidence.terms)
             new_hits.append(h)
         selection = replace(evidence, hits=new_hits, clauses=order)
+        selection.unmatched = self.unmatched_words(evidence.terms, [h.article for h in evidence.hits])
+        if order:
+            selection.silence_evidence = self.silence_evidence(scored_order, order[0], evidence.terms,
+                                                               selection.unmatched, query.standalone)
         if model is not None and order and order[0].hit.via != "citation":
-            nxt = order[1].score if len(order) > 1 else order[0].score - 5.0
-            selection.confidence = model.confidence(order[0].score, order[0].score - nxt)
+            selection.confidence = model.confidence(*selection.silence_evidence)
             if selection.confidence is not None:
                 selection.decided = selection.confidence > model.silence_threshold
-        selection.unmatched = self.unmatched_words(evidence.terms, [h.article for h in evidence.hits])
         return selection
+
+    @classmethod
+    def silence_evidence(cls, scored: list[Clause], lead: Clause, terms: "Terms", unmatched: list[str],
+                         question: str) -> tuple[float, ...]:
+        """``SILENCE_FEATURES`` of a selection: the model's top score and its lead over the next article's in
+        the model's own order (``scored``); what of the words the user wrote (those of ``terms`` in
+        ``question``: 房东 押金, not the 出租人 the tokenizer adds) the leading 款 (``lead``) holds (the rarest of
+        them in the statutes; their IDF-weighted share, learned statute words for them counting in part), and
+        what no retrieved article holds; whether ``general_before_special`` put ``lead`` before the model's
+        first."""
+        top = scored[0]
+        nxt = scored[1].score if len(scored) > 1 else top.score - 5.0
+        paragraphs = lead.hit.article.paragraphs
+        text = paragraphs[lead.paragraph] if lead.paragraph < len(paragraphs) else lead.text
+        idf = getattr(terms, "idf", None) or {}
+        written = Terms({t: w for t, w in terms.items() if w >= 1.0 and t in question})
+        written.alternatives, written.idf = getattr(terms, "alternatives", None) or {}, idf
+        rarest = rarest_word(written)
+        moved = (lead.hit.id, lead.paragraph) != (top.hit.id, top.paragraph)
+        return (top.score, top.score - nxt, float(bool(rarest and rarest not in text)), cls.coverage(written, text),
+                max((idf.get(t, 1.0) for t in unmatched), default=0.0), float(moved))
 
     @staticmethod
     def unmatched_words(terms: dict, articles) -> list[str]:
