@@ -108,18 +108,23 @@ def summarize(outcomes: list[dict]) -> dict:
     return out
 
 
-def fit_silence(margins: list[tuple[float, float, bool]], precision: float) -> dict:
-    """P(the lead 款 decides the question) from the model's top score and its lead over the next article: a
-    logistic fit on out-of-sample scores, and the highest threshold below which at least ``precision`` of
-    the leads are wrong (the answer then says no article decides it and quotes the nearest)."""
+def fit_silence(evidence: list[tuple[float, ...]], right: list[bool], precision: float, features: int | None = None
+                ) -> dict:
+    """P(the lead 款 decides the question) from the selection's ``SILENCE_FEATURES`` (the model's top score and
+    its lead over the next article, then what of the user's words the lead holds; the first ``features`` of
+    them): a logistic fit on out-of-sample scores, and the highest threshold below which at least
+    ``precision`` of the leads are wrong (the answer then says no article decides it and quotes the nearest)."""
     import numpy as np
 
-    x = np.array([[m[0], m[1]] for m in margins], dtype=np.float64)
-    y = np.array([m[2] for m in margins], dtype=np.float64)
+    from assistant.answer.clause_model import SILENCE_FEATURES
+
+    features = features or len(SILENCE_FEATURES)
+    x = np.array([e[:features] for e in evidence], dtype=np.float64)
+    y = np.array(right, dtype=np.float64)
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = (x - mu) / sd
-    w, b = np.zeros(2), 0.0
-    for _ in range(3000):  # plain gradient descent: two features, a few thousand rows
+    w, b = np.zeros(features), 0.0
+    for _ in range(3000):  # plain gradient descent: a few features, a few thousand rows
         p = 1 / (1 + np.exp(-(z @ w + b)))
         w -= 0.5 * (z.T @ (p - y) / len(y) + 1e-3 * w)
         b -= 0.5 * float(np.mean(p - y))
@@ -130,9 +135,29 @@ def fit_silence(margins: list[tuple[float, float, bool]], precision: float) -> d
         share_wrong = float(1 - y[mask].mean())
         if mask.sum() >= 20 and share_wrong >= precision:
             threshold, flagged, wrong_share = float(t), int(mask.sum()), share_wrong
-    return {"coef": (w / sd).tolist(), "intercept": float(b - (w / sd) @ mu), "threshold": threshold,
-            "questions": len(y), "flagged": flagged, "wrong_among_flagged": wrong_share,
+    return {"features": list(SILENCE_FEATURES[:features]), "coef": (w / sd).tolist(),
+            "intercept": float(b - (w / sd) @ mu), "threshold": threshold, "questions": len(y), "flagged": flagged,
+            "flagged_share": round(flagged / len(y), 4), "wrong_among_flagged": wrong_share,
             "right_leads": float(y.mean())}
+
+
+def cross_fitted_silence(evidence, right, folds: list[int], precision: float, features: int | None = None) -> dict:
+    """The silence decision on each fold's questions with the logistic fit and threshold of the other folds':
+    the share of questions flagged and the share of flagged leads that were wrong, on questions the fit did not
+    see (``fit_silence``'s own figures are on the questions it was fitted to)."""
+    from assistant.answer.clause_model import ClauseModel
+
+    flagged = wrong = 0
+    for k in sorted(set(folds)):
+        fit = fit_silence([e for e, f in zip(evidence, folds) if f != k], [r for r, f in zip(right, folds) if f != k],
+                          precision, features)
+        model = ClauseModel(None, {"silence": fit})
+        for e, r, f in zip(evidence, right, folds):
+            if f == k and model.confidence(*e) <= fit["threshold"]:
+                flagged += 1
+                wrong += not r
+    return {"questions": len(right), "flagged": flagged, "flagged_share": round(flagged / len(right), 4),
+            "wrong_among_flagged": round(wrong / flagged, 4) if flagged else None}
 
 
 def main() -> int:
@@ -143,6 +168,9 @@ def main() -> int:
     ap.add_argument("--folds", type=int, default=2)
     ap.add_argument("--silence-precision", type=float, default=0.9,
                     help="say no article decides it below the confidence where this share of leads is wrong")
+    ap.add_argument("--silence-features", type=int, default=5,
+                    help="the first this many SILENCE_FEATURES in the shipped silence fit (the last one, whether the "
+                         "general rule was put first, is measured: it fired on 16 held-out questions)")
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--out", help="folder to write clause_model.txt / .json into (e.g. assistant/answer/data)")
     ap.add_argument("--json-out")
@@ -183,9 +211,12 @@ def main() -> int:
         booster, summary = fit_clause_model([(d[5], d[6]) for d in part], trees=args.trees)
         return ClauseModel(booster, {"embedder": spec}), summary
 
-    margins: list[tuple[float, float, bool]] = []  # out-of-sample (top score, lead over the next article, right)
+    # out-of-sample: each question's SILENCE_FEATURES, whether its lead was right, its fold
+    silence_x: list[tuple[float, ...]] = []
+    silence_right: list[bool] = []
+    silence_fold: list[int] = []
 
-    def score(items, model_of, keep_margins=False, general_first=True):
+    def score(items, model_of, keep_evidence=False, general_first=True):
         outs = []
         for row, query, (clauses, evidence), gold, paragraph, x, _, fold in items:
             selection = selector.choose(query, clauses, x, evidence, assistant.config.top_k, model=model_of(fold),
@@ -193,10 +224,10 @@ def main() -> int:
             o = outcome(selection, row, gold, paragraph)
             o["has_key_fact"] = bool(row.get("key_fact"))
             outs.append(o)
-            if keep_margins and selection.clauses:
-                top = selection.clauses[0].score
-                nxt = selection.clauses[1].score if len(selection.clauses) > 1 else top - 5.0
-                margins.append((top, top - nxt, o.get("clause_first", o["article_first"])))
+            if keep_evidence and selection.clauses:
+                silence_x.append(selection.silence_evidence)
+                silence_right.append(o.get("clause_first", o["article_first"]))
+                silence_fold.append(fold)
         return summarize(outs)
 
     fold_models = [fit([d for d in data if d[7] != k])[0] for k in range(args.folds)]
@@ -209,15 +240,27 @@ def main() -> int:
                         "learned, no general-before-special rule, out-of-sample": score(
                             data, lambda k: fold_models[k], general_first=False),
                         f"learned, out-of-sample ({args.folds} folds by article)": score(
-                            data, lambda k: fold_models[k], keep_margins=True),
+                            data, lambda k: fold_models[k], keep_evidence=True),
                         "learned, in-sample (the shipped model)": score(data, lambda k: final)}}
     booster = final.booster
-    silence = fit_silence(margins, args.silence_precision)
+    silence = fit_silence(silence_x, silence_right, args.silence_precision, args.silence_features)
     result["silence"] = silence
+    # the silence decision with the model's scores only (top score and lead, as before issue 24's word evidence),
+    # with the user's words too (shipped by default), and with all SILENCE_FEATURES, each also fitted on some
+    # folds' questions and judged on the others'
+    result["silence_comparison"] = {
+        name: dict(fit_silence(silence_x, silence_right, args.silence_precision, n), cross_fitted=(
+            cross_fitted_silence(silence_x, silence_right, silence_fold, args.silence_precision, n)))
+        for name, n in (("score and lead only", 2), ("and the user's words", 5),
+                        ("and whether the general rule was put first", 6))}
+    moved = [r for x, r in zip(silence_x, silence_right) if x[-1]]
+    result["silence_comparison"]["general rule put first"] = {
+        "questions": len(moved), "lead right": round(sum(moved) / len(moved), 4) if moved else None}
     gain = booster.feature_importance("gain")
     result["importance"] = {n: round(float(g), 1) for n, g in
                             sorted(zip(booster.feature_name(), gain), key=lambda p: -p[1])}
-    print(json.dumps({"table": result["table"], "silence": silence}, ensure_ascii=False, indent=1))
+    print(json.dumps({"table": result["table"], "silence": result["silence_comparison"]}, ensure_ascii=False,
+                     indent=1))
     if args.out:
         meta = {"silence": silence, "embedder": spec, "questions": len(data),
                 "fitted_on": f"{path.name}: held-out split; home {args.home}",
@@ -236,7 +279,8 @@ def main() -> int:
                                            f"index learned from the learn split only ({args.home}); out-of-sample: "
                                            f"each fold scored by a model fitted on the other folds' articles; "
                                            f"{args.trees} trees"],
-                     extra={"fit": summary, "importance": result["importance"]})
+                     extra={"fit": summary, "importance": result["importance"],
+                            "silence": result["silence_comparison"]})
     return 0
 
 

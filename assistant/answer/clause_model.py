@@ -46,11 +46,28 @@ CLAUSE_FEATURES: tuple[str, ...] = (
     "refers_back",  # opens with 前款 / 本条所称 / 依照前… : it leans on another 款
     "has_number",  # states a number (period, amount, age ...)
     "question_length",
+    # weighted share of the words of the question's last clause (what is asked about) that this 款 holds and
+    # no other 款 of its article does: 运费 in 退回商品的运费由消费者承担, not in the 款 on the seven days
+    "distinctive_ask_coverage",
+)
+#: what the silence decision (no retrieved 款 decides the question) sees of a selection, in the order of the
+#: logistic fit's coefficients (``meta["silence"]["coef"]``; a fit with fewer reads the first ones). The clause
+#: model's view (its top score, the lead over the next article's best 款) and the user's own words' view
+#: (``ClauseSelector.silence_evidence``): a lead that holds what the question names decides it more often
+SILENCE_FEATURES: tuple[str, ...] = (
+    "top_score",  # the model's score of its first 款
+    "lead",  # over the next article's best 款, in the model's own order
+    "lead_lacks_rarest",  # the rarest in the statutes of the words the user wrote is not in the lead 款
+    "lead_own_share",  # IDF-weighted share of the words the user wrote that the lead 款 holds
+    "unmatched_rarity",  # rarity (IDF) of the rarest own statute word no retrieved article holds; 0: none
+    # the general rule was put before the special case the model scored first (``select.general_before_special``;
+    # score and lead are then the model's first's, the words the general rule's)
+    "general_before_special",
 )
 QTYPE_CODES = {name: i for i, (name, _) in enumerate(QUESTION_TYPES, 1)}
 MODEL_FILE = "clause_model.txt"
 META_FILE = "clause_model.json"
-FORMAT = 2
+FORMAT = 3
 PACKAGED = Path(__file__).with_name("data")
 
 
@@ -95,13 +112,17 @@ class ClauseModel:
             return np.zeros(0)
         return self.booster.predict(np.asarray(x, dtype=np.float32), num_threads=1)
 
-    def confidence(self, top: float, lead: float) -> float | None:
-        """P(the best-scoring 款 decides the question), from its score and its lead over the next article's
-        best 款 (a logistic fit on out-of-sample scores, ``meta["silence"]``); None when not fitted."""
+    def confidence(self, *evidence: float) -> float | None:
+        """P(the best-scoring 款 decides the question), from ``SILENCE_FEATURES`` in order (its score, its lead
+        over the next article's best 款, then what of the question's words it holds): a logistic fit on
+        out-of-sample scores, ``meta["silence"]``; None when not fitted."""
         fit = self.meta.get("silence") or {}
-        if not fit.get("coef"):
+        coef = fit.get("coef")
+        if not coef:
             return None
-        z = fit["coef"][0] * top + fit["coef"][1] * lead + fit["intercept"]
+        if len(evidence) < len(coef):
+            raise ValueError(f"the silence fit reads {len(coef)} features, got {len(evidence)}")
+        z = sum(c * float(f) for c, f in zip(coef, evidence)) + fit["intercept"]
         return float(1.0 / (1.0 + np.exp(-z)))
 
     @property

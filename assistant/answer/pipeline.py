@@ -53,6 +53,9 @@ class PipelineConfig:
     #: rewrite in plain words (DRAFT_INSTRUCTION). None: when the backend is an untuned general model
     #: (``Backend.writes_from_draft``: llama.cpp, transformers without an adapter); True / False: always / never
     draft: bool | None = None
+    #: when no retrieved 款 decides the question (the clause model's silence threshold), lead with the general
+    #: rule of the nearest rule's 编 or law (its 通则 / 总则 / 一般规定, ``assistant.answer.general``) when found
+    general_rule: bool = True
 
 
 def looks_garbled(text: str) -> bool:
@@ -83,16 +86,19 @@ class GroundedAssistant:
             rewriter = rewriter_for(backend)
         self.rewriter = rewriter
         from assistant.answer.gate import RelevanceGate
+        from assistant.answer.general import GeneralRules
         from assistant.answer.select import ClauseSelector
 
         self._serving = getattr(retriever, "current", retriever)  # behind a LiveRetriever: the build serving now
         self.selector = ClauseSelector.for_retriever(self._serving)
         self.gate = RelevanceGate(store, retriever=self._serving)
+        self.general_rules = GeneralRules(self._serving, store)
 
     def _follow_swaps(self) -> None:
         """After a live index swap, clause selection and the gate use the new build's embedder, tokens and
         word statistics (and let the old build go), as search does."""
         from assistant.answer.gate import RelevanceGate
+        from assistant.answer.general import GeneralRules
         from assistant.answer.select import ClauseSelector
 
         serving = getattr(self.retriever, "current", self.retriever)
@@ -100,6 +106,7 @@ class GroundedAssistant:
             self._serving = serving
             self.selector = ClauseSelector.for_retriever(serving, self.selector.config)
             self.gate = RelevanceGate(self.store, retriever=serving, config=self.gate.config, model=self.gate.model)
+            self.general_rules = GeneralRules(serving, self.store)
 
     def _candidates(self, query, n: int, search: dict):
         """Retrieval's candidates for the question (named articles first), amendments consolidated."""
@@ -114,6 +121,20 @@ class GroundedAssistant:
         except Exception as exc:  # a store without a resolver: the hits as found
             log.warning("amendment consolidation of sources failed: %s", exc)
             return list(hits)
+
+    def _with_general_rule(self, query, selection, search: dict, k: int):
+        """No retrieved 款 decides the question: the general rule of the nearest rule's 编 or law leads
+        (``assistant.answer.general``), the retrieved rules after it; the selection as it was when none is found."""
+        if not self.config.general_rule or not selection.clauses or selection.clauses[0].hit.via == "citation":
+            return selection
+        from assistant.answer.general import with_general_rule
+
+        try:
+            clause = self.general_rules.find(query, selection.clauses[0].hit.article, self.selector, search)
+        except Exception as exc:  # the general rule is a help: the nearest retrieved rule still answers
+            log.warning("general rule lookup failed: %s", exc)
+            return selection
+        return with_general_rule(selection, clause, k) if clause is not None else selection
 
     def _short_context_clauses(self, selection, candidates) -> list:
         """What a small model reads: the best articles by the 款 that answers (short_context_articles - 1 of
@@ -272,6 +293,9 @@ class GroundedAssistant:
                 hits = selection.hits
                 if searched is not query:  # searched by subject for a repealed or missing law: the notes say so
                     selection.decided = True
+                elif not selection.decided:
+                    selection = self._with_general_rule(searched, selection, search, k)
+                    hits = selection.hits
         else:
             hits = self._candidates(searched, k, search)
         hits = self._on_day(hits, day)

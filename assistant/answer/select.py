@@ -37,7 +37,9 @@ CLAUSE_FACTS: dict[str, re.Pattern] = {
     "period": re.compile(_PERIOD),
     "count": re.compile(rf"{_NUM}(?:个|名|人)(?:以上)?"),
     "amount": re.compile(rf"{_NUM}(?:元|倍)|百分之{_NUM}|个月工资|月工资|{_NUM}(?:个月|年)的?工资"),
-    "party": re.compile(r"(?:由|的)?[^，；。]{2,24}?(?:应当)?(?:依法)?承担[^，；。]{0,6}责任|负责"),
+    # who bears it: ……承担……责任, ……负责, and the statutes' 由……承担 / 由……负担 (退回商品的运费由消费者承担)
+    "party": re.compile(r"(?:由|的)?[^，；。]{2,24}?(?:应当)?(?:依法)?承担[^，；。]{0,6}责任|负责"
+                        r"|由[^，；。]{1,16}?(?:承担|负担)"),
     "validity": re.compile(r"无效|有效|可撤销|撤销|不发生效力|效力待定"),
     "remedy": re.compile(r"可以|有权|请求|申请|起诉|应当|仲裁|不得"),
 }
@@ -79,6 +81,9 @@ class Clause:
     relevance: float = 0.0
     special: int = 0  # rare condition words (……的，) of the 款 that the question does not use
     condition: tuple[str, ...] = ()  # the words of its condition (……的，)
+    #: share of the words of the question's last clause (what it asks about) that this 款 holds and no other
+    #: 款 of its article does (``ClauseSelector.distinctive_coverage``)
+    asked: float = 0.0
 
 
 @dataclass
@@ -101,6 +106,11 @@ class Selection:
     decided: bool = True
     #: the user's own words that no retrieved article holds (nor a statute word learned for them), rarest first
     unmatched: list[str] = field(default_factory=list)
+    #: the first clause is the general rule of the nearest rule's 编 or law, put first because no retrieved 款
+    #: decides the question (``assistant.answer.general``)
+    general_rule: bool = False
+    #: what the silence decision read (``clause_model.SILENCE_FEATURES``; () before the clauses are chosen)
+    silence_evidence: tuple[float, ...] = ()
 
 
 @dataclass
@@ -125,6 +135,9 @@ class SelectorConfig:
     #: with the learned model, the general rule leads before a special case the question does not name
     #: (``general_before_special``; the hand weights above have special_case_penalty instead)
     general_first: bool = True
+    #: the 款 that alone holds everything the question's last clause asks about leads before its sibling
+    #: (``asked_before_rest``)
+    asked_first: bool = True
 
 
 #: weight of a follow-up's own words against the earlier turn's (1.0) when choosing 款 and 项
@@ -148,6 +161,14 @@ class Terms(dict):
     idf: dict[str, float] = {}
 
 
+def rarest_word(terms: "Terms") -> str | None:
+    """The question's own word (weight >= 1) rarest in the statutes among those they use at all (a word in none
+    of them, 衣服, says nothing about which 款); None without one."""
+    idf = getattr(terms, "idf", None) or {}
+    used = [t for t, w in terms.items() if w >= 1.0 and idf.get(t, 1.0) < 1.0]
+    return max(used, key=lambda t: idf[t], default=None)
+
+
 #: a general rule's condition words that a special case's condition must repeat to count as narrowing it
 NARROWS = 0.75
 
@@ -165,6 +186,25 @@ def general_before_special(order: list[Clause]) -> list[Clause]:
         if (cl.special == 0 and len(cl.condition) >= 2 and shared >= NARROWS * len(cl.condition)
                 and cl.hit.article.law == lead.hit.article.law):
             return [replace(cl, score=lead.score), *order[:i], *order[i + 1:]]
+    return order
+
+
+#: the share of the asked-about words that a sibling 款 must hold alone to lead instead (all of them)
+ASKED_ALL = 0.99
+
+
+def asked_before_rest(order: list[Clause], scored: list[Clause]) -> list[Clause]:
+    """The 款 that says what the question asks about before its sibling that only names the matter: when the
+    leading 款 holds none of the words of the question's last clause (运费谁出) and another 款 of the same
+    article holds all of them, alone among its 款 (退回商品的运费由消费者承担), that one leads. On the question
+    set's held-out questions a sibling holding only some of the asked-about words was the wrong 款 more often
+    than the right one, so nothing less than all of them moves the lead."""
+    if not order or order[0].hit.via == "citation" or order[0].asked > 0:
+        return order
+    lead = order[0]
+    for cl in scored:
+        if cl.hit.id == lead.hit.id and cl.paragraph != lead.paragraph and cl.asked >= ASKED_ALL:
+            return [replace(cl, score=lead.score, relevance=max(cl.relevance, lead.relevance)), *order[1:]]
     return order
 
 
@@ -301,24 +341,40 @@ class ClauseSelector:
         return out
 
     @staticmethod
-    def coverage(terms: dict[str, float] | Sequence[str], text: str) -> float:
-        """The weighted share of the question's words the text contains; a word absent itself counts
-        ALTERNATIVE_CREDIT x (the learned strength) when the text has a statute word it maps to."""
-        if not terms:
-            return 0.0
+    def credits(terms: dict[str, float] | Sequence[str], text: str) -> dict[str, tuple[float, float]]:
+        """word -> (its weight in coverage, the share of it the text holds): 1 for a word the text contains;
+        for a word absent itself ALTERNATIVE_CREDIT x (the learned strength) of a statute word it maps to."""
         alternatives = getattr(terms, "alternatives", None) or {}
         idf = getattr(terms, "idf", None) or {}
         if not isinstance(terms, dict):
             terms = {t: 1.0 for t in terms}
-        weight = got = 0.0
+        out = {}
         for t, w in terms.items():
-            w = min(len(t), 4) * w * idf.get(t, 1.0)
-            weight += w
-            if t in text:
-                got += w
-            elif t in alternatives:
-                got += w * ALTERNATIVE_CREDIT * max((s for a, s in alternatives[t] if a in text), default=0.0)
-        return got / weight if weight else 0.0
+            got = 1.0 if t in text else 0.0
+            if not got and t in alternatives:
+                got = ALTERNATIVE_CREDIT * max((s for a, s in alternatives[t] if a in text), default=0.0)
+            out[t] = (min(len(t), 4) * w * idf.get(t, 1.0), got)
+        return out
+
+    @classmethod
+    def coverage(cls, terms: dict[str, float] | Sequence[str], text: str) -> float:
+        """The weighted share of the question's words the text contains (``credits``)."""
+        credit = cls.credits(terms, text)
+        weight = sum(w for w, _ in credit.values())
+        return sum(w * got for w, got in credit.values()) / weight if weight else 0.0
+
+    @classmethod
+    def distinctive_coverage(cls, terms: dict[str, float] | Sequence[str], text: str, siblings: Sequence[str]) -> float:
+        """The weighted share of the question's words that the text holds and none of ``siblings`` (the other
+        款 of its article) does: what sets this 款 apart within its article (运费 in 退回商品的运费由消费者承担,
+        against the 款 on the seven days that the question names too)."""
+        credit = cls.credits(terms, text)
+        weight = sum(w for w, _ in credit.values())
+        if not weight:
+            return 0.0
+        others = [cls.credits(terms, s) for s in siblings]
+        return sum(w * max(0.0, got - max((o[t][1] for o in others), default=0.0))
+                   for t, (w, got) in credit.items()) / weight
 
     @staticmethod
     def narrow(paragraph: str, terms: Sequence[str], fact_re: re.Pattern | None) -> str:
@@ -418,8 +474,7 @@ class ClauseSelector:
         own_terms = {t: w for t, w in terms.items() if w >= 1.0}
         ask = Terms({t: 1.0 for t in self._tokens(re.split(r"[，,。；;]", question.rstrip("？?。！! "))[-1])})
         ask.alternatives, ask.idf = terms.alternatives, terms.idf
-        # the rarest word the statutes use at all (a word in none of them, 衣服, says nothing about which 款)
-        rarest = max((t for t in own_terms if terms.idf.get(t, 1.0) < 1.0), key=lambda t: terms.idf[t], default=None)
+        rarest = rarest_word(terms)
         evidence = Selection(question, qtype, list(hits))
         evidence.top_cosine = float(cos.max()) if len(cos) else 0.0
         evidence.top_own_cosine = float(own_cos.max()) if len(own_cos) else 0.0
@@ -454,11 +509,19 @@ class ClauseSelector:
                           float(hit.rank), float(pi), float(n), float(n - 1 - pi), float(len(text)),
                           float(sum(1 for ln in art.paragraphs[pi].split("\n") if _ITEM.match(ln))),
                           float(bool(_REFERS_BACK.match(text))), float(bool(_NUMBER.search(text))),
-                          float(len(question))])
+                          float(len(question)), 0.0])
         x = np.asarray(feats, dtype=np.float32).reshape(len(feats), len(CLAUSE_FEATURES))
         if len(x):
             below = CLAUSE_FEATURES.index("coverage_below_top")
             x[:, below] = evidence.top_coverage - x[:, CLAUSE_FEATURES.index("coverage")]
+            # within its article: the share of the asked-about words this 款 holds and its sibling 款 do not
+            texts_of: dict[int, list[str]] = {}
+            for hi, _, text in rows:
+                texts_of.setdefault(hi, []).append(text)
+            asked = CLAUSE_FEATURES.index("distinctive_ask_coverage")
+            for i, (hi, pi, text) in enumerate(rows):
+                siblings = [t for j, t in enumerate(texts_of[hi]) if j != pi]
+                x[i, asked] = clauses[i].asked = self.distinctive_coverage(ask, text, siblings)
         evidence.terms = terms
         return clauses, x, evidence
 
@@ -492,12 +555,17 @@ class ClauseSelector:
         scores = model.score(x) if model is not None else hand
         bonus = self.config.citation_bonus
         best: dict[str, Clause] = {}  # per article: its best-scoring 款 (the article's score)
+        scored = []
         for cl, score, relevance in zip(clauses, scores.tolist(), hand.tolist()):
             named = bonus if cl.hit.via == "citation" else 0.0
             cl = replace(cl, score=score + named, relevance=relevance + named)
+            scored.append(cl)
             if cl.hit.id not in best or cl.score > best[cl.hit.id].score:
                 best[cl.hit.id] = cl
         order = sorted(best.values(), key=lambda cl: -cl.score)
+        if self.config.asked_first:
+            order = asked_before_rest(order, scored)
+        scored_order = order  # the model's own order: its lead over the next article is the model's margin
         if general_first and model is not None:
             order = general_before_special(order)
         if top_k:
@@ -511,13 +579,36 @@ class ClauseSelector:
             cl.fact, cl.fact_sentence = self.find_fact(query.standalone, query.qtype, cl.text, evidence.terms)
             new_hits.append(h)
         selection = replace(evidence, hits=new_hits, clauses=order)
+        selection.unmatched = self.unmatched_words(evidence.terms, [h.article for h in evidence.hits])
+        if order:
+            selection.silence_evidence = self.silence_evidence(scored_order, order[0], evidence.terms,
+                                                               selection.unmatched, query.standalone)
         if model is not None and order and order[0].hit.via != "citation":
-            nxt = order[1].score if len(order) > 1 else order[0].score - 5.0
-            selection.confidence = model.confidence(order[0].score, order[0].score - nxt)
+            selection.confidence = model.confidence(*selection.silence_evidence)
             if selection.confidence is not None:
                 selection.decided = selection.confidence > model.silence_threshold
-        selection.unmatched = self.unmatched_words(evidence.terms, [h.article for h in evidence.hits])
         return selection
+
+    @classmethod
+    def silence_evidence(cls, scored: list[Clause], lead: Clause, terms: "Terms", unmatched: list[str],
+                         question: str) -> tuple[float, ...]:
+        """``SILENCE_FEATURES`` of a selection: the model's top score and its lead over the next article's in
+        the model's own order (``scored``); what of the words the user wrote (those of ``terms`` in
+        ``question``: 房东 押金, not the 出租人 the tokenizer adds) the leading 款 (``lead``) holds (the rarest of
+        them in the statutes; their IDF-weighted share, learned statute words for them counting in part), and
+        what no retrieved article holds; whether ``general_before_special`` put ``lead`` before the model's
+        first."""
+        top = scored[0]
+        nxt = scored[1].score if len(scored) > 1 else top.score - 5.0
+        paragraphs = lead.hit.article.paragraphs
+        text = paragraphs[lead.paragraph] if lead.paragraph < len(paragraphs) else lead.text
+        idf = getattr(terms, "idf", None) or {}
+        written = Terms({t: w for t, w in terms.items() if w >= 1.0 and t in question})
+        written.alternatives, written.idf = getattr(terms, "alternatives", None) or {}, idf
+        rarest = rarest_word(written)
+        moved = (lead.hit.id, lead.paragraph) != (top.hit.id, top.paragraph)
+        return (top.score, top.score - nxt, float(bool(rarest and rarest not in text)), cls.coverage(written, text),
+                max((idf.get(t, 1.0) for t in unmatched), default=0.0), float(moved))
 
     @staticmethod
     def unmatched_words(terms: dict, articles) -> list[str]:

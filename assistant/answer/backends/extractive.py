@@ -197,10 +197,12 @@ def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
 
 def silence_sentence(selection) -> str:
     """No retrieved 款 decides the question: one sentence that says so (naming what the law does not speak
-    of, when the selection found such a word)."""
+    of, when the selection found such a word), and whether what follows is the general rule of the matter
+    (``Selection.general_rule``) or the nearest special one."""
     words = [w for w in getattr(selection, "unmatched", []) if len(w) >= 2][:1]
     what = f"“{words[0]}”" if words else "这个问题"
-    return f"法条库中没有直接规定{what}的条文，以下是最接近的规定。"
+    follows = "相关的一般规定" if getattr(selection, "general_rule", False) else "最接近的规定"
+    return f"法条库中没有直接规定{what}的条文，以下是{follows}。"
 
 
 def silent_lead(selection, clause, marker: int) -> str:
@@ -212,7 +214,9 @@ def silent_lead(selection, clause, marker: int) -> str:
 def _answering_clauses(selection, markers: dict, max_articles: int) -> list:
     """The deciding clause, then the others scoring close to it (at most ``max_articles`` in all), of the
     articles in ``markers``."""
-    clauses = [c for c in selection.clauses if (c.coverage > 0 or c.hit.via == "citation") and c.hit.id in markers]
+    # a named article, and the general rule put first (it governs the matter without sharing its words)
+    clauses = [c for c in selection.clauses
+               if (c.coverage > 0 or c.hit.via in ("citation", "general")) and c.hit.id in markers]
     if not clauses:
         return []
     first = clauses[0]
