@@ -110,7 +110,7 @@ def test_a_landlord_keeping_the_deposit_gets_the_general_rule_on_breach(bot):
     _with_threshold(bot, 1.0)
     answer = bot.ask("房东不退押金怎么办")
     first, second = answer.text.split("\n")[:2]
-    assert first.startswith("法条库中没有直接规定") and first.endswith("以下是相关的一般规定。"), first
+    assert first.startswith("在法条库中没有找到直接规定") and first.endswith("以下是相关的一般规定。"), first
     assert second.startswith("依据《示例民事法》第十条[1]，当事人一方不按照约定履行义务"), second
     assert answer.sources[0].via == "general"
     assert any(h.article.chapter == "第三章 租赁合同" for h in answer.sources[1:])
@@ -130,7 +130,7 @@ def test_a_general_part_that_only_states_its_scope_gives_no_general_rule(bot):
 def test_a_confident_answer_is_not_replaced_by_the_general_rule(bot):
     _with_threshold(bot, 0.0)
     answer = bot.ask("房东不退押金怎么办")
-    assert not answer.text.startswith("法条库中没有直接规定")
+    assert not answer.text.startswith("在法条库中没有找到直接规定")
     assert all(h.via != "general" for h in answer.sources)
 
 

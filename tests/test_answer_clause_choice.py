@@ -69,7 +69,7 @@ def test_when_no_retrieved_clause_decides_the_answer_says_so_and_quotes_the_near
     bot = _with_threshold(build_assistant("extractive", store=store, retriever=retriever), 1.0)
     answer = bot.ask("离婚冷静期是多久")
     first, second = answer.text.split("\n")[:2]
-    assert first == "法条库中没有直接规定这个问题的条文，以下是最接近的规定。"
+    assert first == "在法条库中没有找到直接规定这个问题的条文，以下是最接近的规定。"
     assert second.startswith("依据《民法典》第一千零七十七条[1]，")
     [c] = [c for c in answer.citations if c.citation.id == "中华人民共和国民法典#1077"]
     assert c.verdict == "verified"
