@@ -20,7 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-QUESTIONS = ROOT / "assistant" / "search" / "data" / "lay_questions.jsonl"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fit_clause_model import QUESTIONS, gold_of, question_rows  # noqa: E402  (the question set as the fit reads it)
 
 
 def main() -> int:
@@ -33,22 +35,16 @@ def main() -> int:
     args = ap.parse_args()
     os.environ["ASSISTANT_HOME"] = args.home
     from assistant.answer.pipeline import build_assistant
-    from assistant.corpus.article import make_article_id
     from assistant.corpus.status import day_or_today
 
     assistant = build_assistant("extractive")
     resolver = assistant.store.resolver()
-    rows = [json.loads(x) for x in QUESTIONS.read_text(encoding="utf-8").splitlines() if x.strip()]
-    rows = [r for r in rows if r.get("split", "learn") == args.split]
+    rows = question_rows(QUESTIONS, args.split)
     rows = random.Random(7).sample(rows, min(args.limit, len(rows)))
     search = dict(law=None, include_repealed=False, as_of=day_or_today(None))
     undecided = []
     for r in rows:  # what the pipeline runs before the answer: is the lead below the silence threshold?
-        gold = set()
-        for c in r["citations"]:
-            law = resolver.try_resolve(c["law"])
-            if law:
-                gold.add(make_article_id(law, int(c["article"]), c.get("suffix") or ""))
+        gold = set(gold_of(r, assistant.store, resolver)[0])
         if not gold:
             continue
         query = assistant._read(r["query"], [])
@@ -80,7 +76,6 @@ def main() -> int:
     table = {"without the general rule": outcome(False), "with the general rule": outcome(True)}
     print(json.dumps({"rows": len(rows), "undecided": n, "table": table}, ensure_ascii=False, indent=1))
     if args.json_out:
-        sys.path.insert(0, str(Path(__file__).parent))
         from results import write_result
 
         def share(k, t, of=None):

@@ -107,15 +107,13 @@ class GeneralRules:
         retrieved rule), as the selector's best 款 of the first article search finds there that opens its
         chapter, is no scope article (``SCOPE``) and states the kind of fact the question asks for
         (``select.CLAUSE_FACTS``); None when there is no general part or no such article."""
-        found = self.part_rows(article)
+        found = self.part_rows(article) if self.store is not None else None
         if found is None:
             return None
         part, opens = found
         retriever = self.retriever
         allowed = retriever.allowed_rows(article.law, search.get("include_repealed", False)) & part
         ranked = retriever.rank(query.statute_text, allowed, route=False, k=SEARCHED)
-        if self.store is None:
-            return None
         from assistant.answer.select import CLAUSE_FACTS
         from assistant.search.types import Hit
 
