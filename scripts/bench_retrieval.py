@@ -64,15 +64,16 @@ class McpRetriever:
 
 #: each learned lever alone and together (SearchConfig switches); "hybrid" is the default as shipped
 LEVERS = {
-    "hybrid-plain": {"learned_ranker": False, "query_adapter": False},
-    "hybrid-hand": {"learned_ranker": False, "query_adapter": False},
-    "hybrid-adapter": {"learned_ranker": False},
+    "hybrid-plain": {"learned_ranker": False, "query_adapter": False, "asked_before": False},
+    "hybrid-hand": {"learned_ranker": False, "query_adapter": False, "asked_before": False},
+    "hybrid-adapter": {"learned_ranker": False, "asked_before": False},
     "hybrid-ranker": {"query_adapter": False},
-    "bm25": {"learned_ranker": False, "query_adapter": False},
-    "dense": {"learned_ranker": False},
+    "hybrid-no-asked": {"asked_before": False},
+    "bm25": {"learned_ranker": False, "query_adapter": False, "asked_before": False},
+    "dense": {"learned_ranker": False, "asked_before": False},
 }
 #: modes that use the learned wording map (expansion and article association)
-LEARNED_WORDING = ("hybrid", "hybrid-hand", "hybrid-adapter", "hybrid-ranker", "rescore")
+LEARNED_WORDING = ("hybrid", "hybrid-hand", "hybrid-adapter", "hybrid-ranker", "hybrid-no-asked", "rescore")
 #: modes with the second ranking in statute wording (``Retriever.search(reworded=True)``)
 REWORDED = {"hybrid-reworded": {"reworded_search": True}, "hybrid-rewrite": {"reworded_search": True}}
 LEARNED_WORDING = LEARNED_WORDING + tuple(REWORDED)
@@ -80,7 +81,8 @@ LABELS = {"bm25": "BM25", "dense": "dense", "hybrid-plain": "hybrid, nothing lea
           "hybrid-reworded": "+ reworded search (reviewed table)",
           "hybrid-rewrite": "+ reworded search with the model's rewrite",
           "hybrid-hand": "+ learned wording, hand fusion (before the learned models)",
-          "hybrid-adapter": "+ query adapter only", "hybrid-ranker": "+ learned ranker only",
+          "hybrid-adapter": "+ query adapter only", "hybrid-ranker": "+ learned ranker (and earlier questions) only",
+          "hybrid-no-asked": "+ adapter + ranker, earlier questions off at search (the ranker learned with them)",
           "hybrid": "+ adapter + ranker (default)"}
 
 

@@ -10,8 +10,10 @@ import pytest
 
 from assistant.search import BuildConfig, build_index, load_retriever
 from assistant.search.adapter import MATRIX_FILE, AdapterConfig, QueryAdapter, fit_adapter
+from assistant.search.asked import FILE as ASKED_FILE, AskedBefore, AskedConfig
 from assistant.search.index import current_build
 from assistant.search.ranker import FEATURES, MODEL_FILE, Candidates, LearnedRanker, RankerConfig, fit_lambdarank
+from assistant.search.retriever import via_of
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +129,54 @@ def test_the_adapter_moves_questions_toward_their_articles():
     adapter = fit_adapter(questions, gold, docs, AdapterConfig(epochs=20, identity_weight=0.01, lr=1e-2))
     assert isinstance(adapter, QueryAdapter) and adapter.matrix.shape == (16, 16)
     assert top1(questions) < 0.8 and top1(adapter.apply(questions)) > 0.95
+
+
+def test_a_build_keeps_the_questions_asked_before(store, learned_index):
+    folder = current_build(learned_index)
+    learned = json.loads((folder / "manifest.json").read_text("utf-8"))["learned_models"]
+    assert (folder / ASKED_FILE).exists() and learned["asked_before"]["questions"] >= 50
+    r = load_retriever(store, learned_index, build_if_missing=False, progress=False)
+    assert r.asked is not None and len(r.asked) == learned["asked_before"]["questions"]
+
+
+def test_an_article_that_answered_a_similar_earlier_question_becomes_a_candidate(store, learned_index):
+    """The nearest earlier question lends its article even when the new question shares no word with it."""
+    r = load_retriever(store, learned_index, build_if_missing=False, progress=False)
+    question = "我家的猫把楼下晾的被子抓破了"
+    far = next(i for i, doc_id in enumerate(r.index.ids)
+               if not any(t in r.index.lexical.vocab and r._rows_csr[i, r.index.lexical.vocab[t]]
+                          for t in r.query_tokens(question)))
+    r.asked = AskedBefore(r.query_vector(question + "怎么办")[None, :], [[far]])
+    on = r.candidates(question, r._in_force, features=True)
+    at = on.rows.tolist().index(far)
+    assert "asked" in on.found[at]
+    assert on.features[at, FEATURES.index("asked_vote")] == pytest.approx(1.0)
+    assert on.features[at, FEATURES.index("asked_sim")] > 0.9
+    from assistant.search import SearchConfig
+
+    r.config = SearchConfig(asked_before=False)
+    off = r.candidates(question, r._in_force, features=True)
+    rows = off.rows.tolist()
+    assert far not in rows or (off.features[rows.index(far), FEATURES.index("asked_vote")] == 0
+                               and on.hand[at] - off.hand[rows.index(far)] == pytest.approx(0.5))
+    # found by nothing else (a corpus larger than one dense list): the source card says so
+    assert via_of({"asked"}) == "asked" and via_of({"asked", "dense"}) == "dense"
+    assert via_of({"bm25", "dense", "asked"}) == "both"
+
+
+def test_earlier_questions_vote_by_closeness_within_the_allowed_articles(tmp_path, caplog):
+    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32)
+    asked = AskedBefore(vectors, [[5], [5, 7], [9]], AskedConfig(neighbours=3, temperature=0.05))
+    votes = asked.votes(np.array([1.0, 0.05]))
+    assert votes.rows.tolist()[:2] == [5, 7] and votes.vote[0] > 0.99 and votes.nearest > 0.99
+    assert 9 not in votes.rows.tolist()[:2]
+    allowed = np.ones(10, dtype=bool)
+    allowed[5] = False  # e.g. a repealed article, or another law than the one asked for
+    assert 5 not in asked.votes(np.array([1.0, 0.05]), allowed).rows.tolist()
+    asked.save(tmp_path, {"trained_on": "test"})
+    again = AskedBefore.load(tmp_path, n_rows=10, dim=2)
+    assert again.votes(np.array([1.0, 0.05])).rows.tolist() == votes.rows.tolist()
+    assert again.describe() == {"questions": 3, "trained_on": "test"}
+    assert AskedBefore.load(tmp_path, n_rows=10, dim=512) is None  # made for other vectors
+    assert AskedBefore.load(tmp_path, n_rows=8, dim=2) is None  # for a larger index than this one
+    assert "ignoring" in caplog.text

@@ -15,6 +15,7 @@ VIA_LABELS = {
     "bm25": "关键词检索",
     "dense": "语义检索",
     "both": "关键词 + 语义检索",
+    "asked": "相似问题的出处",
     "general": "所属编、章的一般规定",
 }
 STATUS_LABELS = {"current": "现行有效", "amended": "现行有效（经修改）", "not_yet_effective": "尚未施行",

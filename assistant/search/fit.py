@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.search.adapter import AdapterConfig, fit_adapter
+from assistant.search.asked import AskedBefore
 from assistant.search.learned import LearnedTerms, gold_rows, learn, read_question_rows
 from assistant.search.ranker import RankerConfig, fit_lambdarank, save_ranker
 
@@ -82,9 +83,10 @@ def fit_build_models(store, index, embedder, question_path: Path, folder: Path, 
         train = np.flatnonzero(folds != f)
         artefact = learn([(base.query_tokens(questions[i]), gold[i]) for i in train], index.lexical, index.ids)
         base.learned = LearnedTerms(artefact, index.ids, vocab)
-        base.adapter = None
+        base.adapter = base.asked = None
         if qvecs is not None:
             base.adapter = fit_adapter(qvecs[train], [gold[i] for i in train], docs, adapter_config)
+            base.asked = AskedBefore(qvecs[train], [gold[i] for i in train])
         for i in samples[f].tolist():
             cands = base.candidates(questions[i], base._in_force, k=10,
                                     qvec=qvecs[i] if qvecs is not None else None, features=True)
@@ -106,6 +108,9 @@ def fit_build_models(store, index, embedder, question_path: Path, folder: Path, 
         adapter = fit_adapter(qvecs, gold, docs, adapter_config, trained_on=source)
         adapter.save(folder)
         learned["query_adapter"] = adapter.describe()
+        asked = AskedBefore(qvecs, gold)
+        asked.save(folder, {"trained_on": source})
+        learned["asked_before"] = {"trained_on": source, "questions": len(asked)}
     meta["seconds"] = round(time.perf_counter() - t0, 2)
     meta["feature_seconds"] = round(t_features, 2)
     save_ranker(booster, meta, folder)

@@ -30,7 +30,7 @@ from assistant.search.embedders import Embedder, make_embedder
 from assistant.search.learned import BUILD_FILE, lay_questions_id, lay_questions_path, learn_from_questions
 from assistant.search.learned import save as save_learned
 from assistant.search.lexical import BM25Params, LexicalIndex
-from assistant.search.ranker import RankerConfig
+from assistant.search.ranker import FORMAT as RANKER_FORMAT, RankerConfig
 from assistant.search.text import (MAX_LEXICAL_CHARS, Tokenizer, corpus_vocabulary, dense_text, heading_phrases,
                                    query_tokens)
 from assistant.search.vector_cache import VectorCache, embed_with_cache, tokenise_with_cache
@@ -73,6 +73,9 @@ class BuildConfig:
     #: questions sampled to train the ranker (the whole file still teaches the wording map and the adapter);
     #: the ranker's features are most of a build's learning time
     ranker_questions: int = RankerConfig.max_questions
+    #: the learned ranker's feature set (``assistant.search.ranker.FORMAT``): a build made for other features
+    #: serves the hand order, so a new feature set means a new build on ``index update``
+    ranker_format: int = RANKER_FORMAT
     #: where the vectors live: ``faiss`` (this folder) or ``milvus:URI`` (``assistant.search.stores``); None:
     #: the current index's store, else ``$ASSISTANT_STORE``, else faiss
     store: str | None = None

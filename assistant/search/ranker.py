@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "ranker.txt"
 META_FILE = "ranker.json"
-FORMAT = 2  # 2: the feature set without the question-set habits (see FEATURES)
+FORMAT = 3  # 3: + the votes of the nearest earlier questions (assistant.search.asked)
 
 #: the per-candidate features, in column order (the model file records them; a mismatch is refused)
 FEATURES = (
@@ -46,6 +46,9 @@ FEATURES = (
     "crime_article",  # a 刑法 分则 article, for a query that reads like a criminal case
     "query_chars",  # log question length
     "query_words",  # number of query words known to the index
+    "asked_vote",  # share of the nearest earlier questions' softmax mass that voted for the article
+    "asked_sim",  # cosine of the nearest earlier question answered by the article (0 when none)
+    "asked_nearest",  # cosine of the nearest earlier question overall: was something like this asked before?
 )
 #: left out, measured on the dev sets (R@5 STARD / lawyer-llama / CAIL, ranker on the 13,817 learn questions):
 #: with them 0.520 / 0.329 / 0.647, without 0.525 / 0.337 / 0.663. Which articles helpers chose to write about
@@ -63,7 +66,7 @@ class Candidates:
     rows: np.ndarray  # int64 index rows
     hand: np.ndarray  # float64 hand-fused score (the fallback order)
     features: np.ndarray  # float32 (n, len(FEATURES))
-    found: list[set] = field(default_factory=list)  # which lists found each candidate ("bm25", "dense")
+    found: list[set] = field(default_factory=list)  # which lists found each candidate ("bm25", "dense", "asked")
 
     def __len__(self) -> int:
         return len(self.rows)

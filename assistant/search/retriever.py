@@ -80,6 +80,11 @@ class SearchConfig:
     #: ``assistant.search.adapter``), used when the build has them; off = the hand-fused order / raw vectors
     learned_ranker: bool = True
     query_adapter: bool = True
+    #: the articles that answered the nearest earlier questions of the question set (``assistant.search.asked``),
+    #: when the build kept them: a candidate list, features of the ranker, and this weight x their vote share
+    #: (over the best's) in the hand-fused score, which decides what the ranker's head holds
+    asked_before: bool = True
+    asked_weight: float = 0.5
     #: last stage (only with a cross-encoder, see ``assistant.search.rerank``): the top candidates re-sorted by
     #: this weight x its min-max scaled score + (1 - weight) x the order before it (1 = its order alone)
     rerank_candidates: int = 20
@@ -113,6 +118,12 @@ class Retriever:
         self.ranker = self._load_model("ranker") if self.config.learned_ranker else None
         self.adapter = (self._load_model("adapter") if self.config.query_adapter and embedder is not None
                         and (index.dense is not None or getattr(index.candidates, "has_dense", False)) else None)
+        self.asked = None
+        if self.config.asked_before and embedder is not None and (index.dense is not None or getattr(
+                index.candidates, "has_dense", False)):
+            from assistant.search.asked import AskedBefore
+
+            self.asked = AskedBefore.load(index.folder, len(index.ids), int(index.manifest.get("dim") or 0) or None)
         self.manifest = index.manifest
         self._strong_dense = str(getattr(embedder, "id", "") or "").startswith("st:")
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
@@ -394,9 +405,7 @@ class Retriever:
         out = []
         for i in order[:k].tolist():
             r = int(rows[i])
-            found = cands.found[i]
-            via = "both" if len(found) == 2 else next(iter(found))
-            out.append((self.index.ids[r], float(vals[i]), via))
+            out.append((self.index.ids[r], float(vals[i]), via_of(cands.found[i])))
         return out
 
     def dense_query_text(self, text: str) -> str:
@@ -497,8 +506,11 @@ class Retriever:
                     learned_part = self.index.lexical.weighted_scores(extra)
         full = full_raw = None
         dense_of: dict[int, float] = {}
+        votes = None
         if use_dense:
             raw = self.query_vector(text) if qvec is None else qvec
+            if self.asked is not None and cfg.asked_before:
+                votes = self.asked.votes(raw, allowed)
             qv = self.adapter.apply(raw) if self.adapter is not None else raw
             found_lists = self.candidate_store.dense(qv, wheres, cand)
             dscores = np.concatenate([sc for sc, _ in found_lists])
@@ -539,6 +551,11 @@ class Retriever:
             for r, c in zip(rows.tolist(), contrib.tolist()):
                 fused[r] = fused.get(r, 0.0) + c
                 found.setdefault(r, set()).add(name)
+        if votes is not None and len(votes.rows):
+            share = votes.vote / float(votes.vote[0])
+            for r, v in zip(votes.rows.tolist(), share.tolist()):
+                fused[r] = fused.get(r, 0.0) + cfg.asked_weight * v
+                found.setdefault(r, set()).add("asked")
         rows = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
         vals = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
         if prior is not None:
@@ -564,7 +581,16 @@ class Retriever:
         for name, feature in (("bm25", "bm25_rank"), ("dense", "dense_rank")):
             ranks = list_rank.get(name, {})
             f[:, col[feature]] = [math.log1p(ranks[r]) if r in ranks else ABSENT_RANK for r in rows.tolist()]
-        f[:, col["in_both"]] = [len(found[r]) == 2 for r in rows.tolist()]
+        f[:, col["in_both"]] = [{"bm25", "dense"} <= found[r] for r in rows.tolist()]
+        if votes is not None:
+            f[:, col["asked_nearest"]] = votes.nearest
+            if len(votes.rows):
+                pos = {r: i for i, r in enumerate(votes.rows.tolist())}
+                at = [pos.get(r, -1) for r in rows.tolist()]
+                hit = np.array([i >= 0 for i in at])
+                idx = np.array([max(i, 0) for i in at])
+                f[:, col["asked_vote"]] = np.where(hit, votes.vote[idx], 0.0)
+                f[:, col["asked_sim"]] = np.where(hit, votes.sim[idx], 0.0)
         law_codes = self._router_law_row[rows]
         if post is not None:
             f[:, col["law_posterior"]] = post[law_codes]
@@ -649,6 +675,13 @@ class Retriever:
                    "query_adapter": self.adapter.describe() if self.adapter is not None else None,
                    "reranker": self.reranker.describe() if self.reranker is not None else None}
         return dict(self.manifest, index_folder=str(self.index.folder), learned_models=learned)
+
+
+def via_of(found: set) -> str:
+    """How a candidate was found, for ``Hit.via``: both lists, one of them, or only the earlier questions."""
+    if {"bm25", "dense"} <= found:
+        return "both"
+    return next((name for name in ("bm25", "dense", "asked") if name in found), "bm25")
 
 
 def resort_head(order: np.ndarray, present: list[int], head_scores: np.ndarray) -> np.ndarray:

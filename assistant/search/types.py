@@ -6,8 +6,9 @@ from typing import Any
 
 from assistant.corpus.article import Article
 
-#: how a hit was found: named in the query / lexical / dense / both lexical and dense
-VIA = ("citation", "bm25", "dense", "both")
+#: how a hit was found: named in the query / lexical / dense / both lexical and dense / only as the answer to
+#: similar earlier questions of the question set (``assistant.search.asked``)
+VIA = ("citation", "bm25", "dense", "both", "asked")
 
 
 @dataclass

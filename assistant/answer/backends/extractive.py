@@ -196,14 +196,13 @@ def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
 
 
 def silence_sentence(selection) -> str:
-    """No retrieved 款 decides the question: one sentence that says so (naming what the law does not speak
-    of, when the selection found such a word), and whether what follows is the general rule of the matter
-    (``Selection.general_rule``) or the nearest special one. It says what the search did not find, not that
-    the law is silent: about one in ten leads below the silence threshold was the deciding 款 after all."""
-    words = [w for w in getattr(selection, "unmatched", []) if len(w) >= 2][:1]
-    what = f"“{words[0]}”" if words else "这个问题"
+    """No retrieved 款 decides the question: one sentence that says so, and whether what follows is the general
+    rule of the matter (``Selection.general_rule``) or the nearest special one. It says what the search did not
+    find, not that the law is silent: about one in ten leads below the silence threshold was the deciding 款
+    after all. It names no word: the rarest word the lead lacks (``Selection.unmatched``) is evidence for the
+    silence model, but as a subject it read “后来”, “困难” or “房屋” (from 房子) on everyday questions."""
     follows = "相关的一般规定" if getattr(selection, "general_rule", False) else "最接近的规定"
-    return f"在法条库中没有找到直接规定{what}的条文，以下是{follows}。"
+    return f"在法条库中没有找到直接规定这个问题的条文，以下是{follows}。"
 
 
 def silent_lead(selection, clause, marker: int) -> str:
