@@ -47,8 +47,8 @@ def main() -> int:
         gold = set(gold_of(r, assistant.store, resolver)[0])
         if not gold:
             continue
-        query = assistant._read(r["query"], [])
-        selection = assistant.selector.select(query, assistant._candidates(query, assistant.config.candidates, search),
+        query = assistant.read(r["query"], [])
+        selection = assistant.selector.select(query, assistant.candidates(query, assistant.config.candidates, search),
                                               top_k=assistant.config.top_k)
         if not selection.decided:
             undecided.append((r, gold))

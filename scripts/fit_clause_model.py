@@ -198,8 +198,8 @@ def main() -> int:
         gold, paragraph = gold_of(row, store, resolver)
         if not gold or store.get(gold[0]) is None:
             continue
-        query = assistant._read(row["query"], [])
-        hits = assistant._candidates(query, assistant.config.candidates, search)
+        query = assistant.read(row["query"], [])
+        hits = assistant.candidates(query, assistant.config.candidates, search)
         clauses, x, evidence = selector.candidates(query, hits)
         # folds by the main gold article: a fold's model never saw a question about the articles it scores
         fold = int(hashlib.sha256(gold[0].encode()).hexdigest(), 16) % args.folds

@@ -70,7 +70,7 @@ def main() -> int:
             cv_s[i] = sem.probability(vecs[i]) if sem is not None else 0.0
 
     def selection(q):
-        hits = assistant._candidates(q, assistant.config.candidates,
+        hits = assistant.candidates(q, assistant.config.candidates,
                                      dict(law=None, include_repealed=False, history=None))
         return assistant.selector.select(q, hits, top_k=assistant.config.top_k)
 

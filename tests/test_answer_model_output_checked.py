@@ -73,7 +73,7 @@ def test_a_small_model_also_reads_retrievals_best_candidate_that_clause_choice_r
     question = "离婚孩子归谁"
     small = Scripted("……", short_context=True)
     bot = GroundedAssistant(retriever, small, store)
-    candidates = bot._candidates(question, 15, dict(law=None, include_repealed=False, history=None))
+    candidates = bot.candidates(question, 15, dict(law=None, include_repealed=False, history=None))
     selection = bot.selector.select(question, candidates, top_k=5)
     top2 = [h.id for h in selection.hits[:2]]
     extra = next(h.id for h in candidates if h.id not in top2)  # retrieval's best beyond clause choice's two

@@ -80,7 +80,7 @@ def test_mapped_words_count_only_as_far_as_the_question_reads_legal(assistant):
     from assistant.answer.gate import FEATURES
 
     gate, q = assistant.gate, "周末带孩子去哪里玩"
-    hits = assistant._candidates(q, 15, dict(law=None, include_repealed=False, history=None))
+    hits = assistant.candidates(q, 15, dict(law=None, include_repealed=False, history=None))
     selection = assistant.selector.select(q, hits, top_k=5)
     # 孩子 -> 未成年人 子女: the statute wording matches the corpus better than the user's own words do, and
     # counts only as much as the classifier believes the question is legal
@@ -117,7 +117,7 @@ def test_a_shopper_cheated_online_gets_the_consumer_law_not_a_refusal(assistant,
 
 def test_a_holiday_travel_question_is_refused_with_a_clear_margin(assistant):
     gate, q = assistant.gate, "国庆假期去哪里旅游比较好"
-    hits = assistant._candidates(q, 15, dict(law=None, include_repealed=False, history=None))
+    hits = assistant.candidates(q, 15, dict(law=None, include_repealed=False, history=None))
     result = gate.judge(q, assistant.selector.select(q, hits, top_k=5))
     model = gate.model["variants"].get(gate.variant(), gate.model)
     assert result.refuse and result.score < model["threshold"] / 2, result.reason

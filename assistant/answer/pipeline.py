@@ -108,8 +108,9 @@ class GroundedAssistant:
             self.gate = RelevanceGate(self.store, retriever=serving, config=self.gate.config, model=self.gate.model)
             self.general_rules = GeneralRules(serving, self.store)
 
-    def _candidates(self, query, n: int, search: dict):
-        """Retrieval's candidates for the question (named articles first), amendments consolidated."""
+    def candidates(self, query, n: int, search: dict):
+        """Retrieval's candidates for the question (named articles first), amendments consolidated: what
+        ``ask`` chooses 款 from (``scripts/fit_clause_model.py`` and ``fit_gate.py`` fit on the same)."""
         return self._consolidated(self.retriever.search(query, top_k=n, reworded=True, **search))
 
     def _consolidated(self, hits):
@@ -217,8 +218,8 @@ class GroundedAssistant:
     def info(self) -> dict[str, Any]:
         return self.backend.info()
 
-    def _read(self, question: str, history: list[str]):
-        """The ``Query`` of a question against the index serving now."""
+    def read(self, question: str, history: list[str]):
+        """The ``Query`` of a question against the index serving now (``ask``'s first stage)."""
         from assistant.search.query import read_query
 
         return read_query(question, history, retriever=self._serving, rewriter=self.rewriter)
@@ -257,7 +258,7 @@ class GroundedAssistant:
         k = top_k or self.config.top_k
         # the question is read once (a follow-up such as 那如果是醉驾呢？ with the turn it follows); every stage
         # below takes this Query instead of re-reading the words
-        query = self._read(question, [q for q, _ in pairs])
+        query = self.read(question, [q for q, _ in pairs])
         standalone = query.standalone
         notes = None
         if self.config.relevance_gate and self.gate is not None:
@@ -277,13 +278,13 @@ class GroundedAssistant:
             # there); a law missing from the corpus: search its subject in the laws the corpus has
             law = notes.law
             if notes.query:
-                searched = self._read(notes.query, [q for q, _ in pairs])
+                searched = self.read(notes.query, [q for q, _ in pairs])
         search = dict(law=law, include_repealed=include_repealed, as_of=day)
         selection = None
         gate = None
         candidates: list = []
         if self.config.select_clauses and self.selector is not None:
-            hits = candidates = self._candidates(searched, max(k, self.config.candidates), search)
+            hits = candidates = self.candidates(searched, max(k, self.config.candidates), search)
             try:
                 selection = self.selector.select(searched, hits, top_k=k)
             except Exception as exc:  # a broken selector must not cost the answer: answer from the ranking
@@ -297,7 +298,7 @@ class GroundedAssistant:
                     selection = self._with_general_rule(searched, selection, search, k)
                     hits = selection.hits
         else:
-            hits = self._candidates(searched, k, search)
+            hits = self.candidates(searched, k, search)
         hits = self._on_day(hits, day)
         if notes is not None:
             try:
