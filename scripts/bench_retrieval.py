@@ -83,7 +83,7 @@ LABELS = {"bm25": "BM25", "dense": "dense", "hybrid-plain": "hybrid, nothing lea
           "hybrid-hand": "+ learned wording, hand fusion (before the learned models)",
           "hybrid-adapter": "+ query adapter only", "hybrid-ranker": "+ learned ranker (and earlier questions) only",
           "hybrid-no-asked": "+ adapter + ranker, earlier questions off at search (the ranker learned with them)",
-          "hybrid": "+ adapter + ranker (default)"}
+          "hybrid": "+ adapter + earlier questions + ranker (default)"}
 
 
 def peak_rss_mb() -> float:

@@ -66,7 +66,7 @@ def test_the_cli_index_info_reports_what_was_learned_from_what(store, learned_in
     assert out["learned_models"]["ranker"]["trained_on"].startswith("lay_questions.jsonl")
     assert out["matches_corpus"] is True
     text = run_cli("index", "info", home=home).stdout
-    assert "learned   ranker" in text and "query adapter" in text
+    assert "learned   ranker" in text and "query adapter" in text and "questions asked before" in text
 
 
 def test_a_missing_or_broken_model_leaves_the_hand_order(store, learned_index, tmp_path, caplog):

@@ -170,6 +170,8 @@ def _learned_line(manifest: dict) -> str:
         parts.append(f"ranker from {ranker['trained_on']} ({ranker['questions']} sampled, {ranker['seconds']} s)")
     if adapter:
         parts.append(f"query adapter from {adapter['pairs']} question-article pairs ({adapter['seconds']} s)")
+    if learned.get("asked_before"):
+        parts.append(f"{learned['asked_before']['questions']} questions asked before (their nearest lend their articles)")
     return "learned   " + "; ".join(parts)
 
 
