@@ -147,7 +147,7 @@ def test_an_article_that_answered_a_similar_earlier_question_becomes_a_candidate
     far = next(i for i, doc_id in enumerate(r.index.ids)
                if not any(t in r.index.lexical.vocab and r._rows_csr[i, r.index.lexical.vocab[t]]
                           for t in r.query_tokens(question)))
-    r.asked = AskedBefore(r.query_vector(question + "怎么办")[None, :], [[far]])
+    r.asked = AskedBefore.from_questions(r.query_vector(question + "怎么办")[None, :], [[far]])
     on = r.candidates(question, r._in_force, features=True)
     at = on.rows.tolist().index(far)
     assert "asked" in on.found[at]
@@ -167,14 +167,15 @@ def test_an_article_that_answered_a_similar_earlier_question_becomes_a_candidate
 
 def test_earlier_questions_vote_by_closeness_within_the_allowed_articles(tmp_path, caplog):
     vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32)
-    asked = AskedBefore(vectors, [[5], [5, 7], [9]], AskedConfig(neighbours=3, temperature=0.05))
+    asked = AskedBefore.from_questions(vectors, [[5], [5, 7], [9]], AskedConfig(neighbours=3, temperature=0.05),
+                                       meta={"trained_on": "test"})
     votes = asked.votes(np.array([1.0, 0.05]))
     assert votes.rows.tolist()[:2] == [5, 7] and votes.vote[0] > 0.99 and votes.nearest > 0.99
     assert 9 not in votes.rows.tolist()[:2]
     allowed = np.ones(10, dtype=bool)
     allowed[5] = False  # e.g. a repealed article, or another law than the one asked for
     assert 5 not in asked.votes(np.array([1.0, 0.05]), allowed).rows.tolist()
-    asked.save(tmp_path, {"trained_on": "test"})
+    asked.save(tmp_path)
     again = AskedBefore.load(tmp_path, n_rows=10, dim=2)
     assert again.votes(np.array([1.0, 0.05])).rows.tolist() == votes.rows.tolist()
     assert again.describe() == {"questions": 3, "trained_on": "test"}

@@ -41,16 +41,27 @@ class Votes:
 
 
 class AskedBefore:
-    """Question vectors (L2-normalised) and each question's gold index rows."""
+    """Question vectors (L2-normalised) and each question's gold index rows (``rows[indptr[j]:indptr[j + 1]]``
+    for question ``j``); ``from_questions`` builds one at index build, ``load`` reads the build's."""
 
-    def __init__(self, vectors: np.ndarray, gold: list[list[int]], config: AskedConfig | None = None):
-        vectors = np.asarray(vectors, dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        self.vectors = vectors / np.maximum(norms, 1e-9)
-        self.indptr = np.zeros(len(gold) + 1, dtype=np.int64)
-        self.indptr[1:] = np.cumsum([len(g) for g in gold])
-        self.rows = np.fromiter((r for g in gold for r in g), dtype=np.int64, count=int(self.indptr[-1]))
+    def __init__(self, vectors: np.ndarray, indptr: np.ndarray, rows: np.ndarray, config: AskedConfig | None = None,
+                 meta: dict | None = None):
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.indptr, self.rows = indptr, rows
         self.config = config or AskedConfig()
+        self.meta = meta or {}
+
+    @classmethod
+    def from_questions(cls, vectors: np.ndarray, gold: list[list[int]], config: AskedConfig | None = None,
+                       meta: dict | None = None) -> "AskedBefore":
+        """From the questions' raw vectors and the index rows of their gold articles (``meta``: what they were
+        learned from, kept with them)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        indptr = np.zeros(len(gold) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(g) for g in gold])
+        rows = np.fromiter((r for g in gold for r in g), dtype=np.int64, count=int(indptr[-1]))
+        return cls(vectors, indptr, rows, config, meta)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -82,9 +93,9 @@ class AskedBefore:
         return Votes(np.array(order, dtype=np.int64), np.array([vote[r] for r in order]),
                      np.array([best[r] for r in order]), float(sims[near[0]]))
 
-    def save(self, folder: str | Path, meta: dict | None = None) -> None:
+    def save(self, folder: str | Path) -> None:
         np.savez(Path(folder) / FILE, vectors=self.vectors.astype(np.float16), indptr=self.indptr, rows=self.rows,
-                 meta=np.array(json.dumps(dict(meta or {}, format=FORMAT), ensure_ascii=False)))
+                 meta=np.array(json.dumps(dict(self.meta, format=FORMAT), ensure_ascii=False)))
 
     @classmethod
     def load(cls, folder: str | Path, n_rows: int, dim: int | None = None) -> "AskedBefore | None":
@@ -98,10 +109,7 @@ class AskedBefore:
         if meta.get("format") != FORMAT or (dim and vectors.shape[1] != dim) or (len(rows) and rows.max() >= n_rows):
             log.warning("ignoring %s: made for other vectors or another index", path)
             return None
-        out = cls.__new__(cls)
-        out.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        out.indptr, out.rows, out.config, out.meta = indptr, rows, AskedConfig(), meta
-        return out
+        return cls(vectors, indptr, rows, meta=meta)
 
     def describe(self) -> dict:
-        return {"questions": len(self), **{k: v for k, v in getattr(self, "meta", {}).items() if k != "format"}}
+        return {"questions": len(self), **{k: v for k, v in self.meta.items() if k != "format"}}

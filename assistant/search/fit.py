@@ -86,7 +86,7 @@ def fit_build_models(store, index, embedder, question_path: Path, folder: Path, 
         base.adapter = base.asked = None
         if qvecs is not None:
             base.adapter = fit_adapter(qvecs[train], [gold[i] for i in train], docs, adapter_config)
-            base.asked = AskedBefore(qvecs[train], [gold[i] for i in train])
+            base.asked = AskedBefore.from_questions(qvecs[train], [gold[i] for i in train])
         for i in samples[f].tolist():
             cands = base.candidates(questions[i], base._in_force, k=10,
                                     qvec=qvecs[i] if qvecs is not None else None, features=True)
@@ -108,9 +108,9 @@ def fit_build_models(store, index, embedder, question_path: Path, folder: Path, 
         adapter = fit_adapter(qvecs, gold, docs, adapter_config, trained_on=source)
         adapter.save(folder)
         learned["query_adapter"] = adapter.describe()
-        asked = AskedBefore(qvecs, gold)
-        asked.save(folder, {"trained_on": source})
-        learned["asked_before"] = {"trained_on": source, "questions": len(asked)}
+        asked = AskedBefore.from_questions(qvecs, gold, meta={"trained_on": source})
+        asked.save(folder)
+        learned["asked_before"] = asked.describe()
     meta["seconds"] = round(time.perf_counter() - t0, 2)
     meta["feature_seconds"] = round(t_features, 2)
     save_ranker(booster, meta, folder)

@@ -152,6 +152,7 @@ class Retriever:
         """The learned ranker / query adapter / earlier questions of this build, or None (missing or unreadable:
         the hand order, the raw vectors and no votes serve, with a warning for a broken file)."""
         folder = Path(self.index.folder)
+        dim = int(self.index.manifest.get("dim") or 0) or None
         try:
             if which == "ranker":
                 from assistant.search.ranker import LearnedRanker
@@ -160,10 +161,10 @@ class Retriever:
             if which == "asked":
                 from assistant.search.asked import AskedBefore
 
-                return AskedBefore.load(folder, len(self.index.ids), int(self.index.manifest.get("dim") or 0) or None)
+                return AskedBefore.load(folder, len(self.index.ids), dim)
             from assistant.search.adapter import QueryAdapter
 
-            return QueryAdapter.load(folder, dim=int(self.index.manifest.get("dim") or 0) or None)
+            return QueryAdapter.load(folder, dim=dim)
         except Exception as exc:  # noqa: BLE001 - a broken model file must not stop search
             import logging
 
