@@ -363,17 +363,16 @@ class ClauseSelector:
         weight = sum(w for w, _ in credit.values())
         return sum(w * got for w, got in credit.values()) / weight if weight else 0.0
 
-    @classmethod
-    def distinctive_coverage(cls, terms: dict[str, float] | Sequence[str], text: str, siblings: Sequence[str]) -> float:
-        """The weighted share of the question's words that the text holds and none of ``siblings`` (the other
-        款 of its article) does: what sets this 款 apart within its article (运费 in 退回商品的运费由消费者承担,
-        against the 款 on the seven days that the question names too)."""
-        credit = cls.credits(terms, text)
+    @staticmethod
+    def distinctive_coverage(credit: dict[str, tuple[float, float]],
+                             siblings: Sequence[dict[str, tuple[float, float]]]) -> float:
+        """The weighted share of the question's words that a 款 holds and none of its ``siblings`` (the other
+        款 of its article) does, from their ``credits`` for the same words: what sets this 款 apart within its
+        article (运费 in 退回商品的运费由消费者承担, against the 款 on the seven days that the question names too)."""
         weight = sum(w for w, _ in credit.values())
         if not weight:
             return 0.0
-        others = [cls.credits(terms, s) for s in siblings]
-        return sum(w * max(0.0, got - max((o[t][1] for o in others), default=0.0))
+        return sum(w * max(0.0, got - max((o[t][1] for o in siblings), default=0.0))
                    for t, (w, got) in credit.items()) / weight
 
     @staticmethod
@@ -515,13 +514,15 @@ class ClauseSelector:
             below = CLAUSE_FEATURES.index("coverage_below_top")
             x[:, below] = evidence.top_coverage - x[:, CLAUSE_FEATURES.index("coverage")]
             # within its article: the share of the asked-about words this 款 holds and its sibling 款 do not
-            texts_of: dict[int, list[str]] = {}
-            for hi, _, text in rows:
-                texts_of.setdefault(hi, []).append(text)
+            # (each 款's credits computed once, not once more for every sibling)
+            credit_of = [self.credits(ask, text) for _, _, text in rows]
+            rows_of: dict[int, list[int]] = {}
+            for i, (hi, _, _) in enumerate(rows):
+                rows_of.setdefault(hi, []).append(i)
             asked = CLAUSE_FEATURES.index("distinctive_ask_coverage")
-            for i, (hi, pi, text) in enumerate(rows):
-                siblings = [t for j, t in enumerate(texts_of[hi]) if j != pi]
-                x[i, asked] = clauses[i].asked = self.distinctive_coverage(ask, text, siblings)
+            for i, (hi, _, _) in enumerate(rows):
+                siblings = [credit_of[j] for j in rows_of[hi] if j != i]
+                x[i, asked] = clauses[i].asked = self.distinctive_coverage(credit_of[i], siblings)
         evidence.terms = terms
         return clauses, x, evidence
 
