@@ -127,12 +127,12 @@ def main() -> int:
     index_dir = home / "search"
     from assistant.search.index import read_manifest
 
-    if read_manifest(index_dir) is None or args.build_bench:
+    manifest = read_manifest(index_dir)
+    if manifest is None or args.build_bench:
         report = build_index(store, index_dir, embedder=args.embedder, progress=True)
         print(f"index: {'reused' if report.reused else 'built'} in {report.seconds:.1f}s, "
               f"{report.embedded} embedded, {report.articles} articles", file=sys.stderr)
     else:  # measure the index as it is (a rebuild with today's defaults would replace what is being measured)
-        manifest = read_manifest(index_dir)
         print(f"index: build {manifest['build']} ({manifest.get('embedder_id')}), as it is", file=sys.stderr)
     build_rows = []
     if args.build_bench:
