@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -49,12 +50,12 @@ def _current_text_ids(data_path: str) -> set[str] | None:
     return ids if seen else None
 
 
-_HEADER = re.compile(r"^(?:\d+\. 依据)?《[^》]+》第[^\n]{1,20}?\[\d+\](?:规定)?：")
+_HEADER = re.compile(r"^(?:\d+\. 依据)?(?:《[^》]+》)?第[^\n]{1,20}?\[\d+\](?:规定)?：")
 
 
 def article_body(prediction: str) -> str:
     """The statute text an answer quotes: inside “…” when quoted inline, else the lines after the
-    《法名》第N条[n]规定： header line of a recitation answer."""
+    (《法名》)第N条[n]规定： header line of a recitation answer."""
     quotes = _QUOTE.findall(prediction)
     if quotes:
         return "\n".join(quotes)
@@ -107,6 +108,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, help="first N rows of each file")
     ap.add_argument("--restart", action="store_true", help="discard earlier predictions")
     ap.add_argument("--embedder", help="embedder of the index (default: the one it was built with)")
+    ap.add_argument("--json-out", help="write the whole-vs-quoted table as a result file (scripts/report.py)")
     args = ap.parse_args(argv)
     files = [p for p in (args.consult, args.recitation, *args.data) if p]
     if not files:
@@ -137,6 +139,17 @@ def main(argv=None) -> int:
         for group, g in groups.items():
             print(f"| {name} | {group} | {g['n']} | {g['whole']['rouge-l']:.1f} | {g['quoted']['rouge-l']:.1f} | "
                   f"{g['whole']['bleu-4']:.1f} | {g['quoted']['bleu-4']:.1f} |")
+    if args.json_out:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from results import write_result
+
+        rows = [[name, group, g["n"], round(g["whole"]["rouge-l"], 1), round(g["quoted"]["rouge-l"], 1),
+                 round(g["whole"]["bleu-4"], 1), round(g["quoted"]["bleu-4"], 1)]
+                for name, groups in quoted.items() for group, g in groups.items()]
+        write_result(args.json_out, "extractive", "Extractive answers against the references: whole answer and the "
+                     "article text it quotes (ROUGE-L / BLEU-4 over jieba tokens)",
+                     ["data set", "rows", "n", "R-L whole", "R-L quoted", "BLEU-4 whole", "BLEU-4 quoted"], rows,
+                     notes=[f"home {os.environ.get('ASSISTANT_HOME', 'default')}, top_k {args.top_k}"])
     return 0
 
 

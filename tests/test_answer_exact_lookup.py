@@ -18,10 +18,20 @@ def test_a_recitation_question_recites_the_article_it_names(extractive, question
     answer = extractive.ask(question)
     assert "法条库中没有" not in answer.text, answer.text
     assert answer.sources[0].id == ARTICLE_10
-    assert answer.text.startswith("《劳动合同法》第十条")
-    assert "建立劳动关系，应当订立书面劳动合同" in answer.text
-    [cit] = [c for c in answer.citations if c.citation.id == ARTICLE_10]
-    assert cit.verdict == "verified"
+    # laid out as the statute prints it: the question and the source line name the law
+    assert answer.text.startswith("第十条[1]规定：\n建立劳动关系，应当订立书面劳动合同。"), answer.text
+    [cit] = [c for c in answer.citations if c.citation.id == ARTICLE_10]  # the bare 第十条 is read as 劳动合同法's
+    assert cit.verdict == "verified" and cit.support_label == "supported"
+
+
+def test_articles_of_two_laws_recited_together_each_name_their_law(extractive):
+    answer = extractive.ask("劳动合同法第十条和民法典第一千零七十七条的内容是什么")
+    named = [h for h in answer.sources if h.via == "citation"]
+    assert len(named) == 2
+    for marker, hit in enumerate(answer.sources, 1):
+        if hit.via == "citation":
+            assert f"《{hit.article.law_short}》{hit.article.number_text}[{marker}]规定：" in answer.text
+    assert [c.support_label for c in answer.citations] == ["supported", "supported"]
 
 
 def test_a_missing_law_beside_a_cited_article_is_noted_but_the_article_is_answered(extractive):

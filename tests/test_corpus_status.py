@@ -221,3 +221,23 @@ def test_api_takes_as_of():
         with pytest.raises(OptionError) as exc:
             parse_request({"messages": msgs, "as_of": bad})
         assert exc.value.field == "as_of"
+
+
+def test_a_law_with_articles_in_force_is_not_said_to_lack_its_current_text():
+    # a law in force whose new revision adds an article: the added article is not yet in force, but the law's
+    # current text is stored, so the note names the new article rather than saying the current law is missing
+    from assistant.answer.pipeline import version_notes
+    from assistant.corpus.article import Article
+    from assistant.corpus.status import STATUS_NOT_IN_FORCE_YET
+    from assistant.search.types import Hit
+
+    current = Article(LAW, 3, LICENCE, extra={"upcoming": START})
+    added = Article(LAW, 54, "示例新增条文。", status=STATUS_NOT_IN_FORCE_YET, extra={"effective_from": START})
+    other = Article("中华人民共和国示例农业法", 9, "示例条文。", status=STATUS_NOT_IN_FORCE_YET,
+                    extra={"effective_from": START})
+    day = TODAY.isoformat()
+    note = version_notes([Hit(current, 1.0, 1, "citation"), Hit(added, 0.5, 2, "bm25")], day)
+    assert "条文不在法条库中" not in note
+    assert f"以下依据{day}有效的示例商标法；修订后的新法自{START}起施行" in note and "第五十四条是新法的条文" in note
+    # a law whose only stored text starts later is still said to be missing its current text
+    assert version_notes([Hit(other, 1.0, 1, "bm25")], day).startswith("现行示例农业法的条文不在法条库中")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 
 from assistant.cli import open_corpus
 from assistant.models.options import ModelOptions
@@ -77,12 +78,13 @@ def _print_checks(checks, out=sys.stdout) -> None:
 
     if not checks:
         print("（回答中没有法条引用）", file=out)
-    for c in checks:
-        badge = citation_badge(c)
+    badges = [citation_badge(c) for c in checks]
+    for c, badge in zip(checks, badges):
         print(f"[{badge.label}] {c.citation.span}：{badge.explanation}", file=out)
     if checks:
-        counts = [f"{_LABEL.get(k, k)} {n}" for k, n in verdict_counts(checks).items() if n]
-        print(f"共 {len(checks)} 处引用：" + "，".join(counts), file=out)
+        # by badge, as printed above (a verified verdict whose sentence does not match reads 内容不符 there)
+        counts = Counter(b.key for b in badges)
+        print(f"共 {len(checks)} 处引用：" + "，".join(f"{_LABEL[k]} {n}" for k, n in counts.items()), file=out)
 
 
 def cmd_check(args) -> int:

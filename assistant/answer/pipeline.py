@@ -18,7 +18,7 @@ from assistant.answer.check import CitationChecker
 from assistant.answer.limits import check_question
 from assistant.answer.prompt import (DRAFT_INSTRUCTION, SHORT_INSTRUCTION, SYSTEM_INSTRUCTION, PromptConfig,
                                      build_messages, normalize_history, short_context_texts)
-from assistant.answer.types import Answer, StreamEvent
+from assistant.answer.types import Answer, StreamEvent, recited_law
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,9 @@ class GroundedAssistant:
             # 《工伤保险条例》 not in the corpus / 婚姻法 repealed: said before the answer, once
             chunks.append(gate.note + "\n")
             yield StreamEvent("token", text=gate.note + "\n")
-        version_note = version_notes(used, day)
+        # about the articles the question names when it names some (a recitation of 票据法第二十四条 says
+        # nothing of a 农业法 article that merely came up in search), else about every source
+        version_note = version_notes([h for h in used if h.via == "citation"] or used, day)
         if version_note:
             # only a text not yet in force stored / a revision that starts later: said before the answer
             chunks.append(version_note + "\n")
@@ -377,7 +379,8 @@ class GroundedAssistant:
                 yield StreamEvent("token", text=extra)
         # the version note names article numbers as facts about the law, not as the answer's claims
         checked = generated.replace(version_note, " " * len(version_note), 1) if version_note else generated
-        checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day)
+        checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day,
+                                    default_law=recited_law(used))
         from assistant.answer.basis import rescore_basis_citations
         from assistant.answer.facts import answer_flags
 
@@ -420,10 +423,12 @@ def version_notes(hits, day: str) -> str:
 
     not_yet: dict[str, str] = {}
     upcoming: dict[str, tuple[str, list[str]]] = {}
+    # a law with an article in force among the hits has a current text: its not-yet articles are the new law's
+    in_force_laws = {h.article.law_short for h in hits if h.article.status != STATUS_NOT_IN_FORCE_YET}
     for h in hits:
         a = h.article
         extra = a.extra or {}
-        if a.status == STATUS_NOT_IN_FORCE_YET and extra.get("older_text_differs"):
+        if a.status == STATUS_NOT_IN_FORCE_YET and (extra.get("older_text_differs") or a.law_short in in_force_laws):
             start = extra.get("effective_from") or ""
             upcoming.setdefault(a.law_short, (start, []))[1].append(f"{a.number_text}是新法的条文，{day}尚未施行")
         elif a.status == STATUS_NOT_IN_FORCE_YET:

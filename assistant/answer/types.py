@@ -94,3 +94,11 @@ class StreamEvent:
     hits: list[Hit] | None = None
     text: str = ""
     answer: Answer | None = None
+
+
+def recited_law(hits) -> str | None:
+    """The law (full name) of the articles the question names (``Hit.via == "citation"``) when they all come
+    from one law, else None. A recitation answer lays those articles out under a bare 第N条, and the checker
+    reads a bare 第N条 as this law's."""
+    laws = {h.article.law for h in hits if h.via == "citation"}
+    return laws.pop() if len(laws) == 1 else None

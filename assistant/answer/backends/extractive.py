@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from assistant.answer.backends.base import Backend, GenerationRequest
+from assistant.answer.types import recited_law
 from assistant.search.types import Hit
 
 NOTICE = "未配置生成式模型：回答直接摘录检索到的法条原文，不是模型生成的解读。"
@@ -108,12 +109,16 @@ class ExtractiveBackend(Backend):
         ``question``: the ``Query`` (or the question, read here)."""
         named = [(m, h) for m, h in enumerate(hits, 1) if h.via == "citation"]
         if named:
-            # the question names the article(s): recite them whole, paragraph by paragraph
+            # the question names the article(s): recite them whole, paragraph by paragraph, laid out as the
+            # statute prints them (第三十三条 then its 款). The law is named only when the articles come from
+            # more than one law: the question named it, the source line names it in full, and the checker
+            # reads a bare 第N条 as that law's (``recited_law``).
             parts = []
+            one_law = recited_law(hits) is not None
             for marker, hit in named:
                 art = hit.article
-                # short 《法名》 keeps the header from outweighing a one-sentence article
-                parts.append(f"《{art.law_short}》{art.number_text}[{marker}]规定：")
+                label = art.number_text if one_law else f"《{art.law_short}》{art.number_text}"
+                parts.append(f"{label}[{marker}]规定：")
                 parts.extend(art.paragraphs)
             return "\n".join(parts)
         if selection is not None:
