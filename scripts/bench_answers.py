@@ -136,8 +136,10 @@ def main() -> int:
     off = []
     for question in off_topic:
         answer = assistant.ask(question)
+        # refused by the gate; "unquoted" also counts an answer that quotes no article (现有法条库中没有找到可适用于
+        #该问题的条文): what the user reads is a refusal too, but the gate did not decide it
         off.append({"question": question, "refused": answer.finish_reason == "refused" and not answer.citations,
-                    "answer": answer.text[:80]})
+                    "unquoted": not answer.citations, "answer": answer.text[:80]})
         if args.verbose:
             print(f"{'REF' if off[-1]['refused'] else 'ANS'} {question}: {answer.text[:60]}")
     n = len(rows)
@@ -158,7 +160,8 @@ def main() -> int:
         print(f"| refused by mistake | {share('refused'):.0%} |")
         ms = sorted(r["ms"] for r in rows)
         print(f"| latency p50 ms | {ms[n // 2]:.0f} |")
-    print(f"\n| off-topic questions (n={len(off)}) | refused: {sum(o['refused'] for o in off)}/{len(off)} |")
+    print(f"\n| off-topic questions (n={len(off)}) | refused: {sum(o['refused'] for o in off)}/{len(off)} "
+          f"(no article quoted: {sum(o['unquoted'] for o in off)}/{len(off)}) |")
     source = Path(args.questions).name if args.questions else (
         f"question set {args.question_set} ({args.limit})" if args.question_set else args.set)
     summary = []  # (what, n, share): the --json-out table
@@ -167,6 +170,8 @@ def main() -> int:
                     [f"everyday questions ({source}): refused by mistake", n, share("refused")]]
     if off:
         summary.append([f"off-topic questions ({source}): refused", len(off), sum(o["refused"] for o in off) / len(off)])
+        summary.append([f"off-topic questions ({source}): no article quoted", len(off),
+                        sum(o["unquoted"] for o in off) / len(off)])
 
     gate_rows = []
     for path in args.gate_data:

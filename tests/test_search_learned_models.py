@@ -182,3 +182,19 @@ def test_earlier_questions_vote_by_closeness_within_the_allowed_articles(tmp_pat
     assert AskedBefore.load(tmp_path, n_rows=10, dim=512) is None  # made for other vectors
     assert AskedBefore.load(tmp_path, n_rows=8, dim=2) is None  # for a larger index than this one
     assert "ignoring" in caplog.text
+
+
+def test_a_fold_can_learn_without_some_articles_as_if_nobody_had_asked_about_them():
+    from assistant.search.fit import fold_training
+
+    ids = [f"示例法#{n}" for n in range(1, 41)]
+    gold = [[i % 40] for i in range(200)]  # five questions per article
+    folds = np.array([i % 2 for i in range(200)])
+    assert fold_training(folds, 0, gold, ids).tolist() == list(range(1, 200, 2))  # the other fold, whole
+    kept = fold_training(folds, 0, gold, ids, uncovered_share=0.5)
+    left_out = {a for q in range(1, 200, 2) for a in gold[q]} - {a for q in kept.tolist() for a in gold[q]}
+    assert 8 <= len(left_out) <= 32  # about half the articles, every question about them
+    assert all(not set(gold[q]) & left_out for q in kept.tolist())
+    # another fold leaves out other articles
+    again = fold_training(folds, 1, gold, ids, uncovered_share=0.5)
+    assert {a for q in again.tolist() for a in gold[q]} != {a for q in kept.tolist() for a in gold[q]}

@@ -27,6 +27,23 @@ def _fold(question: str, folds: int) -> int:
     return int(hashlib.md5(question.encode("utf-8")).hexdigest(), 16) % folds
 
 
+def fold_training(folds: np.ndarray, fold: int, gold: list[list[int]], ids: list[str],
+                  uncovered_share: float = 0.0) -> np.ndarray:
+    """The questions fold ``fold``'s models learn from: the other folds' questions, less (with
+    ``uncovered_share``) those about a share of the articles, drawn per fold by article id, so that this fold's
+    questions about those articles are ranked as about an article nobody asked about."""
+    train = np.flatnonzero(folds != fold)
+    if uncovered_share <= 0:
+        return train
+
+    def uncovered(row: int) -> bool:
+        digest = hashlib.md5(f"{fold}:{ids[row]}".encode("utf-8")).hexdigest()
+        return int(digest, 16) % 1000 < round(uncovered_share * 1000)
+
+    masked = {r for g in gold for r in g if uncovered(r)}
+    return np.array([i for i in train.tolist() if not masked.intersection(gold[i])], dtype=np.int64)
+
+
 def question_vectors(retriever, questions: list[str], cache_path: Path | None) -> np.ndarray:
     """Raw query vectors of ``questions`` as search computes them, embedded once and kept in the home's
     vector cache (a rebuild after an edit of the question file embeds only the new questions)."""
@@ -80,7 +97,7 @@ def fit_build_models(store, index, embedder, question_path: Path, folder: Path, 
         samples.append(rng.permutation(members)[:per_fold])
         total += len(samples[-1])
     for f in range(ranker_config.folds):
-        train = np.flatnonzero(folds != f)
+        train = fold_training(folds, f, gold, index.ids, ranker_config.uncovered_share)
         artefact = learn([(base.query_tokens(questions[i]), gold[i]) for i in train], index.lexical, index.ids)
         base.learned = LearnedTerms(artefact, index.ids, vocab)
         base.adapter = base.asked = None
