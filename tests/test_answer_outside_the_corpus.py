@@ -58,6 +58,14 @@ def test_a_story_game_or_sport_that_borrows_legal_words_is_refused(extractive):
         assert answer.finish_reason == "refused" and not answer.sources and not answer.citations, q
 
 
+def test_a_game_or_platform_ban_is_refused_but_money_kept_after_a_ban_is_answered(extractive):
+    # the platform's own rules (封号, 申诉) are not law; the money a company keeps after a ban is a legal question
+    for q in ("王者荣耀账号因为挂机被封了三天，去哪里申诉解封", "B站评论被折叠了是违规了吗"):
+        answer = extractive.ask(q)
+        assert answer.finish_reason == "refused" and not answer.citations, q
+    assert extractive.ask("游戏公司无故封了我的号，充值的两千块钱也不退，这合法吗").finish_reason != "refused"
+
+
 def test_a_legal_question_asked_through_a_sport_is_answered(extractive):
     answer = extractive.ask("打篮球的时候故意把对手打成重伤，要负刑事责任吗")
     assert answer.finish_reason != "refused"
