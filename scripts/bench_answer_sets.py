@@ -54,8 +54,8 @@ def row_of(name: str, result: dict) -> list:
     return [name, n, share(lambda r: r["in_top3"]), share(lambda r: r["quoted"]), share(lambda r: r["fact_stated"]),
             share(lambda r: r["in_top3"] and r["quoted"] and r["fact_stated"]),
             share(lambda r: r["refused"]) if n else legal_refused,
-            (f"{sum(o['refused'] for o in off)}/{len(off)}"
-             + (f" ({sum(o['unquoted'] for o in off)} quote nothing)" if "unquoted" in off[0] else "")) if off else None]
+            f"{sum(o['refused'] for o in off)}/{len(off)} ({sum(o['unquoted'] for o in off)} quote nothing)"
+            if off else None]
 
 
 def main() -> int:

@@ -116,10 +116,10 @@ class Retriever:
         self.reranker = make_reranker(None) if reranker == "auto" else reranker
         self.learned = learned if learned != "auto" else self._load_learned()
         self.ranker = self._load_model("ranker") if self.config.learned_ranker else None
-        self.adapter = (self._load_model("adapter") if self.config.query_adapter and embedder is not None
-                        and (index.dense is not None or getattr(index.candidates, "has_dense", False)) else None)
-        self.asked = (self._load_model("asked") if self.config.asked_before and embedder is not None
-                      and (index.dense is not None or getattr(index.candidates, "has_dense", False)) else None)
+        # the adapter and the earlier questions work on query vectors: only with an embedder and stored vectors
+        vectors = embedder is not None and (index.dense is not None or getattr(index.candidates, "has_dense", False))
+        self.adapter = self._load_model("adapter") if self.config.query_adapter and vectors else None
+        self.asked = self._load_model("asked") if self.config.asked_before and vectors else None
         self.manifest = index.manifest
         self._strong_dense = str(getattr(embedder, "id", "") or "").startswith("st:")
         self._row_of = {doc_id: i for i, doc_id in enumerate(index.ids)}
