@@ -222,6 +222,18 @@ def test_api_models_and_non_streaming(extractive_server):
     assert g["citations"][0]["support"]["label"] == "supported"
 
 
+def test_a_question_nothing_can_be_quoted_for_says_so_in_its_finish_reason(extractive, extractive_server):
+    """离婚冷静期 asked within 刑法 only: no 款 to quote. The text says so and cites nothing, and an API client
+    can tell it from an answer without reading the text (OpenAI's finish_reason stays a standard value)."""
+    answer = extractive.ask("离婚冷静期多久", law="刑法")
+    assert answer.finish_reason == "no_answer" and not answer.citations and "没有找到" in answer.text
+    assert extractive.ask("离婚冷静期多久").finish_reason == "stop"
+    r = httpx.post(extractive_server.url + "/chat/completions", timeout=60, json={
+        "messages": [{"role": "user", "content": "离婚冷静期多久"}], "law": "刑法"})
+    body = r.json()
+    assert body["choices"][0]["finish_reason"] == "stop" and body["grounding"]["finish_reason"] == "no_answer"
+
+
 def test_api_streaming_and_bad_requests(extractive_server):
     chunks = _sse(extractive_server.url, {"messages": [
         {"role": "user", "content": "醉驾怎么处罚"}, {"role": "assistant", "content": "……"},

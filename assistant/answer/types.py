@@ -57,7 +57,9 @@ class Answer:
     model: str | None = None
     notice: str | None = None  # e.g. "no generative model is configured", "the model's output was cut off"
     latency_ms: float = 0.0
-    finish_reason: str = "stop"  # stop / length / error / empty / refused
+    #: stop / length / error / empty / refused (the gate: not a legal question) / no_answer (a legal question, but
+    #: no retrieved 款 could be quoted for it: the text says so and cites nothing)
+    finish_reason: str = "stop"
     #: numbers (periods, amounts, multiples ...) the answer states that no cited article states
     fact_flags: list = field(default_factory=list)
     #: the day the answer is about (the law in force that day); None for answers made before this existed

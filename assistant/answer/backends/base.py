@@ -20,7 +20,8 @@ class GenerationRequest:
     history: list[tuple[str, str]] = field(default_factory=list)
     max_new_tokens: int = 512
     temperature: float | None = None  # None / 0: greedy
-    #: set by the backend: "stop" (EOS / natural end) or "length" (cut off at max_new_tokens)
+    #: set by the backend: "stop" (EOS / natural end), "length" (cut off at max_new_tokens) or, extractive only,
+    #: "no_answer" (nothing could be quoted)
     finish_reason: str = "stop"
     generated_tokens: int = 0
     #: the pipeline's clause selection (assistant.answer.select.Selection): the 款 that answer, with facts

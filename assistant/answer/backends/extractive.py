@@ -136,7 +136,8 @@ class ExtractiveBackend(Backend):
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         query = request.query if getattr(request, "query", None) is not None else request.question
         text = self.compose(query, request.hits, getattr(request, "selection", None))
-        request.finish_reason = "stop"
+        # nothing to quote is not an answer: an API client reads it from the finish reason, not from the text
+        request.finish_reason = "no_answer" if text == NO_ANSWER else "stop"
         # clause by clause, as a model would stream it (a one-line answer still arrives in pieces)
         for piece in re.findall(r"[^，。；：\n]*[，。；：\n]?", text):
             if piece:
