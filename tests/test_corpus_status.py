@@ -241,3 +241,21 @@ def test_a_law_with_articles_in_force_is_not_said_to_lack_its_current_text():
     assert f"以下依据{day}有效的示例商标法；修订后的新法自{START}起施行" in note and "第五十四条是新法的条文" in note
     # a law whose only stored text starts later is still said to be missing its current text
     assert version_notes([Hit(other, 1.0, 1, "bm25")], day).startswith("现行示例农业法的条文不在法条库中")
+
+
+def test_a_provision_renumbered_beyond_the_old_law_reads_as_the_text_in_force(both, retriever_for):
+    """The licence rule is 第三条 today and 第四条 of the new law, a number the old law did not have: asked today,
+    search and the answer give today's 第三条 (the new number named beside it), not the new law's text."""
+    from assistant.answer.pipeline import build_assistant
+
+    r = retriever_for(both)
+    hit = next(h for h in r.search("商标使用许可合同", top_k=3) if LICENCE in h.article.text)
+    assert hit.article.number == 3 and hit.article.status == "现行有效"
+    assert hit.article.extra["renumbered_as"] == f"{LAW}#4"
+    answer = build_assistant("extractive", store=_store(both), retriever=r).ask("商标注册人能许可别人使用注册商标吗")
+    assert answer.sources[0].article.number == 3
+    assert any(c.ok and c.citation.number == 3 for c in answer.citations)
+    assert not any(c.verdict == "not_yet_in_force" for c in answer.citations)
+    # on a day after the new law starts, the same question reads the new 第四条
+    later = r.search("商标使用许可合同", top_k=3, as_of=AFTER)
+    assert any(h.article.number == 4 and LICENCE in h.article.text for h in later)

@@ -241,6 +241,12 @@ def article_for_day(store, article: Article, day: str | None = None, *, has_hist
     day = day_or_today(day)
     on = article_status(store, article, day, has_history=has_history)
     if not on.substituted:
+        if on.status.not_yet:
+            # a number the older version did not have (the revision added articles before it, 商标法 2027
+            # 第八十七条 was 2019 第七十三条): the provision in force under its older number, when one says the same
+            counterpart = older_counterpart(store, article, day)
+            if counterpart is not None:
+                return counterpart
         return _annotated(article, on)
     if _similarity(_bigrams(on.text), _bigrams(article.text)) >= SAME_PROVISION:
         return _annotated(article, on)
