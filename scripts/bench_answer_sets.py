@@ -1,6 +1,6 @@
 """Extractive answers on every question set at once, one row per set: right article in the top 3 and
-quoted, key fact stated, all three, refused by mistake, off-topic refused. Runs scripts/bench_answers.py
-once per set; ``--code DIR`` runs it against another checkout's ``assistant`` (a before/after table).
+quoted, key fact stated (anywhere, and in the answer's first line), all three, refused by mistake, off-topic
+refused. Runs scripts/bench_answers.py once per set; ``--code DIR`` runs it against another checkout's ``assistant`` (a before/after table).
 
     python scripts/bench_answer_sets.py --home H --heldout-home H_LEARN --label after \\
         --json-out docs/results/answer_sets_after.json
@@ -52,6 +52,7 @@ def row_of(name: str, result: dict) -> list:
         g = result["gate"][0]
         legal_refused = round(g["refused"] / max(1, g["n"]), 3)
     return [name, n, share(lambda r: r["in_top3"]), share(lambda r: r["quoted"]), share(lambda r: r["fact_stated"]),
+            share(lambda r: r["fact_in_first_line"]),
             share(lambda r: r["in_top3"] and r["quoted"] and r["fact_stated"]),
             share(lambda r: r["refused"]) if n else legal_refused,
             f"{sum(o['refused'] for o in off)}/{len(off)} ({sum(o['unquoted'] for o in off)} quote nothing)"
@@ -78,7 +79,7 @@ def main() -> int:
         from results import write_result
 
         columns = ["question set", "questions", "right article in top 3", "right article quoted", "key fact stated",
-                   "all three", "refused by mistake", "off-topic refused"]
+                   "key fact in the first line", "all three", "refused by mistake", "off-topic refused"]
         write_result(args.json_out, "answer_sets", f"Extractive answers per question set ({args.label})", columns,
                      table, notes=[f"home {args.home}; question set held-out rows on {args.heldout_home or args.home} "
                                    f"(sample of {args.limit}); borrowed_words: off-topic questions that borrow legal "

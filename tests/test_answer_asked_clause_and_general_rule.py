@@ -93,7 +93,7 @@ def test_who_pays_the_return_postage_is_answered_by_the_clause_on_postage(bot):
     answer = bot.ask("网购的衣服七天无理由退货，运费谁出")
     lead = answer.text.split("\n")[0]
     assert "退回商品的运费由消费者承担" in lead, lead
-    assert "《示例消费者法》第二十五条[1]" in lead and answer.sources[0].id == "中华人民共和国示例消费者法#25"
+    assert "《示例消费者法》第二十五条第三款[1]" in lead and answer.sources[0].id == "中华人民共和国示例消费者法#25"
 
 
 def test_a_question_that_does_not_ask_about_postage_is_not_answered_with_it(bot):

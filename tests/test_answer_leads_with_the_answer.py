@@ -23,13 +23,43 @@ def test_cooling_off_question_opens_with_thirty_days_and_article_1077(extractive
 def test_penalty_question_leads_with_the_penalty(extractive):
     answer = extractive.ask("醉驾怎么处罚")
     first = answer.text.split("\n")[0]
-    assert first.startswith("依法处拘役，并处罚金：依据《刑法》第一百三十三条之一[1]")
+    assert first.startswith("依法处拘役，并处罚金：依据《刑法》第一百三十三条之一第一款[1]")
 
 
 def test_severance_question_states_the_rule(extractive):
     answer = extractive.ask("经济补偿怎么算")
     assert "每满一年支付一个月工资" in answer.text.split("\n")[0]
     assert any(c.citation.id == "中华人民共和国劳动合同法#47" and c.ok for c in answer.citations)
+
+
+def test_a_short_article_is_quoted_whole_after_its_deciding_paragraph(extractive):
+    # the 款 that answers leads, cited as a 款; the article's other 款 follow, each cited and checked, so a
+    # reader sees the rule's other half without opening the source
+    answer = extractive.ask("已经上班了，公司没签书面劳动合同，多久内必须签？")
+    lead, rest = answer.text.split("\n")[:2]
+    assert "第十条第二款[1]" in lead and "一个月内订立书面劳动合同" in lead, lead
+    assert rest == "《劳动合同法》第十条第一款[1]规定：“建立劳动关系，应当订立书面劳动合同。”", rest
+    checked = {(c.citation.id, c.citation.paragraph): c for c in answer.citations}
+    assert checked[("中华人民共和国劳动合同法#10", 1)].verdict == "verified"
+    assert checked[("中华人民共和国劳动合同法#10", 2)].verdict == "verified"
+
+
+def test_a_long_article_keeps_only_its_deciding_paragraph():
+    from assistant.answer.backends.extractive import WHOLE_ARTICLE_CHARS, rest_of_article
+    from assistant.answer.select import Clause
+    from assistant.corpus.article import Article
+    from assistant.search.types import Hit
+
+    def clause_of(paragraphs, chosen=1):
+        article = Article(law="中华人民共和国示例法", number=3, text="\n".join(paragraphs))
+        hit = Hit(article=article, score=1.0, rank=1, via="bm25")
+        return Clause(hit=hit, paragraph=chosen, text=paragraphs[chosen], score=1.0)
+
+    short = clause_of(["第一款的规定。", "第二款的规定。", "第三款的规定。"])
+    assert rest_of_article(short, 2) == ["《示例法》第三条第一款[2]规定：“第一款的规定。”",
+                                         "《示例法》第三条第三款[2]规定：“第三款的规定。”"]
+    long = clause_of(["甲" * WHOLE_ARTICLE_CHARS, "第二款的规定。"])
+    assert rest_of_article(long, 2) == [] and rest_of_article(clause_of(["只有一款。"], 0), 1) == []
 
 
 def test_question_types_and_topics():

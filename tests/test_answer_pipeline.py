@@ -20,7 +20,7 @@ def test_extractive_drunk_driving_cites_133_1_with_clean_report(extractive):
     answer = events[-1].answer
     assert answer.text == "".join(e.text for e in events if e.kind == "token")
     # the answer leads with the penalty, quoting the deciding clause
-    assert answer.text.startswith("依法处拘役，并处罚金：依据《刑法》第一百三十三条之一[1]")
+    assert answer.text.startswith("依法处拘役，并处罚金：依据《刑法》第一百三十三条之一第一款[1]")
     assert "醉酒驾驶机动车" in answer.text
     # the "no generative model" notice is said once, beside the answer, not inside it
     assert "未配置生成式模型" in answer.notice and "未配置生成式模型" not in answer.text

@@ -7,7 +7,7 @@ anything with the question it says the corpus has no applicable article instead 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from assistant.answer.backends.base import Backend, GenerationRequest
@@ -148,6 +148,11 @@ class ExtractiveBackend(Backend):
 _NOUN_FACTS = ("period", "age", "multiple", "amount", "count")
 #: a clause must reach this share of the best clause's score (and share a word) to be quoted as "other"
 _OTHER_MIN = 0.75
+#: a lead article at most this long (characters over all its 款) is quoted whole: its other 款 follow the
+#: deciding one. They hold the rule's other half, its conditions or exceptions (继承人放弃继承的… beside
+#: 以所得遗产实际价值为限), and a reader should not have to open the source to see whether the 款 chosen was
+#: the one that decides. A long article (46 条's six 项) keeps only its deciding 款.
+WHOLE_ARTICLE_CHARS = 300
 
 
 def _short(sentence: str, fact: str | None, limit: int = 60) -> str:
@@ -189,11 +194,20 @@ def answer_head(query, qtype: str | None, clause) -> str | None:
     return None
 
 
-def lead_sentence(query, qtype: str | None, clause, marker: int) -> str:
-    """离婚冷静期为三十日：依据《民法典》第一千零七十七条[1]，自婚姻登记机关收到离婚登记申请之日起三十日内……
-    ``query``: the ``Query`` (or the question, read here)."""
+def _cite(clause, marker: int, name_paragraph: bool) -> str:
+    """《民法典》第一千零七十七条[1], or …第一千零七十七条第一款[1] when the article's other 款 are quoted too."""
+    from assistant.corpus.numerals import int_to_cn
+
     art = clause.hit.article
-    cite = f"依据《{art.law_short}》{art.number_text}[{marker}]"
+    paragraph = f"第{int_to_cn(clause.paragraph + 1)}款" if name_paragraph else ""
+    return f"《{art.law_short}》{art.number_text}{paragraph}[{marker}]"
+
+
+def lead_sentence(query, qtype: str | None, clause, marker: int, name_paragraph: bool = False) -> str:
+    """离婚冷静期为三十日：依据《民法典》第一千零七十七条[1]，自婚姻登记机关收到离婚登记申请之日起三十日内……
+    ``query``: the ``Query`` (or the question, read here). ``name_paragraph``: cite the 款 (its article's other
+    款 follow)."""
+    cite = "依据" + _cite(clause, marker, name_paragraph)
     head = answer_head(query, qtype, clause)
     quote = _quote(clause)
     if head and head.rstrip("。") != quote.rstrip("。"):
@@ -211,10 +225,28 @@ def silence_sentence(selection) -> str:
     return f"在法条库中没有找到直接规定这个问题的条文，以下是{follows}。"
 
 
-def silent_lead(selection, clause, marker: int) -> str:
+def silent_lead(selection, clause, marker: int, name_paragraph: bool = False) -> str:
     """When no retrieved 款 decides the question: say so, then quote the nearest rule."""
-    art = clause.hit.article
-    return f"{silence_sentence(selection)}\n依据《{art.law_short}》{art.number_text}[{marker}]，{_quote(clause)}"
+    return f"{silence_sentence(selection)}\n依据{_cite(clause, marker, name_paragraph)}，{_quote(clause)}"
+
+
+def rest_of_article(clause, marker: int) -> list[str]:
+    """The lead article's other 款, one cited line each (《民法典》第一千一百六十一条第一款[1]规定：“…”), when the
+    article is short enough to quote whole (``WHOLE_ARTICLE_CHARS``); [] otherwise."""
+    paragraphs = clause.hit.article.paragraphs
+    if len(paragraphs) < 2 or not _short_article(clause):
+        return []
+    return [f"{_cite(replace(clause, paragraph=i), marker, True)}规定：“{_one_line(text)}”"
+            for i, text in enumerate(paragraphs) if i != clause.paragraph and text.strip()]
+
+
+def _short_article(clause) -> bool:
+    return sum(len(p) for p in clause.hit.article.paragraphs) <= WHOLE_ARTICLE_CHARS
+
+
+def _one_line(text: str) -> str:
+    """A 款 with its 项 on one line: a quote and the citation before it stay one sentence for the checker."""
+    return "".join(line.strip() for line in text.split("\n"))
 
 
 def _answering_clauses(selection, markers: dict, max_articles: int) -> list:
@@ -236,15 +268,20 @@ def compose_leading(question, selection, max_articles: int = 3) -> str | None:
     if not clauses:
         return None
     first = clauses[0]
+    rest = rest_of_article(first, markers[first.hit.id])
     if getattr(selection, "decided", True):
-        parts = [lead_sentence(question, selection.qtype, first, markers[first.hit.id])]
+        parts = [lead_sentence(question, selection.qtype, first, markers[first.hit.id], bool(rest))]
     else:
-        parts = [silent_lead(selection, first, markers[first.hit.id])]
+        parts = [silent_lead(selection, first, markers[first.hit.id], bool(rest))]
+    parts += rest
     others = clauses[1:]
     if others:
         parts.append("其他相关规定：")
         for n, c in enumerate(others, 1):
-            parts.append(f"{n}. 依据{c.hit.article.label}[{markers[c.hit.id]}]：“{_quote(c)}”")
+            # a short article whole, in its own order: the 款 chosen for it is wrong often enough (1 in 8 on
+            # the question set) that a fragment would hide the rule asked about
+            quote = "".join(map(_one_line, c.hit.article.paragraphs)) if _short_article(c) else _quote(c)
+            parts.append(f"{n}. 依据{c.hit.article.label}[{markers[c.hit.id]}]：“{quote}”")
     return "\n".join(parts)
 
 
