@@ -77,6 +77,21 @@ def test_when_no_retrieved_clause_decides_the_answer_says_so_and_quotes_the_near
     assert confident.ask("离婚冷静期是多久").text.startswith("离婚冷静期为三十日")
 
 
+def test_when_no_clause_decides_the_other_sources_keep_the_search_order(store, retriever):
+    # the model is least to be trusted where it is least sure: its lead stays, the rest follow retrieval
+    question = "打人要坐牢吗"
+    searched = [h.id for h in retriever.search(question, top_k=15)]
+
+    def sources(threshold):
+        bot = _with_threshold(build_assistant("extractive", store=store, retriever=retriever), threshold)
+        bot.config.general_rule = False
+        return [h.id for h in bot.ask(question).sources]
+
+    silent, confident = sources(1.0), sources(0.0)
+    assert silent[1:] == sorted(silent[1:], key=searched.index), (silent, searched)
+    assert confident[1:] != sorted(confident[1:], key=searched.index), (confident, searched)
+
+
 def test_the_word_the_retrieved_law_does_not_speak_of_is_a_statute_word(store, retriever):
     bot = build_assistant("extractive", store=store, retriever=retriever)
     selector = bot.selector
