@@ -52,6 +52,25 @@ def test_citation_on_a_basis_line_is_supported_by_the_answer_above_it(store, ret
     assert c.support_label != "supported"  # a claim the article does not make stays unsupported
 
 
+def test_an_answer_that_names_no_article_gets_the_article_it_says_on_a_basis_line(store, retriever):
+    # small models often state the rule in the article's own words and leave the citation out
+    text = "离婚冷静期是三十日：自婚姻登记机关收到离婚登记申请之日起三十日内，任何一方不愿意离婚的，可以撤回申请。"
+    answer = GroundedAssistant(retriever, Scripted(text), store).ask("离婚冷静期是多久")
+    marker = 1 + [h.id for h in answer.sources].index("中华人民共和国民法典#1077")
+    assert answer.text == text + f"\n依据：《民法典》第一千零七十七条[{marker}]", answer.text
+    [c] = answer.citations
+    assert c.verdict == "verified" and c.support_label == "supported" and c.in_context
+    assert "补上" in answer.notice
+    # nothing an article says: no basis line is made up for it
+    unrelated = GroundedAssistant(retriever, Scripted("你可以去买一份保险，再咨询一下专业人士。"), store)
+    answer = unrelated.ask("离婚冷静期是多久")
+    assert "依据" not in answer.text and answer.citations == []
+    # an answer that cites its article keeps the model's own citation and nothing is added
+    cited = text + "依据《中华人民共和国民法典》第一千零七十七条[1]。"
+    answer = GroundedAssistant(retriever, Scripted(cited), store).ask("离婚冷静期是多久")
+    assert answer.text == cited and "补上" not in (answer.notice or "")
+
+
 def test_small_models_get_the_best_clause_and_an_answer_first_instruction(store, retriever):
     from assistant.answer.prompt import SHORT_INSTRUCTION, SYSTEM_INSTRUCTION
 

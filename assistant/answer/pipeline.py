@@ -381,7 +381,23 @@ class GroundedAssistant:
         checked = generated.replace(version_note, " " * len(version_note), 1) if version_note else generated
         checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day,
                                     default_law=recited_law(used))
-        from assistant.answer.basis import rescore_basis_citations
+        from assistant.answer.basis import attribution_line, rescore_basis_citations
+
+        if finish == "stop" and self.backend.name != "extractive" and used \
+                and not any(c.citation.id in {h.id for h in used} for c in checks):
+            # a model's answer that names none of its articles: the ones whose text it says, on a basis line
+            try:
+                basis = attribution_line(checked, used, self.checker)
+            except Exception as exc:
+                basis = None
+                log.warning("attribution failed: %s", exc)
+            if basis:
+                extra = ("\n" if not generated.endswith("\n") else "") + basis
+                generated, checked = generated + extra, checked + extra
+                yield StreamEvent("token", text=extra)
+                notices.append("模型没有注明出处：最后一行的依据是按回答内容与法条的相符程度补上的")
+                checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day,
+                                            default_law=recited_law(used))
         from assistant.answer.facts import answer_flags
 
         try:  # 依据：《…》第N条 on its own line: the claim above it is what the citation supports
