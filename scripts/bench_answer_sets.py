@@ -1,6 +1,7 @@
 """Extractive answers on every question set at once, one row per set: right article in the top 3 and
 quoted, key fact stated (anywhere, and in the answer's first line), all three, refused by mistake, off-topic
-refused. Runs scripts/bench_answers.py once per set; ``--code DIR`` runs it against another checkout's ``assistant`` (a before/after table).
+refused. Runs scripts/bench_answers.py once per set; ``--code DIR`` runs it against another checkout's
+``assistant`` (a before/after table).
 
     python scripts/bench_answer_sets.py --home H --heldout-home H_LEARN --label after \\
         --json-out docs/results/answer_sets_after.json

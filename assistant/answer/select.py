@@ -141,7 +141,7 @@ class SelectorConfig:
     #: when the model judges that no 款 decides the question, its lead stays and the other sources keep
     #: retrieval's order: the model's order is least to be trusted where its own confidence is low. Everyday
     #: dev / heldout2 "all three" 60.0 -> 62.5 / 52.5 -> 60.0% (the others unchanged); the question set's
-    #: held-out rows, on which the shipped model was fitted, 42.1 -> 41.1% (docs/results/68_)
+    #: held-out rows, on which the shipped model was fitted, 42.1 -> 41.1% (docs/results/68_, 69_)
     search_order_when_silent: bool = True
 
 

@@ -151,7 +151,8 @@ _OTHER_MIN = 0.75
 #: a lead article at most this long (characters over all its 款) is quoted whole: its other 款 follow the
 #: deciding one. They hold the rule's other half, its conditions or exceptions (继承人放弃继承的… beside
 #: 以所得遗产实际价值为限), and a reader should not have to open the source to see whether the 款 chosen was
-#: the one that decides. A long article (46 条's six 项) keeps only its deciding 款.
+#: the one that decides. A longer one (868 of the default corpus's 23,995 articles in force, e.g. 劳动合同法
+#: 第四十一条 on mass layoffs) keeps only its deciding 款, its 项 narrowed.
 WHOLE_ARTICLE_CHARS = 300
 
 
