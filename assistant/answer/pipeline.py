@@ -379,12 +379,16 @@ class GroundedAssistant:
                 yield StreamEvent("token", text=extra)
         # the version note names article numbers as facts about the law, not as the answer's claims
         checked = generated.replace(version_note, " " * len(version_note), 1) if version_note else generated
-        checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day,
-                                    default_law=recited_law(used))
+        used_ids = [h.id for h in used]
+
+        def check(text: str):
+            return self.checker.check(text, context_ids=used_ids, as_of=day, default_law=recited_law(used))
+
+        checks = check(checked)
         from assistant.answer.basis import attribution_line, rescore_basis_citations
 
         if finish == "stop" and self.backend.name != "extractive" and used \
-                and not any(c.citation.id in {h.id for h in used} for c in checks):
+                and not any(c.citation.id in used_ids for c in checks):
             # a model's answer that names none of its articles: the ones whose text it says, on a basis line
             try:
                 basis = attribution_line(checked, used, self.checker)
@@ -396,8 +400,7 @@ class GroundedAssistant:
                 generated, checked = generated + extra, checked + extra
                 yield StreamEvent("token", text=extra)
                 notices.append("模型没有注明出处：最后一行的依据是按回答内容与法条的相符程度补上的")
-                checks = self.checker.check(checked, context_ids=[h.id for h in used], as_of=day,
-                                            default_law=recited_law(used))
+                checks = check(checked)
         from assistant.answer.facts import answer_flags
 
         try:  # 依据：《…》第N条 on its own line: the claim above it is what the citation supports

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from assistant.answer.backends.base import Backend, GenerationRequest
 from assistant.answer.types import recited_law
+from assistant.corpus.numerals import int_to_cn
 from assistant.search.types import Hit
 
 NOTICE = "未配置生成式模型：回答直接摘录检索到的法条原文，不是模型生成的解读。"
@@ -197,8 +198,6 @@ def answer_head(query, qtype: str | None, clause) -> str | None:
 
 def _cite(clause, marker: int, name_paragraph: bool) -> str:
     """《民法典》第一千零七十七条[1], or …第一千零七十七条第一款[1] when the article's other 款 are quoted too."""
-    from assistant.corpus.numerals import int_to_cn
-
     art = clause.hit.article
     paragraph = f"第{int_to_cn(clause.paragraph + 1)}款" if name_paragraph else ""
     return f"《{art.law_short}》{art.number_text}{paragraph}[{marker}]"
@@ -301,6 +300,5 @@ def compose_draft(question, selection, hits, max_articles: int = 3) -> str | Non
         head = answer_head(question, selection.qtype, clauses[0])
         lines = [head.rstrip("。") + "。"] if head else []
     for c in clauses:
-        art = c.hit.article
-        lines.append(f"根据《{art.law_short}》{art.number_text}[{markers[c.hit.id]}]的规定，{_quote(c).rstrip()}")
+        lines.append(f"根据{_cite(c, markers[c.hit.id], False)}的规定，{_quote(c).rstrip()}")
     return "\n".join(lines)
