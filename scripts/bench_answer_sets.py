@@ -8,7 +8,9 @@ refused. Runs scripts/bench_answers.py once per set; ``--code DIR`` runs it agai
     git worktree add /tmp/before <commit> && python scripts/bench_answer_sets.py --code /tmp/before ... --label before
 
 ``--heldout-home``: an index learned from the question set's learn split only, for the question set's
-held-out rows (out-of-sample); the everyday sets use ``--home``.
+held-out rows (out-of-sample); the everyday sets use ``--home``. ``--heldout-lay-questions``: that split's file,
+which the gate then learns its legal examples from too (without it, the packaged file's held-out rows are among
+them).
 """
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ def run_set(name: str, args, out: Path) -> dict:
     else:
         cmd += ["--set", name]
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    if name == "question_set_heldout" and args.heldout_lay_questions:
+        # the gate learns legal questions from the lay question file: the learn split's, or it has seen
+        # questions about the held-out articles
+        env["ASSISTANT_LAY_QUESTIONS"] = str(Path(args.heldout_lay_questions).resolve())
     if args.code:
         env["PYTHONPATH"] = str(Path(args.code).resolve())
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -60,10 +66,18 @@ def row_of(name: str, result: dict) -> list:
             if off else None]
 
 
+def code_commit(folder: str) -> str:
+    """The commit of the checkout the answers ran on (the result's meta names this checkout's)."""
+    done = subprocess.run(["git", "-C", folder, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or f"{folder} (not a git checkout)"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--home", required=True)
     ap.add_argument("--heldout-home")
+    ap.add_argument("--heldout-lay-questions",
+                    help="the learn split's question file the --heldout-home was built from (the gate reads it too)")
     ap.add_argument("--code", help="a checkout whose assistant package to run (default: this one)")
     ap.add_argument("--label", default="this checkout")
     ap.add_argument("--sets", nargs="*", default=SETS, choices=SETS)
@@ -88,8 +102,10 @@ def main() -> int:
                                    "words and, as 'refused by mistake', legal questions asked through such subjects",
                                    "the packaged clause model was fitted on the question set's held-out rows (against "
                                    "an index of the learn split): those rows are in-sample for the answer's 款 and "
-                                   "lead choice; the everyday sets are not"],
-                     note=args.note)
+                                   "lead choice; the everyday sets are not",
+                                   f"the gate's lay questions for the held-out rows: "
+                                   f"{args.heldout_lay_questions or 'the packaged file (held-out rows among them)'}"],
+                     note=args.note, extra={"code": code_commit(args.code)} if args.code else None)
     return 0
 
 

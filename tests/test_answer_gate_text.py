@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from assistant.answer.gate import QuestionClassifier
+from assistant.answer.gate import QuestionClassifier, training_key
 from assistant.answer.gate_text import (TEXT_FILE, FittedTextClassifier, fit_key, load_text_classifier,
                                         save_text_classifier)
 
@@ -25,15 +25,22 @@ def test_the_kept_classifier_gives_the_fitted_probabilities():
     assert kept.probability("醉驾怎么处罚") > 0.5 > kept.probability("推荐北京火锅店")
 
 
-def test_the_classifier_file_is_read_back_only_for_the_same_questions(tmp_path):
+def test_the_classifier_file_is_read_back_only_for_the_same_questions(tmp_path, monkeypatch):
+    lay = tmp_path / "lay.jsonl"
+    lay.write_text(json.dumps({"id": "q1", "query": "试用期最长多久", "citations": [{"law": "劳动合同法", "article": 19}]},
+                              ensure_ascii=False) + "\n", encoding="utf-8")
+    monkeypatch.setenv("ASSISTANT_LAY_QUESTIONS", str(lay))
     kept = FittedTextClassifier.from_sklearn(QuestionClassifier(LEGAL, OTHER))
-    key = fit_key(LEGAL, OTHER, 1500)
+    key = fit_key(training_key(), 1500)
     assert save_text_classifier(tmp_path, key, kept)
     again = load_text_classifier(tmp_path, key)
     assert again is not None and again.probability("离婚冷静期是多久") == pytest.approx(kept.probability("离婚冷静期是多久"))
-    # another question list, another number of corpus sentences: fitted again, not read back
-    assert load_text_classifier(tmp_path, fit_key(LEGAL + ["遗嘱怎样才有效"], OTHER, 1500)) is None
-    assert load_text_classifier(tmp_path, fit_key(LEGAL, OTHER, 500)) is None
+    # other lay questions, another number of corpus sentences: fitted again, not read back
+    assert load_text_classifier(tmp_path, fit_key(training_key(), 500)) is None
+    with lay.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "q2", "query": "遗嘱怎样才有效", "citations": [{"law": "民法典", "article": 1143}]},
+                            ensure_ascii=False) + "\n")
+    assert load_text_classifier(tmp_path, fit_key(training_key(), 1500)) is None
     (tmp_path / TEXT_FILE).write_text("{not json", encoding="utf-8")
     assert load_text_classifier(tmp_path, key) is None  # a damaged file is fitted again, not an error
     assert load_text_classifier(None, key) is None

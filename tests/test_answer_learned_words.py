@@ -62,6 +62,23 @@ def test_the_gate_learns_legal_questions_from_the_lay_question_file(tmp_path, mo
     assert training_questions() == (written, other)
 
 
+def test_the_gate_learns_from_questions_about_every_law_not_only_the_first_rows(tmp_path, monkeypatch):
+    import assistant.answer.gate as gate_module
+
+    # the first rows ask about one law only, as the file's everyday questions do; the rest about others
+    rows = [{"id": f"a{i}", "query": f"工资问题{i}", "citations": [{"law": "劳动合同法", "article": i}]} for i in range(1, 6)]
+    rows += [{"id": f"b{i}", "query": f"离婚问题{i}", "citations": [{"law": "民法典", "article": 1000 + i % 2}]} for i in range(6)]
+    rows += [{"id": "c1", "query": "一次最多能献多少血", "citations": [{"law": "献血法", "article": 9}]}]
+    monkeypatch.setattr(gate_module, "GATE_LAY_QUESTIONS", 3)
+    monkeypatch.setattr(gate_module, "GATE_LAY_SPREAD", 6)
+    monkeypatch.setenv("ASSISTANT_LAY_QUESTIONS", str(_write(tmp_path / "lay.jsonl", rows)))
+    lay = training_questions()[0][len(read_gate_questions()[0]):]
+    # the first three rows, then one question per article round-robin over the laws of the rest: 献血法 is
+    # taken in the first round though it is the last row; 民法典's six questions give two (two articles)
+    assert lay == ["工资问题1", "工资问题2", "工资问题3", "工资问题4", "离婚问题0", "一次最多能献多少血", "工资问题5",
+                   "离婚问题1"]
+
+
 def test_the_semantic_classifier_is_fitted_once_per_index_build_and_read_back(store, retriever, monkeypatch,
                                                                               tmp_path):
     import assistant.answer.gate as gate_module

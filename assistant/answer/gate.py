@@ -101,52 +101,79 @@ def read_gate_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
     return pos, neg
 
 
-#: lay questions (the first of the file) the classifiers learn from as legal examples. The shipped
-#: combination (gate_model.json) was fitted with the first 1,760, the questions written before the corpus-wide
-#: set; more of them, unbalanced against the ~1,000 other questions, shift the classifiers' probabilities away from
-#: what that fit expects (离婚冷静期是多久 was refused). Refit with scripts/fit_gate.py when changing this or
-#: gate_questions.txt (the text and semantic fits kept in a build folder are keyed by the questions, so they
-#: are refitted at the first question after a change; the combination is not).
+#: lay questions the classifiers learn from as legal examples: the first rows of the file (the questions written
+#: before the corpus-wide set, about everyday topics: 离婚冷静期, 试用期, 醉驾 …) and a spread of the rest, one
+#: question per article taken round-robin over the laws they cite, so that a question about a law those first
+#: rows never touch (献血法, 种子法, 渔业法) has legal examples of its kind: with the first 1,760 alone (33 of 319
+#: laws) 一次最多能献多少血 and 什么样的种子算假种子 were refused. Far more rows than the ~1,400 other questions
+#: shift the classifiers' probabilities away from what the fitted combination expects: refit it with
+#: scripts/fit_gate.py when changing these or gate_questions.txt (the text and semantic fits kept in a build
+#: folder are keyed by them, so they are refitted at the first question after a change; the combination is not).
 GATE_LAY_QUESTIONS = 1760
+GATE_LAY_SPREAD = 1500
 
 
-def first_questions(path: Path, n: int) -> list[str] | None:
-    """The ``query`` of the first ``n`` rows of a JSON-lines question file, read without the full reader (a
-    cold ``assistant ask`` needs them to key the gate's stored fits: reading and checking all 17k rows took
-    ~1 s); None when a line is not such a row."""
-    import json
-
+def spread_questions(rows: list[dict], n: int) -> list[str]:
+    """Up to ``n`` questions of labelled ``rows`` (``read_question_rows``), one per article, taken round-robin
+    over the laws of their first gold article (in the order the laws first occur), each law's in file order."""
+    by_law: dict[str, list[str]] = {}
+    seen: set = set()
+    for row in rows:
+        if not row.get("gold"):
+            continue
+        law, number, suffix = row["gold"][0]
+        if (law, number, suffix) in seen:
+            continue
+        seen.add((law, number, suffix))
+        by_law.setdefault(law, []).append(row["query"])
     out: list[str] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if len(out) >= n:
-                break
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                return None
-            if not isinstance(row, dict) or not isinstance(row.get("query"), str):
-                return None
-            out.append(row["query"])
+    queues = [iter(qs) for qs in by_law.values()]
+    while queues and len(out) < n:
+        live = []
+        for queue in queues:
+            question = next(queue, None)
+            if question is not None and len(out) < n:
+                out.append(question)
+                live.append(queue)
+        queues = live
     return out
 
 
+def lay_gate_questions(path: Path) -> list[str]:
+    """The lay questions of ``path`` the gate learns from (see GATE_LAY_QUESTIONS)."""
+    from assistant.search.learned import read_question_rows
+
+    rows = read_question_rows(path)
+    first = [row["query"] for row in rows[:GATE_LAY_QUESTIONS]]
+    return list(dict.fromkeys(first + spread_questions(rows[GATE_LAY_QUESTIONS:], GATE_LAY_SPREAD)))
+
+
+def training_key(path: Path = DATA) -> str:
+    """What the classifiers' training questions are, without reading them (a cold ``assistant ask`` keys the
+    fits kept in the build folder with it): the written questions, the lay question file's content hash and
+    how the gate samples it."""
+    import hashlib
+
+    from assistant.search.learned import lay_questions_id, lay_questions_path
+
+    lay_path = lay_questions_path()
+    parts = [hashlib.sha256(path.read_bytes()).hexdigest(), str(lay_questions_id(lay_path) if lay_path else None),
+             f"first {GATE_LAY_QUESTIONS} + spread {GATE_LAY_SPREAD}"]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
 def training_questions(path: Path = DATA) -> tuple[list[str], list[str]]:
-    """The classifiers' examples: the written gate questions, plus, as legal ones, the lay questions the
-    index learns its everyday wording from (``search.learned.lay_questions_path``: the packaged file, or
-    ``$ASSISTANT_LAY_QUESTIONS``). Those 1,760 questions ask about ~800 articles in everyday words, so
-    试用期最长多久 or 买的手机七天内坏了能换吗 read as legal although no written gate question is like them."""
-    from assistant.search.learned import lay_questions_path, read_question_rows
+    """The classifiers' examples: the written gate questions, plus, as legal ones, lay questions of the file
+    the index learns its everyday wording from (``search.learned.lay_questions_path``: the packaged file, or
+    ``$ASSISTANT_LAY_QUESTIONS``; see GATE_LAY_QUESTIONS), so that 试用期最长多久 or 买的手机七天内坏了能换吗
+    read as legal although no written gate question is like them."""
+    from assistant.search.learned import lay_questions_path
 
     pos, neg = read_gate_questions(path)
     lay_path = lay_questions_path()
     if lay_path is not None:
         try:
-            lay = first_questions(lay_path, GATE_LAY_QUESTIONS)
-            if lay is None:  # not plain JSON lines with a query: the dataset reader knows every format
-                lay = [row["query"] for row in read_question_rows(lay_path)][:GATE_LAY_QUESTIONS]
+            lay = lay_gate_questions(lay_path)
         except Exception as exc:  # a broken file fails the index build that reads it; here, do without
             import logging
 
@@ -485,10 +512,9 @@ class RelevanceGate:
         import json
         import os
 
-        pos, neg = training_questions()
         digest = hashlib.sha256("\n".join([getattr(embedder, "id", ""), str(self.config.corpus_sentences),
                                              str(SemanticClassifier.C), str(SemanticClassifier.statute_weight),
-                                             "+", *pos, "-", *neg]).encode("utf-8")).hexdigest()[:24]
+                                             training_key()]).encode("utf-8")).hexdigest()[:24]
         folder = self._build_folder()
         saved = folder / SEMANTIC_FILE if folder is not None else None
         if saved is not None:
@@ -500,6 +526,7 @@ class RelevanceGate:
                 pass
         from assistant.search.index import default_cache_path
 
+        pos, neg = training_questions()
         cache = default_cache_path(folder.parent.parent) if folder is not None else None
         vecs = embed_texts(embedder, pos + neg, cache)
         statutes = sample_article_vectors(self.retriever, self.config.corpus_sentences)

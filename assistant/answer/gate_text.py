@@ -74,11 +74,11 @@ class FittedTextClassifier:
                 "grams": grams, "idf": [self.weights[g][0] for g in grams], "coef": [self.weights[g][1] for g in grams]}
 
 
-def fit_key(positives: list[str], negatives: list[str], corpus_sentences: int) -> str:
-    """What the fit depends on besides the corpus (the build folder belongs to one corpus): the written
-    and lay questions, the number of corpus sentences sampled, and how the classifier is fitted."""
+def fit_key(questions: str, corpus_sentences: int) -> str:
+    """What the fit depends on besides the corpus (the build folder belongs to one corpus): the training
+    questions (``gate.training_key``), the number of corpus sentences sampled, and how the classifier is fitted."""
     settings = json.dumps({"format": FORMAT, "corpus_sentences": corpus_sentences, "fit": FIT_SETTINGS})
-    return hashlib.sha256("\n".join([settings, "+", *positives, "-", *negatives]).encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256("\n".join([settings, questions]).encode("utf-8")).hexdigest()[:24]
 
 
 def load_text_classifier(folder: Path | None, key: str) -> FittedTextClassifier | None:
@@ -120,14 +120,14 @@ def save_text_classifier(folder: Path | None, key: str, clf: FittedTextClassifie
 def text_classifier(gate) -> FittedTextClassifier:
     """The text classifier for ``gate``'s corpus: read from its index's build folder, or fitted (with
     scikit-learn, on the training questions plus sentences sampled from the corpus) and kept there."""
-    from assistant.answer.gate import QuestionClassifier, corpus_sentences, training_questions
+    from assistant.answer.gate import QuestionClassifier, corpus_sentences, training_key, training_questions
 
-    pos, neg = training_questions()
-    key = fit_key(pos, neg, gate.config.corpus_sentences)
+    key = fit_key(training_key(), gate.config.corpus_sentences)
     folder = gate._build_folder()
     clf = load_text_classifier(folder, key)
     if clf is not None:
         return clf
+    pos, neg = training_questions()
     try:
         pos = pos + corpus_sentences(gate.store, gate.config.corpus_sentences)
     except Exception:  # a store without a law listing: the written questions alone
