@@ -108,7 +108,8 @@ def run(args) -> None:
                 drafted = any("\n\n草稿：" in r.messages[-1]["content"] for r in requests)
                 rec = {"id": row["id"], "data": Path(path).name, "backend": args.backend, "model": args.model,
                        "prompt": "draft" if bot.drafts() else "plain", "draft_given": drafted,
-                       "question": question, "answer": answer.text, "finish_reason": answer.finish_reason,
+                       "question": question, "off_topic": bool(row.get("off_topic")),
+                       "answer": answer.text, "finish_reason": answer.finish_reason,
                        "cites_gold": bool(cited & gold), "n_citations": len(d["citations"]),
                        # the ceiling of cites_gold: a gold article among the sources the answer was given
                        "gold_in_sources": bool({key_from_article_id(h.article.id) for h in answer.sources} & gold),
@@ -173,6 +174,7 @@ def summarize(paths, same_rows: bool = False) -> list[list]:
     table = []
     for (backend, model, prompt, data), rs in sorted(groups.items()):
         n = len(rs)
+        legal = [r for r in rs if not r.get("off_topic")] or rs  # the gold shares: of questions that have gold
         bleu = [r["bleu"] for r in rs if "bleu" in r]
         rouge = [r["rouge_l"] for r in rs if "rouge_l" in r]
         keyed = [r for r in rs if "states_key_fact" in r]
@@ -180,7 +182,7 @@ def summarize(paths, same_rows: bool = False) -> list[list]:
         table.append([backend, model, prompt, data, n,
                       round(statistics.fmean(bleu), 1) if bleu else None,
                       round(statistics.fmean(rouge), 1) if rouge else None,
-                      round(sum(r["cites_gold"] for r in rs) / n, 3),
+                      round(sum(r["cites_gold"] for r in legal) / len(legal), 3),
                       round(sum(r["states_key_fact"] for r in keyed) / len(keyed), 3) if keyed else None,
                       sum(r["fabricated"] for r in rs), sum(r["fabricated_unflagged"] for r in rs),
                       sum(bool(r["fact_flags"]) for r in rs), sum(r["finish_reason"] == "refused" for r in rs),
@@ -188,7 +190,8 @@ def summarize(paths, same_rows: bool = False) -> list[list]:
                       round(statistics.median(r["first_token_s"] for r in rs), 2),
                       round(statistics.median(r["total_s"] for r in rs), 2),
                       round(speed, 1) if speed else None,
-                      round(sum(r["gold_in_sources"] for r in rs) / n, 3) if all("gold_in_sources" in r for r in rs)
+                      round(sum(r["gold_in_sources"] for r in legal) / len(legal), 3)
+                      if all("gold_in_sources" in r for r in legal)
                       else None])
     shares = {"cites a gold article", "key fact stated", "gold in sources"}
     print("| " + " | ".join(COLUMNS) + " |")
