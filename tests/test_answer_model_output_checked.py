@@ -177,3 +177,17 @@ def test_an_endpoint_model_gets_the_draft_only_when_asked(store, retriever):
     assert request.messages[0]["content"] == DRAFT_INSTRUCTION
     marker = next(n for n, h in enumerate(request.hits, 1) if h.article.number == 1077)
     assert f"第一千零七十七条[{marker}]" in request.messages[-1]["content"].split("草稿：")[1]
+
+
+def test_the_draft_quotes_a_short_article_whole_with_its_deciding_paragraph_first(store, retriever):
+    """The extractive answer quotes a short article whole; the draft a model rewrites carries the same text, or a
+    fact in the article's other 款 never reaches the model."""
+    from assistant.answer.pipeline import PipelineConfig
+
+    asked = Scripted("……")
+    GroundedAssistant(retriever, asked, store, config=PipelineConfig(draft=True)).ask(
+        "已经上班了，公司没签书面劳动合同，多久内必须签？")
+    draft = asked.requests[0].messages[-1]["content"].split("草稿：")[1].split("\n\n问题：")[0]
+    [line] = [ln for ln in draft.split("\n") if "《劳动合同法》第十条[" in ln]
+    assert "一个月内订立书面劳动合同" in line and "建立劳动关系，应当订立书面劳动合同。" in line, draft
+    assert line.index("一个月内订立") < line.index("建立劳动关系，应当"), line  # the deciding 款 first

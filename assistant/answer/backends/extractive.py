@@ -299,6 +299,19 @@ def compose_draft(question, selection, hits, max_articles: int = 3) -> str | Non
     else:
         head = answer_head(question, selection.qtype, clauses[0])
         lines = [head.rstrip("。") + "。"] if head else []
-    for c in clauses:
-        lines.append(f"根据{_cite(c, markers[c.hit.id], False)}的规定，{_quote(c).rstrip()}")
+    for n, c in enumerate(clauses):
+        lines.append(f"根据{_cite(c, markers[c.hit.id], False)}的规定，{_draft_quote(c, lead=n == 0)}")
     return "\n".join(lines)
+
+
+def _draft_quote(clause, lead: bool) -> str:
+    """What the draft quotes of a clause: a short article whole, as the extractive answer quotes it (the lead's
+    deciding 款 first, another article in its own order), so that a fact in another 款 reaches the model
+    too; else the clause's own quote."""
+    if not _short_article(clause):
+        return _quote(clause).rstrip()
+    paragraphs = [_one_line(p) for p in clause.hit.article.paragraphs if p.strip()]
+    if lead and 0 <= clause.paragraph < len(clause.hit.article.paragraphs):
+        first = _one_line(clause.hit.article.paragraphs[clause.paragraph])
+        paragraphs = [first] + [p for p in paragraphs if p != first]
+    return "".join(paragraphs)
