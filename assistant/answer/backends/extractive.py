@@ -287,8 +287,8 @@ def compose_leading(question, selection, max_articles: int = 3) -> str | None:
 
 def compose_draft(question, selection, hits, max_articles: int = 3) -> str | None:
     """The extractive answer laid out as the answer a model is asked to write, for it to rewrite in plain
-    words: what the deciding 款 answers, then 根据《法名》第N条[n]的规定， and the quoted 款, for it and for the
-    other clauses scoring close to it. ``hits``: the articles in the model's prompt, in [n] order (a clause of
+    words: what the deciding 款 answers, then 根据《法名》第N条[n]的规定， and the quoted 款 (a short article whole,
+    ``_draft_quote``), for it and for the other clauses scoring close to it. ``hits``: the articles in the model's prompt, in [n] order (a clause of
     an article not among them is left out). None when no 款 answers."""
     markers = {h.id: i for i, h in enumerate(hits, 1)}
     clauses = _answering_clauses(selection, markers, max_articles)
