@@ -100,17 +100,3 @@ def test_the_word_the_retrieved_law_does_not_speak_of_is_a_statute_word(store, r
     # 拘役 is a word of the statutes (刑法) that the cooling-off article does not hold; 冷静 is in none of them
     assert selector.unmatched_words(terms, [article]) == ["拘役"]
     assert selector.unmatched_words(terms, [article, store.get("中华人民共和国刑法#133之一")]) == []
-
-
-def test_the_item_asked_about_is_picked_by_the_word_only_it_has():
-    from assistant.answer.select import ClauseSelector
-
-    paragraph = ("有下列情形之一，进行信用卡诈骗活动，数额较大的，处五年以下有期徒刑：\n（一）使用伪造的信用卡的；\n"
-                 "（二）使用作废的信用卡的；\n（三）冒用他人信用卡的；\n（四）恶意透支的。")
-    # 信用卡 is in three items, 透支 in one: 恶意透支 is what a card holder who does not pay back asks about
-    narrowed = ClauseSelector.narrow(paragraph, {"信用卡": 1.0, "透支": 1.0}, None)
-    assert narrowed.endswith("……（四）恶意透支的。……") and "伪造" not in narrowed, narrowed
-    # two words the first two items share pick both
-    both = ClauseSelector.narrow(paragraph, {"信用卡": 1.0, "使用": 1.0}, None)
-    assert "（一）" in both and "（二）" in both and "（三）" not in both, both
-    assert ClauseSelector.narrow(paragraph, {"工资": 1.0}, None).count("（") == 4  # no word matches: all

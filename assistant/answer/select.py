@@ -8,7 +8,6 @@ from retrieval so that the article that answers is among the first sources.
 """
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections import OrderedDict
@@ -389,22 +388,14 @@ class ClauseSelector:
         if not items:
             return "".join(lines)
         weight = terms if isinstance(terms, dict) else dict.fromkeys(terms, 1.0)
-        found = {t: sum(t in it for it in items) for t in weight}
-
-        def score(words) -> list[float]:
-            # a word counts by its length and by how few of the items have it: 信用卡 in three of 第一百九十六条's
-            # four items says less about which one is meant than 透支 in one
-            return [sum(len(t) * math.log((len(items) + 1) / found[t]) for t in words if t in it)
-                    + (1 if fact_re and fact_re.search(it) else 0) for it in items]
-
-        matched = max(sum(len(t) for t in weight if t in it) for it in items)  # a word of 2+ characters
-        scores = score(weight)
+        scores = [sum(len(t) for t in weight if t in it) + (1 if fact_re and fact_re.search(it) else 0)
+                  for it in items]
         if any(w > 1.0 for w in weight.values()):  # a follow-up's own words pick the item when one has them
-            focused = [t for t, w in weight.items() if w > 1.0]
-            if max(sum(len(t) for t in focused if t in it) for it in items) >= 2:
-                scores = score(focused)
+            focused = [sum(len(t) for t, w in weight.items() if w > 1.0 and t in it) for it in items]
+            if max(focused) >= 2:
+                scores = focused
         best = max(scores)
-        chosen = [it for it, s in zip(items, scores) if matched >= 2 and s >= best * 0.8] or items
+        chosen = [it for it, s in zip(items, scores) if best >= 2 and s >= best * 0.8] or items
         if len(chosen) < len(items):
             return lines[0] + "……" + "……".join(chosen) + "……"
         return "".join([lines[0], *items])
