@@ -280,15 +280,15 @@ def compose_leading(question, selection, max_articles: int = 3) -> str | None:
         for n, c in enumerate(others, 1):
             # a short article whole, in its own order: the 款 chosen for it is wrong often enough (1 in 8 on
             # the question set) that a fragment would hide the rule asked about
-            quote = "".join(map(_one_line, c.hit.article.paragraphs)) if _short_article(c) else _quote(c)
-            parts.append(f"{n}. 依据{c.hit.article.label}[{markers[c.hit.id]}]：“{quote}”")
+            parts.append(f"{n}. 依据{c.hit.article.label}[{markers[c.hit.id]}]：“{_clause_or_article(c)}”")
     return "\n".join(parts)
 
 
 def compose_draft(question, selection, hits, max_articles: int = 3) -> str | None:
     """The extractive answer laid out as the answer a model is asked to write, for it to rewrite in plain
     words: what the deciding 款 answers, then 根据《法名》第N条[n]的规定， and the quoted 款 (a short article whole,
-    ``_draft_quote``), for it and for the other clauses scoring close to it. ``hits``: the articles in the model's prompt, in [n] order (a clause of
+    as the extractive answer quotes it, or a fact in its other 款 never reaches the model), for it and for the
+    other clauses scoring close to it. ``hits``: the articles in the model's prompt, in [n] order (a clause of
     an article not among them is left out). None when no 款 answers."""
     markers = {h.id: i for i, h in enumerate(hits, 1)}
     clauses = _answering_clauses(selection, markers, max_articles)
@@ -300,18 +300,17 @@ def compose_draft(question, selection, hits, max_articles: int = 3) -> str | Non
         head = answer_head(question, selection.qtype, clauses[0])
         lines = [head.rstrip("。") + "。"] if head else []
     for n, c in enumerate(clauses):
-        lines.append(f"根据{_cite(c, markers[c.hit.id], False)}的规定，{_draft_quote(c, lead=n == 0)}")
+        quote = _clause_or_article(c, deciding_first=n == 0).rstrip()
+        lines.append(f"根据{_cite(c, markers[c.hit.id], False)}的规定，{quote}")
     return "\n".join(lines)
 
 
-def _draft_quote(clause, lead: bool) -> str:
-    """What the draft quotes of a clause: a short article whole, as the extractive answer quotes it (the lead's
-    deciding 款 first, another article in its own order), so that a fact in another 款 reaches the model
-    too; else the clause's own quote."""
+def _clause_or_article(clause, deciding_first: bool = False) -> str:
+    """The quote of a clause, or of its whole article on one line when the article is short
+    (``WHOLE_ARTICLE_CHARS``): in its own order, or with the deciding 款 first."""
     if not _short_article(clause):
-        return _quote(clause).rstrip()
-    paragraphs = [_one_line(p) for p in clause.hit.article.paragraphs if p.strip()]
-    if lead and 0 <= clause.paragraph < len(clause.hit.article.paragraphs):
-        first = _one_line(clause.hit.article.paragraphs[clause.paragraph])
-        paragraphs = [first] + [p for p in paragraphs if p != first]
-    return "".join(paragraphs)
+        return _quote(clause)
+    paragraphs = list(clause.hit.article.paragraphs)
+    if deciding_first and 0 <= clause.paragraph < len(paragraphs):
+        paragraphs.insert(0, paragraphs.pop(clause.paragraph))
+    return "".join(map(_one_line, paragraphs))
